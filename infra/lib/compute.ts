@@ -1,0 +1,203 @@
+/**
+ * ECS Fargate: the api service behind an Application Load Balancer, the worker service, and the
+ * one-off task definitions (migrate, create-staff) that share the same image and settings.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { Data } from './data.ts';
+import { DATABASE_NAME } from './data.ts';
+import type { Network } from './network.ts';
+import { API_PORT, POSTGRES_PORT, REDIS_PORT } from './network.ts';
+import type { Settings } from './settings.ts';
+
+export interface ComputeProps {
+  settings: Settings;
+  network: Network;
+  data: Data;
+  logRetention: logs.RetentionDays;
+}
+
+type TaskSize = { cpu: number; memoryMiB: number };
+
+export class Compute extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly alb: elbv2.ApplicationLoadBalancer;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly apiService: ecs.FargateService;
+  readonly workerService: ecs.FargateService;
+  readonly migrateTask: ecs.FargateTaskDefinition;
+  readonly createStaffTask: ecs.FargateTaskDefinition;
+  readonly jwtSecret: secretsmanager.Secret;
+  readonly staffPasswordSecret: secretsmanager.Secret;
+
+  private readonly image: ecs.ContainerImage;
+  private readonly environment: Record<string, string>;
+  private readonly secrets: Record<string, ecs.Secret>;
+
+  constructor(scope: Construct, id: string, private readonly props: ComputeProps) {
+    super(scope, id);
+    const { settings, network, data } = props;
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: network.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const repository = ecr.Repository.fromRepositoryName(this, 'Repository', settings.repositoryName);
+    this.image = ecs.ContainerImage.fromEcrRepository(repository, settings.imageTag);
+
+    this.jwtSecret = new secretsmanager.Secret(this, 'JwtSecret', {
+      description: 'opply-commerce: JWT signing secret (JWT_SECRET)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    this.staffPasswordSecret = new secretsmanager.Secret(this, 'StaffPassword', {
+      description: 'opply-commerce: password given to the first staff account by the create-staff task',
+      generateSecretString: { passwordLength: 24, excludePunctuation: true },
+    });
+
+    // The app reads whole URLs; deploy/docker/entrypoint.sh builds DATABASE_URL,
+    // DATABASE_REPLICA_URLS and REDIS_URL from these parts, so no credential is ever plain text.
+    this.environment = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      PORT: String(API_PORT),
+      TRUST_PROXY: 'true',
+      DATABASE_HOST: data.database.clusterEndpoint.hostname,
+      DATABASE_READER_HOST: data.database.clusterReadEndpoint.hostname,
+      DATABASE_PORT: String(POSTGRES_PORT),
+      DATABASE_NAME,
+      DATABASE_POOL_MAX: String(settings.databasePoolMax),
+      REDIS_HOST: data.redis.attrPrimaryEndPointAddress,
+      REDIS_PORT: String(REDIS_PORT),
+      REDIS_TLS: 'true',
+      MIGRATE_ON_START: 'false',
+      SEED_DEMO_DATA: 'false',
+      RATE_LIMIT_PER_MINUTE: String(settings.rateLimitPerMinute),
+      SHUTDOWN_TIMEOUT_MS: '25000',
+      ...(settings.corsOrigins ? { CORS_ORIGINS: settings.corsOrigins } : {}),
+      ...(settings.publicUrl ? { PUBLIC_URL: settings.publicUrl } : {}),
+    };
+    this.secrets = {
+      DATABASE_USER: ecs.Secret.fromSecretsManager(data.databaseSecret, 'username'),
+      DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(data.databaseSecret, 'password'),
+      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisAuthSecret),
+      JWT_SECRET: ecs.Secret.fromSecretsManager(this.jwtSecret),
+    };
+
+    // ---- api ----
+    const apiTask = this.taskDefinition('Api', 'api', settings.api, ['node', 'dist/src/server.js'], {
+      portMappings: [{ containerPort: API_PORT }],
+      healthCheck: {
+        command: ['CMD', 'node', '/app/deploy/docker/healthcheck.mjs'],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+    });
+    this.apiService = this.service('ApiService', apiTask, network.apiSg, true);
+
+    this.alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+      vpc: network.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: network.albSg,
+      dropInvalidHeaderFields: true,
+      idleTimeout: Duration.seconds(60),
+    });
+    const listener = settings.certificateArn
+      ? this.alb.addListener('Https', {
+          port: 443,
+          protocol: elbv2.ApplicationProtocol.HTTPS,
+          certificates: [elbv2.ListenerCertificate.fromArn(settings.certificateArn)],
+          sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+          open: false,
+        })
+      : this.alb.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    if (settings.certificateArn) this.alb.addRedirect({ sourcePort: 80, targetPort: 443, open: false });
+
+    this.targetGroup = listener.addTargets('Api', {
+      port: API_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [this.apiService.loadBalancerTarget({ containerName: 'api', containerPort: API_PORT })],
+      // Liveness, not readiness: if a shared dependency (Redis) fails, every task would turn
+      // unhealthy at once and ECS would replace them in a loop, while the app is designed to
+      // keep serving in a degraded mode (catalog from the database).
+      healthCheck: { path: '/health/live', healthyHttpCodes: '200', interval: Duration.seconds(15), healthyThresholdCount: 2, unhealthyThresholdCount: 3 },
+      // Matches SHUTDOWN_TIMEOUT_MS: in-flight requests finish before the task stops.
+      deregistrationDelay: Duration.seconds(30),
+    });
+
+    const apiScaling = this.apiService.autoScaleTaskCount({ minCapacity: settings.api.minTasks, maxCapacity: settings.api.maxTasks });
+    apiScaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) });
+    apiScaling.scaleOnRequestCount('Requests', {
+      requestsPerTarget: settings.requestsPerTargetPerMinute,
+      targetGroup: this.targetGroup,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.minutes(5),
+    });
+
+    // ---- worker: no port, no load balancer ----
+    const workerTask = this.taskDefinition('Worker', 'worker', settings.worker, ['node', 'dist/src/worker.js']);
+    this.workerService = this.service('WorkerService', workerTask, network.workerSg, false);
+    this.workerService
+      .autoScaleTaskCount({ minCapacity: settings.worker.minTasks, maxCapacity: settings.worker.maxTasks })
+      .scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) });
+
+    // ---- one-off tasks ----
+    const small = { cpu: 256, memoryMiB: 512 };
+    this.migrateTask = this.taskDefinition('Migrate', 'migrate', small, ['node', 'dist/scripts/migrate.js']);
+    // ADMIN_USERNAME and ADMIN_PASSWORD go together (the config refuses one without the other);
+    // run it with an override of both the command and ADMIN_USERNAME to pick another name.
+    this.createStaffTask = this.taskDefinition('CreateStaff', 'create-staff', small, ['node', 'dist/scripts/create-staff.js', '--username', 'admin'], {
+      environment: { ADMIN_USERNAME: 'admin' },
+      secrets: { ADMIN_PASSWORD: ecs.Secret.fromSecretsManager(this.staffPasswordSecret) },
+    });
+  }
+
+  private taskDefinition(
+    id: string,
+    name: string,
+    size: TaskSize,
+    command: string[],
+    extra: Partial<ecs.ContainerDefinitionOptions> = {},
+  ): ecs.FargateTaskDefinition {
+    const task = new ecs.FargateTaskDefinition(this, `${id}Task`, {
+      cpu: size.cpu,
+      memoryLimitMiB: size.memoryMiB,
+      runtimePlatform: { operatingSystemFamily: ecs.OperatingSystemFamily.LINUX, cpuArchitecture: ecs.CpuArchitecture.X86_64 },
+    });
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      logGroupName: `/opply-commerce/${Stack.of(this).stackName}/${name}`,
+      retention: this.props.logRetention,
+    });
+    task.addContainer(name, {
+      image: this.image,
+      command,
+      essential: true,
+      stopTimeout: Duration.seconds(30),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: name }),
+      ...extra,
+      environment: { ...this.environment, ...extra.environment },
+      secrets: { ...this.secrets, ...extra.secrets },
+    });
+    return task;
+  }
+
+  /** No desiredCount: autoscaling owns the task count, so a deploy does not reset it. */
+  private service(id: string, taskDefinition: ecs.FargateTaskDefinition, sg: ec2.ISecurityGroup, behindLoadBalancer: boolean): ecs.FargateService {
+    return new ecs.FargateService(this, id, {
+      cluster: this.cluster,
+      taskDefinition,
+      securityGroups: [sg],
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      healthCheckGracePeriod: behindLoadBalancer ? Duration.seconds(60) : undefined,
+    });
+  }
+}
