@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('gives working defaults with nothing set', () => {
+    const config = loadConfig({});
+    expect(config.http.port).toBe(8000);
+    expect(config.database.url).toBeUndefined();
+    expect(config.database.seedDemoData).toBe(true);
+    expect(config.cart.ttlSeconds).toBe(1800);
+    expect(Object.isFrozen(config.http)).toBe(true);
+  });
+
+  it('reports every bad variable at once, by name', () => {
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', CART_TTL_SECONDS: '-1', MIGRATE_ON_START: 'maybe' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      for (const name of ['PORT', 'DATABASE_URL', 'CART_TTL_SECONDS', 'MIGRATE_ON_START']) expect(message).toContain(name);
+    }
+  });
+
+  it('refuses to start in production with the default or a short secret', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }).production).toBe(true);
+  });
+
+  it('needs the admin username and password together', () => {
+    expect(() => loadConfig({ ADMIN_USERNAME: 'root' })).toThrow(/ADMIN_USERNAME and ADMIN_PASSWORD/);
+  });
+
+  it('does not seed demo data on a real database unless asked', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x' }).database.seedDemoData).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x', SEED_DEMO_DATA: 'true' }).database.seedDemoData).toBe(true);
+  });
+});

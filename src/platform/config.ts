@@ -1,0 +1,161 @@
+/**
+ * The only place that reads the environment. `loadConfig(env)` is pure: it reports every bad
+ * variable at once and returns a frozen, nested object.
+ */
+import path from 'node:path';
+
+export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Collects problems instead of throwing at the first one. */
+function reader(env: Env) {
+  const problems: string[] = [];
+  const raw = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const str = (name: string, fallback: string): string => raw(name) ?? fallback;
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got "${value}")`);
+      return fallback;
+    }
+    return n;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const value = raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    problems.push(`${name} must be true or false (got "${value}")`);
+    return fallback;
+  };
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const value = raw(name);
+    if (value === undefined) return undefined;
+    if (!isUrl(value, protocols)) {
+      problems.push(`${name} must be a URL starting with ${protocols.join(' or ')}`);
+      return undefined;
+    }
+    return value;
+  };
+  const urlList = (name: string, protocols: string[]): string[] => {
+    const value = raw(name);
+    if (value === undefined) return [];
+    const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = list.filter((u) => !isUrl(u, protocols));
+    if (bad.length > 0) problems.push(`${name} must be comma-separated URLs starting with ${protocols.join(' or ')}`);
+    return list.filter((u) => isUrl(u, protocols));
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+      return fallback;
+    }
+    return value as T;
+  };
+  return { problems, raw, str, int, bool, url, urlList, oneOf };
+}
+
+function isUrl(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+export function loadConfig(env: Env = {}) {
+  const r = reader(env);
+  const nodeEnv = r.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const production = nodeEnv === 'production';
+  const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const jwtSecret = r.raw('JWT_SECRET') ?? DEV_JWT_SECRET;
+  const adminUsername = r.raw('ADMIN_USERNAME');
+  const adminPassword = r.raw('ADMIN_PASSWORD');
+
+  if (production) {
+    if (jwtSecret === DEV_JWT_SECRET) r.problems.push('JWT_SECRET must be set in production (the development default is refused)');
+    else if (jwtSecret.length < 32) r.problems.push('JWT_SECRET must be at least 32 characters in production');
+  }
+  if ((adminUsername === undefined) !== (adminPassword === undefined)) {
+    r.problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
+  }
+  if (production && adminPassword !== undefined && adminPassword.length < 12) {
+    r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
+  }
+
+  const config = {
+    nodeEnv,
+    production,
+    http: {
+      port: r.int('PORT', 8000, 0, 65535),
+      host: r.str('HOST', '0.0.0.0'),
+      bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+      corsOrigins: (r.raw('CORS_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      trustProxy: r.bool('TRUST_PROXY', false),
+      rateLimitPerMinute: r.int('RATE_LIMIT_PER_MINUTE', 0, 0, 1_000_000),
+      shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+      /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
+      publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
+    },
+    log: { level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info') },
+    database: {
+      url: databaseUrl,
+      replicaUrls: r.urlList('DATABASE_REPLICA_URLS', ['postgres:', 'postgresql:']),
+      poolMax: r.int('DATABASE_POOL_MAX', 20, 1, 1000),
+      replicaMaxLagSeconds: r.int('REPLICA_MAX_LAG_SECONDS', 5, 0, 3600),
+      replicaCheckIntervalMs: r.int('REPLICA_CHECK_INTERVAL_MS', 2000, 100, 600_000),
+      dataDir: path.resolve(r.str('DATA_DIR', './data')),
+      migrateOnStart: r.bool('MIGRATE_ON_START', true),
+      seedDemoData: r.bool('SEED_DEMO_DATA', databaseUrl === undefined),
+    },
+    redis: { url: r.url('REDIS_URL', ['redis:', 'rediss:']), keyPrefix: r.str('REDIS_KEY_PREFIX', '') },
+    auth: {
+      jwtSecret,
+      jwtIssuer: r.str('JWT_ISSUER', 'opply-commerce'),
+      jwtAudience: r.str('JWT_AUDIENCE', 'opply-commerce-api'),
+      accessTokenTtlSeconds: r.int('ACCESS_TOKEN_TTL_SECONDS', 300, 10, 86_400),
+      refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 60, 365 * 86_400),
+      loginMaxFailures: r.int('LOGIN_MAX_FAILURES', 5, 1, 1000),
+      loginWindowSeconds: r.int('LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
+      adminUsername,
+      adminPassword,
+    },
+    catalog: { cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400) },
+    cart: {
+      ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
+      maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),
+      maxUnitsPerCart: r.int('CART_MAX_UNITS', 100, 1, 10_000_000),
+    },
+    orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return deepFreeze(config);
+}
+
+export type Config = ReturnType<typeof loadConfig>;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,61 @@
+/** Health, readiness and metrics endpoints; request-duration metrics for every route. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../errors.ts';
+import { metrics, registry } from '../metrics.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void>;
+}
+
+const TIMEOUT_MS = 2000;
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const HealthBody = Type.Object({
+  status: Type.String(),
+  checks: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[]) {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
+  const ops = { tags: ['operations'] };
+  app.get('/health/live', { schema: { ...ops, response: { 200: HealthBody } }, config: { auth: 'public' }, logLevel: 'warn' }, async () => ({
+    status: 'ok',
+  }));
+
+  app.get('/health/ready', { schema: { ...ops, response: { 200: HealthBody } }, config: { auth: 'public' }, logLevel: 'warn' }, async (request) => {
+    const results = await Promise.all(
+      checks.map(async ({ name, check }) => {
+        try {
+          await withTimeout(check(), TIMEOUT_MS);
+          return [name, 'ok'] as const;
+        } catch (error) {
+          request.log.warn({ err: error, dependency: name }, 'readiness check failed');
+          return [name, 'unavailable'] as const;
+        }
+      }),
+    );
+    const failed = results.filter(([, state]) => state !== 'ok').map(([name]) => name);
+    if (failed.length > 0) {
+      throw new AppError('unavailable', `Not ready: ${failed.join(', ')} unavailable`, { extra: { checks: Object.fromEntries(results) } });
+    }
+    return { status: 'ok', checks: Object.fromEntries(results) };
+  });
+
+  app.get('/metrics', { schema: { ...ops, hide: true }, config: { auth: 'public' }, logLevel: 'warn' }, async (_request, reply) => {
+    void reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The one place errors become HTTP answers: every error is application/problem+json (RFC 9457)
+ * with a stable `code` and the request id; a fault is a 500 that says nothing about its cause.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, PROBLEMS, type FieldError, type ProblemCode } from '../errors.ts';
+
+const PROBLEM_BASE = 'https://opply-commerce.dev/problems/';
+
+export function problemBody(error: AppError, requestId: string) {
+  return {
+    type: PROBLEM_BASE + error.code.replaceAll('_', '-'),
+    title: PROBLEMS[error.code].title,
+    status: error.status,
+    detail: error.detail ?? PROBLEMS[error.code].title,
+    code: error.code,
+    request_id: requestId,
+    ...(error.errors ? { errors: error.errors } : {}),
+    ...error.extra,
+  };
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError) {
+  if (error.headers) void reply.headers(error.headers);
+  return reply.code(error.status).type('application/problem+json').send(JSON.stringify(problemBody(error, reply.request.id)));
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function fieldErrors(error: FastifyError): FieldError[] {
+  const context = error.validationContext ?? 'body';
+  return (error.validation as ValidationIssue[] | undefined ?? []).map((issue) => {
+    const missing = issue.params?.['requiredProperties'] ?? issue.params?.['missingProperty'];
+    const extra = Array.isArray(missing) ? String(missing[0]) : (missing as string | undefined);
+    const path = [issue.instancePath?.replace(/^\//, ''), extra].filter(Boolean).join('/');
+    return { field: path || context, message: issue.message ?? 'is invalid' };
+  });
+}
+
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+};
+
+/** Maps whatever was thrown to an AppError; unknown errors become internal_error. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const e = error as FastifyError;
+  if (e?.validation) {
+    return new AppError('validation_failed', 'The request is not valid', { errors: fieldErrors(e) });
+  }
+  const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
+  if (mapped) return new AppError(mapped, mapped === 'validation_failed' ? 'The body is not valid JSON' : e.message);
+  if (e instanceof SyntaxError && e.statusCode === 400) return new AppError('validation_failed', 'The body is not valid JSON');
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const byStatus = (Object.keys(PROBLEMS) as ProblemCode[]).find((c) => PROBLEMS[c].status === e.statusCode);
+    return new AppError(byStatus ?? 'validation_failed', e.message);
+  }
+  return new AppError('internal_error', 'An unexpected error occurred; quote the request id when reporting it', { cause: error });
+}
+
+export function registerProblemHandlers(app: FastifyInstance) {
+  app.setErrorHandler((error, request: FastifyRequest, reply: FastifyReply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: appError.code, status: appError.status }, appError.detail ?? appError.code);
+    return sendProblem(reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

@@ -1,0 +1,24 @@
+/** A per-client-address request budget over the whole API (RATE_LIMIT_PER_MINUTE; 0 turns it off). */
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+import type { KeyValueStore } from '../kv.ts';
+
+export function registerRateLimit(app: FastifyInstance, kv: KeyValueStore, perMinute: number) {
+  if (perMinute <= 0) return;
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/')) return;
+    let result;
+    try {
+      result = await kv.hit(`rl:ip:${request.ip}:${Math.floor(Date.now() / 60_000)}`, 60);
+    } catch (error) {
+      // A limiter that cannot count lets the request through rather than taking the API down.
+      request.log.warn({ err: error }, 'rate limiter unavailable');
+      return;
+    }
+    if (result.count > perMinute) {
+      throw new AppError('rate_limited', 'Too many requests from this address', {
+        headers: { 'Retry-After': String(result.resetSeconds) },
+      });
+    }
+  });
+}

@@ -1,0 +1,31 @@
+/** Fastify options shared by the app and the tests: request ids, limits, logging, validation. */
+import { randomUUID } from 'node:crypto';
+import { LogController, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { registerAjvFormats, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { Config } from '../config.ts';
+
+registerAjvFormats();
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+export function serverOptions(config: Config, logger: Logger): FastifyServerOptions {
+  return {
+    loggerInstance: logger,
+    // The header is read by genReqId below, which validates it first.
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // A client-sent id is kept when it is printable and short; anything else gets a fresh one.
+    genReqId: (request) => {
+      const sent = request.headers['x-request-id'];
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+    },
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  };
+}
+
+export { TypeBoxValidatorCompiler };

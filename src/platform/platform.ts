@@ -1,0 +1,15 @@
+/** The platform parts every module service receives. */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Database } from './db.ts';
+import type { KeyValueStore } from './kv.ts';
+
+export interface Platform {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  kv: KeyValueStore;
+  /** The Redis client when REDIS_URL is set; modules with a Redis implementation use it. */
+  redis: Redis | null;
+}

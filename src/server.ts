@@ -1,0 +1,65 @@
+/**
+ * Entry point: loadConfig → createServices → startup tasks → buildApp → listen. On SIGTERM or
+ * SIGINT it stops accepting connections, lets in-flight requests finish (up to
+ * SHUTDOWN_TIMEOUT_MS), then closes the pools.
+ */
+import { pathToFileURL } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './platform/config.ts';
+import { createLogger } from './platform/logger.ts';
+import { createServices, type Services } from './services.ts';
+import { runStartupTasks } from './startup.ts';
+
+export function closeOnSignals(app: FastifyInstance, services: Services, config: Config) {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    services.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      services.logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs);
+    force.unref();
+    try {
+      await app.close();
+      await services.close();
+      services.logger.info('shut down cleanly');
+      process.exitCode = 0;
+    } catch (error) {
+      services.logger.error({ err: error }, 'error during shutdown');
+      process.exitCode = 1;
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+export async function main(extend?: (app: FastifyInstance) => void | Promise<void>) {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78);
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+  const services = await createServices(config, logger);
+  await runStartupTasks(services);
+  const app = await buildApp(services);
+  await extend?.(app);
+  closeOnSignals(app, services, config);
+  await app.listen({ port: config.http.port, host: config.http.host });
+  return { app, services };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    console.error('failed to start:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

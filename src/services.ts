@@ -1,0 +1,57 @@
+/**
+ * The composition root: platform parts first, then each module in dependency order, passed as
+ * arguments. The server, the worker, the scripts and the tests all build the same graph here.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from './platform/config.ts';
+import { createDatabase, type Database } from './platform/db.ts';
+import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
+import type { Platform } from './platform/platform.ts';
+import { createIdentityService } from './modules/identity/service.ts';
+import { createCatalogService } from './modules/catalog/service.ts';
+import { createOrdersService } from './modules/orders/service.ts';
+import { createCartService } from './modules/cart/service.ts';
+
+export interface ServiceOverrides {
+  /** An already-open database (tests hand in a freshly migrated copy). */
+  db?: Database;
+  redis?: Redis;
+}
+
+export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}) {
+  const db =
+    overrides.db ??
+    (await createDatabase({
+      url: config.database.url,
+      replicaUrls: config.database.replicaUrls,
+      poolMax: config.database.poolMax,
+      dataDir: config.database.dataDir,
+      replicaMaxLagSeconds: config.database.replicaMaxLagSeconds,
+      replicaCheckIntervalMs: config.database.replicaCheckIntervalMs,
+      logger,
+    }));
+  const redis = overrides.redis ?? (config.redis.url ? createRedisClient(config.redis.url, config.redis.keyPrefix, logger) : null);
+  if (redis) await waitForRedis(redis).catch((error) => logger.warn({ err: error }, 'Redis not ready at start; retrying in the background'));
+  const kv = redis ? createRedisStore(redis) : createMemoryStore();
+  const platform: Platform = { config, logger, db, kv, redis };
+
+  const identity = createIdentityService({ platform });
+  const catalog = createCatalogService({ platform });
+  const orders = createOrdersService({ platform });
+  const cart = createCartService({ platform });
+
+  return {
+    ...platform,
+    identity,
+    catalog,
+    orders,
+    cart,
+    async close() {
+      await kv.close();
+      await db.close();
+    },
+  };
+}
+
+export type Services = Awaited<ReturnType<typeof createServices>>;

@@ -1,0 +1,145 @@
+/**
+ * buildTestApp(): the real app, in-process, over a freshly migrated database of its own (PGlite
+ * copy, or a PostgreSQL database cloned from the run's template) and, when TEST_REDIS_URL is set,
+ * real Redis under a key prefix of its own. One per test file; `close()` removes everything.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { DestinationStream } from 'pino';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { buildApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/platform/config.ts';
+import { createDatabase, type Database } from '../../src/platform/db.ts';
+import { createRedisClient, waitForRedis } from '../../src/platform/kv.ts';
+import { createLogger } from '../../src/platform/logger.ts';
+import { createServices, type Services } from '../../src/services.ts';
+import { runStartupTasks } from '../../src/startup.ts';
+import { adminUrl, databaseUrl, TEST_DB_PREFIX, testDatabaseUrl, testRedisUrl, testReplicaUrls } from './test-env.ts';
+
+export interface TestDatabase {
+  db: Database;
+  url: string | undefined;
+  replicaUrls: string[];
+  drop(): Promise<void>;
+}
+
+export interface TestDatabaseOptions {
+  /** Route reads to the replicas of TEST_DATABASE_REPLICA_URLS (default: when they are set). */
+  replicas?: boolean;
+  replicaMaxLagSeconds?: number;
+}
+
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  if (!testDatabaseUrl) {
+    const dump = await readFile(inject('pgliteTemplate'));
+    const db = await createDatabase({ loadDataDir: new Blob([dump]) });
+    return { db, url: undefined, replicaUrls: [], drop: async () => db.close() };
+  }
+  const name = `${TEST_DB_PREFIX}${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  await adminQuery(`create database "${name}" template "${inject('pgTemplate')}"`);
+  const url = databaseUrl(testDatabaseUrl, name);
+  const replicaUrls = options.replicas === false ? [] : testReplicaUrls.map((r) => databaseUrl(r, name));
+  const db = await createDatabase({
+    url,
+    replicaUrls,
+    poolMax: 20,
+    replicaMaxLagSeconds: options.replicaMaxLagSeconds ?? 5,
+    replicaCheckIntervalMs: 200,
+  });
+  return {
+    db,
+    url,
+    replicaUrls,
+    drop: async () => {
+      await db.close();
+      await adminQuery(`drop database if exists "${name}" with (force)`);
+    },
+  };
+}
+
+async function adminQuery(text: string) {
+  const client = new pg.Client({ connectionString: adminUrl(testDatabaseUrl!) });
+  await client.connect();
+  try {
+    // Two files cloning the template at once can collide; a short retry settles it.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.query(text);
+        return;
+      } catch (error) {
+        if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestAppOptions extends TestDatabaseOptions {
+  env?: Record<string, string>;
+  /** Where log lines go (tests that read the log); silent otherwise. */
+  logStream?: DestinationStream;
+  /** false: run without Redis even when TEST_REDIS_URL is set. */
+  redis?: boolean;
+  /** Extra routes a test needs (a slow one, one that throws), added before the app is ready. */
+  routes?: (app: App) => void;
+}
+
+export interface TestApp {
+  app: App;
+  services: Services;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabase(options);
+  const useRedis = options.redis !== false && testRedisUrl !== undefined;
+  const prefix = `test:${randomUUID()}:`;
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: options.logStream ? 'info' : 'silent',
+    SEED_DEMO_DATA: 'false',
+    MIGRATE_ON_START: 'false',
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...(useRedis ? { REDIS_URL: testRedisUrl!, REDIS_KEY_PREFIX: prefix } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logger = createLogger(config, options.logStream);
+  const redis = useRedis ? createRedisClient(testRedisUrl!, prefix) : undefined;
+  if (redis) await waitForRedis(redis);
+  const services = await createServices(config, logger, { db: database.db, ...(redis ? { redis } : {}) });
+  await runStartupTasks(services);
+  const app = await buildApp(services);
+  options.routes?.(app);
+  await app.ready();
+  return {
+    app,
+    services,
+    database,
+    async close() {
+      await app.close();
+      if (redis) await deleteKeys(testRedisUrl!, prefix);
+      await services.close();
+      await database.drop();
+    },
+  };
+}
+
+async function deleteKeys(url: string, prefix: string) {
+  const cleaner = createRedisClient(url, '');
+  try {
+    await waitForRedis(cleaner);
+    let cursor = '0';
+    do {
+      const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await cleaner.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    cleaner.disconnect();
+  }
+}
