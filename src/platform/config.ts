@@ -111,6 +111,8 @@ export function loadConfig(env: Env = {}) {
       corsOrigins: (r.raw('CORS_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
       trustProxy: r.bool('TRUST_PROXY', false),
       rateLimitPerMinute: r.int('RATE_LIMIT_PER_MINUTE', 0, 0, 1_000_000),
+      /** Where requests are rate limited instead, when not here (e.g. "aws-waf"); read by check:production. */
+      edgeRateLimit: r.raw('EDGE_RATE_LIMIT'),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),

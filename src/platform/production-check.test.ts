@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { checkProduction } from './production-check.ts';
+
+const SAFE = {
+  NODE_ENV: 'production',
+  JWT_SECRET: 'k'.repeat(48),
+  LOG_LEVEL: 'info',
+  CORS_ORIGINS: 'https://shop.example.com',
+  DATABASE_URL: 'postgres://app:pw@db.internal:5432/opply?sslmode=verify-full',
+  REDIS_URL: 'rediss://:token@cache.internal:6379',
+  DATABASE_POOL_MAX: '20',
+  RATE_LIMIT_PER_MINUTE: '600',
+};
+
+const failures = (env: Record<string, string>) => checkProduction(env).filter((r) => !r.ok).map((r) => r.name);
+
+describe('checkProduction', () => {
+  it('passes a safe configuration', () => {
+    expect(failures(SAFE)).toEqual([]);
+    expect(failures({ ...SAFE, RATE_LIMIT_PER_MINUTE: '0', EDGE_RATE_LIMIT: 'aws-waf' })).toEqual([]);
+  });
+
+  it('lists every unsafe setting', () => {
+    const unsafe = {
+      ...SAFE,
+      LOG_LEVEL: 'debug',
+      CORS_ORIGINS: '*',
+      DATABASE_URL: 'postgres://app:pw@db.internal:5432/opply',
+      REDIS_URL: 'redis://cache.internal:6379',
+      DATABASE_POOL_MAX: '500',
+      SEED_DEMO_DATA: 'true',
+      RATE_LIMIT_PER_MINUTE: '0',
+    };
+    expect(failures(unsafe).sort()).toEqual(
+      ['CORS_ORIGINS', 'DATABASE_POOL_MAX', 'DATABASE_URL', 'LOG_LEVEL', 'RATE_LIMIT_PER_MINUTE', 'REDIS_URL', 'SEED_DEMO_DATA'].sort(),
+    );
+  });
+
+  it('fails on a missing secret and the embedded database', () => {
+    const { JWT_SECRET: _secret, DATABASE_URL: _db, ...rest } = SAFE;
+    const names = checkProduction({ ...rest, NODE_ENV: 'development' }).filter((r) => !r.ok).map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['NODE_ENV', 'JWT_SECRET', 'DATABASE_URL', 'SEED_DEMO_DATA']));
+  });
+
+  it('reports the production refusal of the default secret as a problem, not a crash', () => {
+    const results = checkProduction({ ...SAFE, JWT_SECRET: '' });
+    expect(results.some((r) => !r.ok && /JWT_SECRET/.test(r.detail))).toBe(true);
+  });
+
+  it('exits non-zero from the command line on an unsafe configuration and zero on a safe one', async () => {
+    const run = (env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/check-production.ts'], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const ok = await run(SAFE);
+    expect(ok.stdout).toContain('all checks passed');
+    await expect(run({ ...SAFE, CORS_ORIGINS: '*' })).rejects.toMatchObject({ code: 1, stdout: expect.stringContaining('FAIL  CORS_ORIGINS') });
+  });
+});
