@@ -1,0 +1,139 @@
+/**
+ * The Lua scripts of the Redis hold store. Each runs atomically, so checking and holding every line
+ * of a request is one step no other request can interleave with.
+ *
+ * Layout (every key arrives through KEYS, so the client's key prefix applies):
+ *   holder hash  productId → units, PEXPIREAT = the holder's expiry (the cart's lines)
+ *   product hash s = mirrored stock, v = its database version, t = units held (pruned lazily),
+ *                u:<holder> = that holder's units
+ *   product zset holder → expiry (epoch ms): what lets expiry need no job
+ * KEYS[1] is the holder hash; then per product its hash and its zset.
+ *
+ * Time comes from Redis (TIME), one clock for every process. A hold is expired when its expiry is
+ * before now, the same rule Redis uses for the holder hash's own expiry.
+ */
+const PRELUDE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = (#KEYS - 1) / 2
+local function prune(p, e)
+  local gone = redis.call('ZRANGEBYSCORE', e, '-inf', '(' .. now)
+  if #gone == 0 then return end
+  local freed = 0
+  for _, h in ipairs(gone) do
+    freed = freed + tonumber(redis.call('HGET', p, 'u:' .. h) or '0')
+    redis.call('HDEL', p, 'u:' .. h)
+  end
+  redis.call('ZREMRANGEBYSCORE', e, '-inf', '(' .. now)
+  redis.call('HINCRBY', p, 't', -freed)
+end
+local function advance(p, stock, version)
+  local v = redis.call('HGET', p, 'v')
+  if (not v) or tonumber(v) < tonumber(version) then redis.call('HSET', p, 's', stock, 'v', version) end
+end
+`;
+
+/**
+ * ARGV: holder, ttlMs, cap (-1 = none), nLines, then the n product ids (lines first), then
+ * quantity, stock, version per line. Returns {1, expiresAt} | {0, id, requested, available, …} |
+ * {2, cap, total} | {-1, ids the caller did not pass…} (the caller retries with them, so every
+ * product the holder holds gets the new expiry).
+ */
+export const SET_HOLDS = `${PRELUDE}
+local hkey, holder, field = KEYS[1], ARGV[1], 'u:' .. ARGV[1]
+local ttl, cap, nlines = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local passed = {}
+for k = 1, n do passed[ARGV[4 + k]] = true end
+local current, missing, before = redis.call('HGETALL', hkey), {-1}, 0
+local mine = {}
+for i = 1, #current, 2 do
+  mine[current[i]] = tonumber(current[i + 1])
+  before = before + mine[current[i]]
+  if not passed[current[i]] then missing[#missing + 1] = current[i] end
+end
+if #missing > 1 then return missing end
+for k = 1, n do prune(KEYS[2 * k], KEYS[2 * k + 1]) end
+
+local base, short, after = 4 + n, {0}, before
+for k = 1, nlines do
+  local p, id = KEYS[2 * k], ARGV[4 + k]
+  local qty = tonumber(ARGV[base + 3 * k - 2])
+  if qty > 0 then advance(p, ARGV[base + 3 * k - 1], ARGV[base + 3 * k]) end
+  local own = tonumber(redis.call('HGET', p, field) or '0')
+  local available = tonumber(redis.call('HGET', p, 's') or '0') - (tonumber(redis.call('HGET', p, 't') or '0') - own)
+  if available < 0 then available = 0 end
+  -- Shrinking never fails; growing needs the units free of everyone else's live holds.
+  if qty > own and qty > available then
+    short[#short + 1] = id; short[#short + 1] = qty; short[#short + 1] = available
+  end
+  after = after - (mine[id] or 0) + qty
+end
+if #short > 1 then return short end
+if cap >= 0 and after > cap and after > before then return {2, cap, after} end
+
+local exp = now + ttl
+for k = 1, nlines do
+  local p, e, id = KEYS[2 * k], KEYS[2 * k + 1], ARGV[4 + k]
+  local qty = tonumber(ARGV[base + 3 * k - 2])
+  local own = tonumber(redis.call('HGET', p, field) or '0')
+  redis.call('HINCRBY', p, 't', qty - own)
+  if qty == 0 then
+    redis.call('HDEL', p, field); redis.call('ZREM', e, holder); redis.call('HDEL', hkey, id)
+  else
+    redis.call('HSET', p, field, qty); redis.call('HSET', hkey, id, qty)
+  end
+end
+for k = 1, n do
+  if redis.call('HEXISTS', hkey, ARGV[4 + k]) == 1 then redis.call('ZADD', KEYS[2 * k + 1], exp, holder) end
+end
+if redis.call('EXISTS', hkey) == 1 then redis.call('PEXPIREAT', hkey, exp) end
+return {1, exp}`;
+
+/**
+ * Release (and commit). ARGV: holder, 'all' | 'some', the n product ids, then stock and version per
+ * product ('' = leave the mirror). 'all' checks that every held product was passed ({-1, …} as
+ * above) and drops the holder hash.
+ */
+export const RELEASE = `${PRELUDE}
+local hkey, holder, field, all = KEYS[1], ARGV[1], 'u:' .. ARGV[1], ARGV[2] == 'all'
+if all then
+  local passed, missing = {}, {-1}
+  for k = 1, n do passed[ARGV[2 + k]] = true end
+  for _, id in ipairs(redis.call('HKEYS', hkey)) do
+    if not passed[id] then missing[#missing + 1] = id end
+  end
+  if #missing > 1 then return missing end
+end
+for k = 1, n do
+  local p, e, id = KEYS[2 * k], KEYS[2 * k + 1], ARGV[2 + k]
+  local version = ARGV[2 + n + 2 * k]
+  if version ~= '' then advance(p, ARGV[2 + n + 2 * k - 1], version) end
+  local own = redis.call('HGET', p, field)
+  if own then
+    redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field)
+  end
+  redis.call('ZREM', e, holder)
+  redis.call('HDEL', hkey, id)
+end
+if all then redis.call('DEL', hkey) end
+return {1}`;
+
+/** KEYS: a dummy holder key, then product pairs; ARGV[1]: holder to leave out ('' = none). */
+export const HELD_UNITS = `${PRELUDE}
+local out = {}
+local field = 'u:' .. ARGV[1]
+for k = 1, n do
+  local p = KEYS[2 * k]
+  prune(p, KEYS[2 * k + 1])
+  local held = tonumber(redis.call('HGET', p, 't') or '0')
+  if ARGV[1] ~= '' then held = held - tonumber(redis.call('HGET', p, field) or '0') end
+  out[k] = held
+end
+return out`;
+
+/** KEYS[1]: the holder hash. Returns {expiresAt or -1, id, units, …}. */
+export const HOLDS_OF = `
+local out = {redis.call('PEXPIRETIME', KEYS[1])}
+local lines = redis.call('HGETALL', KEYS[1])
+for i = 1, #lines do out[#out + 1] = lines[i] end
+return out`;

@@ -1,0 +1,128 @@
+/**
+ * In-process hold store for the embedded default (one process, so plain Maps are atomic per call).
+ * Same rules as the Redis scripts; expired holds are ignored on read, pruned on every touch of a
+ * product and swept periodically so memory stays bounded.
+ */
+import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
+import { mergeHoldLines } from './holds.ts';
+
+interface ProductState {
+  stock: number;
+  version: number;
+  /** holder → units and expiry (epoch ms). */
+  holds: Map<string, { units: number; expiresAt: number }>;
+}
+
+interface HolderState {
+  lines: Map<string, number>;
+  expiresAt: number;
+}
+
+export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
+  const productStates = new Map<string, ProductState>();
+  const holders = new Map<string, HolderState>();
+
+  const liveHolder = (holder: string, t: number): HolderState | undefined => {
+    const state = holders.get(holder);
+    if (state && state.expiresAt < t) {
+      holders.delete(holder);
+      return undefined;
+    }
+    return state;
+  };
+  const product = (id: string, t: number): ProductState | undefined => {
+    const state = productStates.get(id);
+    if (state) for (const [h, hold] of state.holds) if (hold.expiresAt < t) state.holds.delete(h);
+    return state;
+  };
+  const heldBy = (state: ProductState | undefined, exclude?: string): number => {
+    let sum = 0;
+    if (state) for (const [h, hold] of state.holds) if (h !== exclude) sum += hold.units;
+    return sum;
+  };
+  const advanceMirror = (id: string, stock: number, version: number) => {
+    const state = productStates.get(id);
+    if (!state) productStates.set(id, { stock, version, holds: new Map() });
+    else if (state.version < version) Object.assign(state, { stock, version });
+  };
+  const dropHold = (holder: string, id: string) => {
+    productStates.get(id)?.holds.delete(holder);
+    holders.get(holder)?.lines.delete(id);
+  };
+
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const id of productStates.keys()) product(id, t);
+    for (const holder of holders.keys()) liveHolder(holder, t);
+  }, 30_000);
+  sweep.unref();
+
+  return {
+    kind: 'memory',
+
+    async setHolds(holder: string, rawLines: HoldLine[], ttlSeconds: number, options: SetHoldsOptions = {}): Promise<HoldResult> {
+      const t = now();
+      const lines = mergeHoldLines(rawLines);
+      const current = liveHolder(holder, t);
+      for (const line of lines) if (line.quantity > 0) advanceMirror(line.productId, line.stock, line.version);
+
+      const short: HoldShort[] = [];
+      const next = new Map(current?.lines ?? []);
+      for (const line of lines) {
+        const state = product(line.productId, t);
+        const own = state?.holds.get(holder)?.units ?? 0;
+        const available = Math.max(0, (state?.stock ?? 0) - heldBy(state, holder));
+        if (line.quantity > own && line.quantity > available) short.push({ productId: line.productId, requested: line.quantity, available });
+        if (line.quantity > 0) next.set(line.productId, line.quantity);
+        else next.delete(line.productId);
+      }
+      if (short.length > 0) return { ok: false, reason: 'insufficient', short };
+      const total = [...next.values()].reduce((a, b) => a + b, 0);
+      const before = [...(current?.lines.values() ?? [])].reduce((a, b) => a + b, 0);
+      if (options.maxUnitsTotal !== undefined && total > options.maxUnitsTotal && total > before) {
+        return { ok: false, reason: 'cap', limit: options.maxUnitsTotal, total };
+      }
+
+      const expiresAt = t + ttlSeconds * 1000;
+      for (const line of lines) if (line.quantity === 0) dropHold(holder, line.productId);
+      for (const [id, units] of next) {
+        const state = productStates.get(id);
+        // A line the holder kept from before has its product state already; it cannot be missing.
+        state?.holds.set(holder, { units, expiresAt });
+      }
+      if (next.size > 0) holders.set(holder, { lines: next, expiresAt });
+      else holders.delete(holder);
+      return { ok: true, expiresAt };
+    },
+
+    async holdsOf(holder: string): Promise<Holding> {
+      const state = liveHolder(holder, now());
+      return state ? { lines: new Map(state.lines), expiresAt: state.expiresAt } : { lines: new Map(), expiresAt: null };
+    },
+
+    async release(holder: string, productIds?: string[]) {
+      const state = holders.get(holder);
+      if (!state) return;
+      for (const id of productIds ?? [...state.lines.keys()]) dropHold(holder, id);
+      if (state.lines.size === 0) holders.delete(holder);
+    },
+
+    async commit(holder: string, mirrors: StockMirror[]) {
+      for (const mirror of mirrors) advanceMirror(mirror.productId, mirror.stock, mirror.version);
+      const state = holders.get(holder);
+      if (state) for (const id of [...state.lines.keys()]) dropHold(holder, id);
+      holders.delete(holder);
+    },
+
+    async heldUnits(productIds: string[], excludeHolder?: string) {
+      const t = now();
+      return new Map(productIds.map((id) => [id, heldBy(product(id, t), excludeHolder)]));
+    },
+
+    async close() {
+      clearInterval(sweep);
+      productStates.clear();
+      holders.clear();
+    },
+  };
+}

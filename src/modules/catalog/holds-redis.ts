@@ -1,0 +1,114 @@
+/**
+ * Redis hold store: every change is one Lua script (holds-lua.ts), so a request's lines are checked
+ * and held in one atomic step across all processes. Errors (Redis down) propagate: the cart turns
+ * them into 503, direct orders fall back on the database guard.
+ */
+import type { Redis } from 'ioredis';
+import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
+import { mergeHoldLines } from './holds.ts';
+import { HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
+
+type Reply = Array<string | number>;
+type Script = (numberOfKeys: number, ...args: Array<string | number>) => Promise<Reply>;
+
+interface HoldCommands {
+  holdsSet: Script;
+  holdsRelease: Script;
+  holdsHeld: Script;
+  holdsOf: Script;
+}
+
+const holderKey = (holder: string) => `hold:c:${holder}`;
+const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`];
+
+/** A holder whose lines changed between our read and the script can only race a few times. */
+const MAX_ATTEMPTS = 5;
+
+export function createRedisHoldStore(redis: Redis): HoldStore {
+  const commands: Array<[keyof HoldCommands, string]> = [
+    ['holdsSet', SET_HOLDS],
+    ['holdsRelease', RELEASE],
+    ['holdsHeld', HELD_UNITS],
+    ['holdsOf', HOLDS_OF],
+  ];
+  // defineCommand is per client; a client shared with another store defines them once.
+  for (const [name, lua] of commands) {
+    if (!(name in redis)) redis.defineCommand(name, { lua });
+  }
+  const r = redis as unknown as HoldCommands;
+
+  const keysFor = (holder: string, ids: string[]) => [holderKey(holder), ...ids.flatMap(productKeys)];
+
+  /** Runs a script whose key set must cover the holder's products, retrying with the ones it names. */
+  async function coveringHolder(holder: string, firstIds: string[], run: (ids: string[]) => Promise<Reply>): Promise<Reply> {
+    let ids = firstIds;
+    for (let attempt = 1; ; attempt++) {
+      const reply = await run(ids);
+      if (Number(reply[0]) !== -1) return reply;
+      if (attempt >= MAX_ATTEMPTS) throw new Error(`hold store: holder ${holder} kept changing`);
+      ids = [...ids, ...reply.slice(1).map(String).filter((id) => !ids.includes(id))];
+    }
+  }
+
+  return {
+    kind: 'redis',
+
+    async setHolds(holder: string, rawLines: HoldLine[], ttlSeconds: number, options: SetHoldsOptions = {}): Promise<HoldResult> {
+      const lines = mergeHoldLines(rawLines);
+      const lineIds = lines.map((l) => l.productId);
+      const lineArgs = lines.flatMap((l) => [l.quantity, l.stock, l.version]);
+      const reply = await coveringHolder(holder, lineIds, (ids) => {
+        const keys = keysFor(holder, ids);
+        return r.holdsSet(keys.length, ...keys, holder, ttlSeconds * 1000, options.maxUnitsTotal ?? -1, lines.length, ...ids, ...lineArgs);
+      });
+      const code = Number(reply[0]);
+      if (code === 1) return { ok: true, expiresAt: Number(reply[1]) };
+      if (code === 2) return { ok: false, reason: 'cap', limit: Number(reply[1]), total: Number(reply[2]) };
+      const short: HoldShort[] = [];
+      for (let i = 1; i < reply.length; i += 3) {
+        short.push({ productId: String(reply[i]), requested: Number(reply[i + 1]), available: Number(reply[i + 2]) });
+      }
+      return { ok: false, reason: 'insufficient', short };
+    },
+
+    async holdsOf(holder: string): Promise<Holding> {
+      const reply = await r.holdsOf(1, holderKey(holder));
+      const lines = new Map<string, number>();
+      for (let i = 1; i < reply.length; i += 2) lines.set(String(reply[i]), Number(reply[i + 1]));
+      const expiresAt = Number(reply[0]);
+      return { lines, expiresAt: lines.size > 0 && expiresAt > 0 ? expiresAt : null };
+    },
+
+    async release(holder: string, productIds?: string[]) {
+      const run = (mode: 'all' | 'some', ids: string[]) => {
+        const keys = keysFor(holder, ids);
+        return r.holdsRelease(keys.length, ...keys, holder, mode, ...ids, ...ids.flatMap(() => ['', '']));
+      };
+      if (productIds) await run('some', productIds);
+      else await coveringHolder(holder, [], (ids) => run('all', ids));
+    },
+
+    async commit(holder: string, mirrors: StockMirror[]) {
+      const byId = new Map(mirrors.map((m) => [m.productId, m]));
+      await coveringHolder(holder, [...byId.keys()], (ids) => {
+        const keys = keysFor(holder, ids);
+        const mirrorArgs = ids.flatMap((id): Array<string | number> => {
+          const m = byId.get(id);
+          return m ? [m.stock, m.version] : ['', ''];
+        });
+        return r.holdsRelease(keys.length, ...keys, holder, 'all', ...ids, ...mirrorArgs);
+      });
+    },
+
+    async heldUnits(productIds: string[], excludeHolder?: string) {
+      const ids = [...new Set(productIds)];
+      if (ids.length === 0) return new Map();
+      const keys = ['hold:none', ...ids.flatMap(productKeys)];
+      const reply = await r.holdsHeld(keys.length, ...keys, excludeHolder ?? '');
+      return new Map(ids.map((id, i) => [id, Number(reply[i])]));
+    },
+
+    // The client belongs to the platform (shared with the cache); it closes it.
+    async close() {},
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * One contract, two hold stores: the in-process one always, the Redis one when TEST_REDIS_URL is
+ * set (under a key prefix of this file's own, removed afterwards).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisClient, waitForRedis } from '../../platform/kv.ts';
+import { testRedisUrl } from '../../../test/helpers/test-env.ts';
+import type { HoldLine, HoldStore } from './holds.ts';
+import { createMemoryHoldStore } from './holds-memory.ts';
+import { createRedisHoldStore } from './holds-redis.ts';
+
+const line = (productId: string, quantity: number, stock = 10, version = 1): HoldLine => ({ productId, quantity, stock, version });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function contract(name: string, open: () => Promise<{ store: HoldStore; close(): Promise<void> }>) {
+  describe(`hold store contract: ${name}`, () => {
+    let store: HoldStore;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      ({ store, close } = await open());
+    });
+    afterAll(() => close());
+    const id = () => randomUUID();
+
+    it('holds units that others then cannot take, while the holder still can', async () => {
+      const p = id();
+      expect(await store.setHolds('a', [line(p, 7)], 60)).toMatchObject({ ok: true });
+      expect((await store.heldUnits([p])).get(p)).toBe(7);
+      expect((await store.heldUnits([p], 'a')).get(p)).toBe(0);
+      expect(await store.setHolds('b', [line(p, 4)], 60)).toEqual({ ok: false, reason: 'insufficient', short: [{ productId: p, requested: 4, available: 3 }] });
+      expect(await store.setHolds('b', [line(p, 3)], 60)).toMatchObject({ ok: true });
+      // The holder's own units count as available to it: it may grow into nothing but its own.
+      expect(await store.setHolds('a', [line(p, 7)], 60)).toMatchObject({ ok: true });
+      expect(await store.setHolds('a', [line(p, 8)], 60)).toMatchObject({ ok: false, reason: 'insufficient' });
+      await store.release('a');
+      await store.release('b');
+    });
+
+    it('holds all lines or none', async () => {
+      const [p, q] = [id(), id()];
+      const result = await store.setHolds('h', [line(p, 2), line(q, 11)], 60);
+      expect(result).toEqual({ ok: false, reason: 'insufficient', short: [{ productId: q, requested: 11, available: 10 }] });
+      expect(await store.heldUnits([p, q])).toEqual(new Map([[p, 0], [q, 0]]));
+      expect((await store.holdsOf('h')).lines.size).toBe(0);
+    });
+
+    it('sets, shrinks and drops lines, and lists what the holder holds with its expiry', async () => {
+      const [p, q] = [id(), id()];
+      const holder = id();
+      const first = await store.setHolds(holder, [line(p, 2)], 60);
+      await store.setHolds(holder, [line(q, 5)], 60);
+      await store.setHolds(holder, [line(p, 1)], 60);
+      const holding = await store.holdsOf(holder);
+      expect(holding.lines).toEqual(new Map([[p, 1], [q, 5]]));
+      expect(first.ok && holding.expiresAt! >= first.expiresAt).toBe(true);
+      await store.setHolds(holder, [line(q, 0)], 60);
+      expect((await store.holdsOf(holder)).lines).toEqual(new Map([[p, 1]]));
+      expect((await store.heldUnits([p, q])).get(q)).toBe(0);
+      await store.release(holder, [p]);
+      expect(await store.holdsOf(holder)).toEqual({ lines: new Map(), expiresAt: null });
+    });
+
+    it('shrinking never fails, even when the stock fell below the hold', async () => {
+      const p = id();
+      await store.setHolds('s', [line(p, 5, 10, 1)], 60);
+      expect(await store.setHolds('s', [line(p, 4, 2, 2)], 60)).toMatchObject({ ok: true });
+      await store.release('s');
+    });
+
+    it('refuses going over the per-holder cap, and still lets a capped holder shrink', async () => {
+      const [p, q] = [id(), id()];
+      expect(await store.setHolds('c', [line(p, 3)], 60, { maxUnitsTotal: 5 })).toMatchObject({ ok: true });
+      expect(await store.setHolds('c', [line(q, 3)], 60, { maxUnitsTotal: 5 })).toEqual({ ok: false, reason: 'cap', limit: 5, total: 6 });
+      expect(await store.setHolds('c', [line(q, 2)], 60, { maxUnitsTotal: 5 })).toMatchObject({ ok: true });
+      expect(await store.setHolds('c', [line(p, 1)], 60, { maxUnitsTotal: 5 })).toMatchObject({ ok: true });
+      await store.release('c');
+    });
+
+    it('keeps the newer of the mirror and the stock a caller read: a lagging read cannot over-promise', async () => {
+      const p = id();
+      await store.setHolds('m1', [line(p, 1, 10, 5)], 60);
+      // An order committed stock 10 → 3 at version 6; a caller that read version 5 still sees 3.
+      await store.commit('m1', [{ productId: p, stock: 3, version: 6 }]);
+      expect(await store.setHolds('m2', [line(p, 4, 10, 5)], 60)).toMatchObject({ ok: false, short: [{ available: 3 }] });
+      // A newer read (a restock at version 7) moves the mirror forward.
+      expect(await store.setHolds('m2', [line(p, 4, 20, 7)], 60)).toMatchObject({ ok: true });
+      await store.release('m2');
+    });
+
+    it('commit drops every hold of the holder', async () => {
+      const [p, q] = [id(), id()];
+      await store.setHolds('o', [line(p, 2), line(q, 3)], 60);
+      await store.commit('o', [{ productId: p, stock: 8, version: 2 }]);
+      expect(await store.heldUnits([p, q])).toEqual(new Map([[p, 0], [q, 0]]));
+      expect((await store.holdsOf('o')).lines.size).toBe(0);
+    });
+
+    it('every change refreshes the expiry of all the holder\'s holds', async () => {
+      const [p, q] = [id(), id()];
+      await store.setHolds('r', [line(p, 1)], 1);
+      await sleep(600);
+      await store.setHolds('r', [line(q, 1)], 1);
+      await sleep(600);
+      // p was held 1.2 s ago with a 1 s TTL, but the change to q moved its expiry too.
+      expect((await store.heldUnits([p])).get(p)).toBe(1);
+      await store.release('r');
+    });
+
+    it('expired holds free their units with nothing running, and are cleaned up', async () => {
+      const p = id();
+      await store.setHolds('x', [line(p, 10)], 1);
+      expect(await store.setHolds('y', [line(p, 1)], 60)).toMatchObject({ ok: false });
+      await sleep(1100);
+      expect((await store.heldUnits([p])).get(p)).toBe(0);
+      expect(await store.holdsOf('x')).toEqual({ lines: new Map(), expiresAt: null });
+      expect(await store.setHolds('y', [line(p, 10)], 60)).toMatchObject({ ok: true });
+      await store.release('y');
+    });
+
+    it('lets exactly the stock be held when many holders race', async () => {
+      const p = id();
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setHolds(`race-${i}`, [line(p, 1)], 60)));
+      expect(results.filter((r) => r.ok)).toHaveLength(10);
+      expect((await store.heldUnits([p])).get(p)).toBe(10);
+    });
+
+    it('sums a product named twice in one request', async () => {
+      const p = id();
+      expect(await store.setHolds('d', [line(p, 6), line(p, 5)], 60)).toMatchObject({ ok: false, short: [{ requested: 11 }] });
+      await store.setHolds('d', [line(p, 3), line(p, 2)], 60);
+      expect((await store.holdsOf('d')).lines.get(p)).toBe(5);
+      await store.release('d');
+    });
+  });
+}
+
+contract('in-process', async () => {
+  const store = createMemoryHoldStore();
+  return { store, close: () => store.close() };
+});
+
+describe.runIf(testRedisUrl)('Redis', () => {
+  const prefix = `test:holds:${randomUUID()}:`;
+  let redis: Redis;
+  contract('Redis', async () => {
+    redis = createRedisClient(testRedisUrl!, prefix);
+    await waitForRedis(redis);
+    return {
+      store: createRedisHoldStore(redis),
+      close: async () => {
+        const cleaner = createRedisClient(testRedisUrl!, '');
+        await waitForRedis(cleaner);
+        const keys = await cleaner.keys(`${prefix}*`);
+        if (keys.length > 0) await cleaner.del(...keys);
+        cleaner.disconnect();
+        redis.disconnect();
+      },
+    };
+  });
+
+  it('keeps every key under the client prefix', async () => {
+    const cleaner = createRedisClient(testRedisUrl!, '');
+    await waitForRedis(cleaner);
+    expect(await cleaner.keys('hold:*')).toEqual([]);
+    cleaner.disconnect();
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Holds: units of stock set aside for a holder (a cart, or a direct order for the moment it is
+ * being written). Invariants 3 and 4 live here:
+ *  - availability for a holder = stock − units held by OTHER live holders; the holder's own units
+ *    count as available to it, so a checkout gets what its cart holds;
+ *  - every hold carries its expiry, and availability only counts unexpired holds, so an abandoned
+ *    cart's units come back after its TTL with no job running. Expired entries are pruned by the
+ *    next operation on the same product (and swept in-process), so memory stays bounded.
+ *
+ * Stock for the check comes from a per-product mirror of the database stock with its version kept
+ * in the store. Callers pass the stock and version they just read from the primary; the store moves
+ * the mirror forward only when that version is newer, so a lagging mirror can only under-promise.
+ * The database conditional update (stock.ts) stays the final word (invariant 1).
+ *
+ * Two implementations pass one contract suite (holds.contract.test.ts): Redis (Lua scripts, one
+ * atomic step per request) and in-process (the embedded default).
+ */
+import { inArray } from 'drizzle-orm';
+import type { Db } from '../../platform/db.ts';
+import { products } from './tables.ts';
+
+export interface HoldLine {
+  productId: string;
+  /** The holder's new total for this product; 0 drops the hold. */
+  quantity: number;
+  /** Database stock and version the caller read (ignored for quantity 0). */
+  stock: number;
+  version: number;
+}
+
+export interface HoldShort {
+  productId: string;
+  requested: number;
+  available: number;
+}
+
+export type HoldResult =
+  | { ok: true; expiresAt: number }
+  | { ok: false; reason: 'insufficient'; short: HoldShort[] }
+  | { ok: false; reason: 'cap'; limit: number; total: number };
+
+export interface SetHoldsOptions {
+  /** Refuse a change that would leave the holder holding more units than this in total. */
+  maxUnitsTotal?: number;
+}
+
+export interface Holding {
+  /** productId → units held; empty when the holder has nothing (or it all expired). */
+  lines: Map<string, number>;
+  /** Epoch ms when the holder's holds expire; null when it holds nothing. */
+  expiresAt: number | null;
+}
+
+export interface StockMirror {
+  productId: string;
+  stock: number;
+  version: number;
+}
+
+export interface HoldStore {
+  readonly kind: 'redis' | 'memory';
+  /**
+   * Sets the holder's hold on each line (all lines or none) and moves the expiry of ALL the
+   * holder's holds to now + ttl. Growing a line needs the units to be available; shrinking never
+   * fails. No lines: only refreshes the expiry (touch).
+   */
+  setHolds(holder: string, lines: HoldLine[], ttlSeconds: number, options?: SetHoldsOptions): Promise<HoldResult>;
+  holdsOf(holder: string): Promise<Holding>;
+  /** Drops the holder's holds on these products, or all of them. */
+  release(holder: string, productIds?: string[]): Promise<void>;
+  /**
+   * After a database commit: drops every hold of the holder and moves each product's mirror to the
+   * committed stock when its version is newer than the mirror's.
+   */
+  commit(holder: string, mirrors: StockMirror[]): Promise<void>;
+  /** Live held units per product (one round trip for a page), leaving out one holder's own. */
+  heldUnits(productIds: string[], excludeHolder?: string): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+/** Sums repeated products: a request holding the same product twice holds the sum. */
+export function mergeHoldLines(lines: HoldLine[]): HoldLine[] {
+  const merged = new Map<string, HoldLine>();
+  for (const line of lines) {
+    const seen = merged.get(line.productId);
+    if (seen) merged.set(line.productId, { ...seen, quantity: seen.quantity + line.quantity, stock: Math.min(seen.stock, line.stock) });
+    else merged.set(line.productId, { ...line });
+  }
+  return [...merged.values()];
+}
+
+export const cartHolder = (customerId: string) => `cart:${customerId}`;
+
+export interface ProductForHold {
+  id: string;
+  name: string;
+  priceCents: number;
+  stock: number;
+  version: number;
+  archived: boolean;
+}
+
+/**
+ * What a hold needs from the catalog, read on the primary so the stock and version are the latest
+ * committed ones (a replica could hand an older version, which the mirror would simply ignore).
+ */
+export async function getProductsForHold(db: Db, ids: string[]): Promise<Map<string, ProductForHold>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({
+      id: products.id,
+      name: products.name,
+      priceCents: products.priceCents,
+      stock: products.stock,
+      version: products.version,
+      archived: products.archived,
+    })
+    .from(products)
+    .where(inArray(products.id, [...new Set(ids)]));
+  return new Map(rows.map((row) => [row.id, row]));
+}
