@@ -8,4 +8,6 @@ export async function runStartupTasks(services: Services) {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   }
+  await services.identity.ensureAdmin();
+  if (config.database.seedDemoData) await services.catalog.seedDemoIfEmpty();
 }

@@ -1,4 +1,95 @@
-import type { FastifyInstance } from 'fastify';
+/** /api/identity: HTTP only — schemas attached, one service call per handler. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { currentUser } from '../../platform/http/auth.ts';
+import { offsetLinks } from '../../platform/pagination.ts';
 import type { IdentityService } from './service.ts';
+import {
+  Customer,
+  CustomerPage,
+  CustomerPatch,
+  CustomerQuery,
+  Empty,
+  IdParams,
+  LoginBody,
+  NewCustomerBody,
+  presentCustomer,
+  presentProfile,
+  Profile,
+  ProfilePatch,
+  RefreshBody,
+  RefreshedBody,
+  RegisterBody,
+  RegisteredUser,
+  TokenPairBody,
+  VerifyBody,
+} from './schemas.ts';
 
-export async function identityRoutes(_app: FastifyInstance, _service: IdentityService) {}
+const tags = ['identity'];
+const NoContent = Type.Null({ description: 'No content' });
+
+export async function identityRoutes(fastify: FastifyInstance, service: IdentityService) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const baseUrl = (request: FastifyRequest) => service.publicUrl ?? `${request.protocol}://${request.host}`;
+
+  app.post('/register/', { config: { auth: 'public' }, schema: { tags, body: RegisterBody, response: { 201: RegisteredUser } } }, async (request, reply) => {
+    const user = await service.register(request.body);
+    return reply.code(201).send({ id: user.id, username: user.username, email: user.email });
+  });
+
+  app.post('/token/', { config: { auth: 'public' }, schema: { tags, body: LoginBody, response: { 200: TokenPairBody } } }, async (request) => {
+    const pair = await service.login(request.body.username, request.body.password, request.ip);
+    return { access: pair.access, refresh: pair.refresh, token_type: 'Bearer' as const, expires_in: pair.expiresIn };
+  });
+
+  app.post('/token/refresh/', { config: { auth: 'public' }, schema: { tags, body: RefreshBody, response: { 200: RefreshedBody } } }, async (request) => {
+    const pair = await service.refresh(request.body.refresh);
+    return { access: pair.access, refresh: pair.refresh };
+  });
+
+  app.post('/token/verify/', { config: { auth: 'public' }, schema: { tags, body: VerifyBody, response: { 200: Empty } } }, async (request) => {
+    await service.authenticate(request.body.token);
+    return {};
+  });
+
+  app.post('/logout/', { config: { auth: 'customer' }, schema: { tags, body: RefreshBody, response: { 204: NoContent } } }, async (request, reply) => {
+    await service.logout(currentUser(request).id, request.body.refresh);
+    return reply.code(204).send(null);
+  });
+
+  app.get('/me/', { config: { auth: 'customer' }, schema: { tags, response: { 200: Profile } } }, async (request) =>
+    presentProfile(await service.getProfile(currentUser(request).id)),
+  );
+
+  app.patch('/me/', { config: { auth: 'customer' }, schema: { tags, body: ProfilePatch, response: { 200: Profile } } }, async (request) => {
+    const { email, first_name, last_name } = request.body;
+    return presentProfile(await service.updateProfile(currentUser(request).id, { email, firstName: first_name, lastName: last_name }));
+  });
+
+  app.get('/customers/', { config: { auth: 'staff' }, schema: { tags, querystring: CustomerQuery, response: { 200: CustomerPage } } }, async (request) => {
+    const { limit, offset, search, is_active } = request.query;
+    const page = await service.listCustomers({ limit, offset, search, isActive: is_active });
+    return { count: page.count, ...offsetLinks(baseUrl(request), request.url, offset, limit, page.count), results: page.rows.map(presentCustomer) };
+  });
+
+  app.post('/customers/', { config: { auth: 'staff' }, schema: { tags, body: NewCustomerBody, response: { 201: Customer } } }, async (request, reply) => {
+    const { first_name, last_name, ...account } = request.body;
+    const user = await service.createCustomer({ ...account, firstName: first_name, lastName: last_name });
+    return reply.code(201).send(presentCustomer(user));
+  });
+
+  app.get('/customers/:id/', { config: { auth: 'staff' }, schema: { tags, params: IdParams, response: { 200: Customer } } }, async (request) =>
+    presentCustomer(await service.getCustomer(request.params.id)),
+  );
+
+  app.patch('/customers/:id/', { config: { auth: 'staff' }, schema: { tags, params: IdParams, body: CustomerPatch, response: { 200: Customer } } }, async (request) => {
+    const { email, first_name, last_name, is_active } = request.body;
+    return presentCustomer(await service.updateCustomer(request.params.id, { email, firstName: first_name, lastName: last_name, isActive: is_active }));
+  });
+
+  app.delete('/customers/:id/', { config: { auth: 'staff' }, schema: { tags, params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
+    await service.deactivateCustomer(request.params.id);
+    return reply.code(204).send(null);
+  });
+}

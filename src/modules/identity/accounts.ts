@@ -1,0 +1,171 @@
+/** Accounts: sign-up, own profile, staff management of customers, the staff bootstrap. */
+import type { Platform } from '../../platform/platform.ts';
+import { AppError, isUniqueViolation, notFound } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Db } from '../../platform/db.ts';
+import { hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
+import * as repo from './repo.ts';
+import type { RevocationList } from './revocation.ts';
+import type { UserRow } from './tables.ts';
+
+export interface NewAccount {
+  username: string;
+  email: string;
+  password: string;
+  password2?: string | undefined;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+}
+
+export interface ProfileChanges {
+  email?: string | undefined;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+}
+
+export interface CustomerChanges extends ProfileChanges {
+  isActive?: boolean | undefined;
+}
+
+function checkNewPassword(account: NewAccount) {
+  const errors = passwordProblems(account.password, account);
+  if (account.password2 !== undefined && account.password2 !== account.password) {
+    errors.push({ field: 'password2', message: 'does not match password' });
+  }
+  if (errors.length > 0) throw new AppError('validation_failed', 'The password is not acceptable', { errors });
+}
+
+export function createAccounts(deps: { platform: Platform; revocation: RevocationList }) {
+  const { platform, revocation } = deps;
+  const { db, logger } = platform;
+
+  /** Maps a unique violation to 409, naming what is taken. */
+  async function duplicateToConflict(error: unknown, username: string, email: string, exceptId?: string): Promise<never> {
+    if (!isUniqueViolation(error)) throw error;
+    const taken = await repo.takenIdentifiers(db.primary, username, email, exceptId);
+    const what = taken.username ? 'username' : taken.email ? 'email' : 'username or email';
+    throw new AppError('conflict', `A user with that ${what} already exists`, { cause: error });
+  }
+
+  async function create(account: NewAccount, isStaff: boolean): Promise<UserRow> {
+    checkNewPassword(account);
+    const passwordHash = await hashPassword(account.password);
+    try {
+      return await repo.insertUser(db.primary, {
+        id: newId(),
+        username: account.username,
+        email: account.email,
+        passwordHash,
+        firstName: account.firstName ?? '',
+        lastName: account.lastName ?? '',
+        isStaff,
+      });
+    } catch (error) {
+      return duplicateToConflict(error, account.username, account.email);
+    }
+  }
+
+  async function update(id: string, changes: repo.UserChanges, onlyCustomers: boolean, current: UserRow): Promise<UserRow> {
+    try {
+      const row = await repo.updateUser(db.primary, id, changes, onlyCustomers);
+      if (!row) throw notFound('User');
+      return row;
+    } catch (error) {
+      return duplicateToConflict(error, current.username, changes.email ?? current.email, id);
+    }
+  }
+
+  /** Deactivation: the marker first, so a failure leaves the account as it was. */
+  async function deactivate(user: UserRow): Promise<UserRow> {
+    const at = new Date();
+    await revocation.revokeUser(user.id, at);
+    const row = await db.primary.transaction(async (tx: Db) => {
+      const updated = await repo.updateUser(tx, user.id, { isActive: false, tokensNotBefore: at }, true);
+      await repo.revokeUserTokens(tx, user.id);
+      return updated;
+    });
+    if (!row) throw notFound('Customer');
+    logger.info({ user_id: user.id }, 'account deactivated');
+    return row;
+  }
+
+  async function findCustomer(id: string): Promise<UserRow> {
+    const row = await repo.findUserById(db.primary, id);
+    if (!row || row.isStaff) throw notFound('Customer');
+    return row;
+  }
+
+  return {
+    register: (account: NewAccount) => create(account, false),
+    createCustomer: (account: NewAccount) => create(account, false),
+    /** Staff accounts have no public sign-up: the CLI and the bootstrap come here. */
+    createStaff: (account: NewAccount) => create(account, true),
+
+    async getProfile(userId: string): Promise<UserRow> {
+      // Primary: a profile just changed must read back changed.
+      const row = await repo.findUserById(db.primary, userId);
+      if (!row || !row.isActive) throw notFound('User');
+      return row;
+    },
+
+    async updateProfile(userId: string, changes: ProfileChanges): Promise<UserRow> {
+      const current = await repo.findUserById(db.primary, userId);
+      if (!current || !current.isActive) throw notFound('User');
+      return update(userId, changes, false, current);
+    },
+
+    listCustomers(filter: repo.CustomerFilter) {
+      // Staff listings may be a moment stale; a replica serves them.
+      return db.read((reader) => repo.listCustomers(reader, filter));
+    },
+
+    getCustomer: findCustomer,
+
+    async updateCustomer(id: string, changes: CustomerChanges): Promise<UserRow> {
+      const current = await findCustomer(id);
+      const { isActive, ...profile } = changes;
+      let row = current;
+      if (Object.values(profile).some((v) => v !== undefined)) row = await update(id, profile, true, current);
+      if (isActive === false && row.isActive) row = await deactivate(row);
+      if (isActive === true && !row.isActive) row = await update(id, { isActive: true }, true, row);
+      return row;
+    },
+
+    async deactivateCustomer(id: string): Promise<void> {
+      const current = await findCustomer(id);
+      // Repeating it re-sends the marker, so a retry after a failed one completes the job.
+      await deactivate(current);
+    },
+
+    /**
+     * Makes sure ADMIN_USERNAME exists as an active staff account with ADMIN_PASSWORD. Safe to run
+     * on every start and from many processes at once (insert … on conflict do nothing).
+     */
+    async ensureAdmin(): Promise<void> {
+      const { adminUsername, adminPassword } = platform.config.auth;
+      if (!adminUsername || !adminPassword) return;
+      const existing = await repo.findUserByUsername(db.primary, adminUsername);
+      if (!existing) {
+        const inserted = await repo.insertUserIfAbsent(db.primary, {
+          id: newId(),
+          username: adminUsername,
+          email: `${adminUsername.toLowerCase()}@admin.invalid`,
+          passwordHash: await hashPassword(adminPassword),
+          isStaff: true,
+        });
+        if (inserted) logger.info({ user_id: inserted.id }, 'admin account created');
+        return;
+      }
+      const changes: repo.UserChanges = {};
+      if (!existing.isStaff) changes.isStaff = true;
+      if (!existing.isActive) changes.isActive = true;
+      if (!(await verifyPassword(existing.passwordHash, adminPassword))) changes.passwordHash = await hashPassword(adminPassword);
+      if (Object.keys(changes).length > 0) {
+        await repo.updateUser(db.primary, existing.id, changes);
+        logger.info({ user_id: existing.id, changed: Object.keys(changes).filter((k) => k !== 'passwordHash').concat(changes.passwordHash ? ['password'] : []) }, 'admin account updated');
+      }
+    },
+  };
+}
+
+export type Accounts = ReturnType<typeof createAccounts>;

@@ -1,0 +1,80 @@
+/**
+ * Revocation of access tokens before they expire, checked on every authenticated request.
+ *
+ * Access tokens are stateless JWTs; what makes one stop working early is one of two markers in the
+ * key-value store, both read with a single MGET:
+ *  - per user, "tokens issued before T are void" (deactivation, sign-out everywhere);
+ *  - per session (refresh-token family), "revoked" (logout, refresh-token reuse).
+ * Each marker lives exactly as long as an access token can, after which every token it could
+ * refuse has expired anyway, so the store holds only a handful of keys.
+ *
+ * The database keeps the same facts (users.tokens_not_before, refresh_tokens.revoked_at). When the
+ * store cannot answer, the check reads them from the primary instead of failing open or closed.
+ */
+import type { Logger } from 'pino';
+import type { Database } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { KeyValueStore } from '../../platform/kv.ts';
+import { tokenState } from './repo.ts';
+import type { AccessClaims } from './tokens.ts';
+
+/** Covers clock differences between the processes that sign and those that check. */
+const SKEW_SECONDS = 5;
+
+const userKey = (userId: string) => `identity:tokens-not-before:${userId}`;
+const sessionKey = (sessionId: string) => `identity:session-revoked:${sessionId}`;
+
+export function createRevocationList(kv: KeyValueStore, db: Database, accessTtlSeconds: number, logger: Logger) {
+  const ttl = accessTtlSeconds + SKEW_SECONDS;
+  let degraded = false;
+
+  const issuedBefore = (claims: AccessClaims, notBeforeMs: number) => claims.issuedAt * 1000 < notBeforeMs;
+
+  async function fromDatabase(claims: AccessClaims): Promise<boolean> {
+    const state = await tokenState(db.primary, claims.userId, claims.sessionId);
+    if (!state || !state.isActive || state.familyRevoked) return true;
+    return state.tokensNotBefore !== null && issuedBefore(claims, new Date(state.tokensNotBefore).getTime());
+  }
+
+  return {
+    async isRevoked(claims: AccessClaims): Promise<boolean> {
+      let values: Array<string | null>;
+      try {
+        values = await kv.mget([userKey(claims.userId), sessionKey(claims.sessionId)]);
+      } catch (error) {
+        if (!degraded) logger.warn({ err: error }, 'revocation list unavailable; checking tokens against the database');
+        degraded = true;
+        return fromDatabase(claims);
+      }
+      if (degraded) logger.info('revocation list available again');
+      degraded = false;
+      const [notBefore, sessionRevoked] = values;
+      if (sessionRevoked !== null && sessionRevoked !== undefined) return true;
+      return notBefore !== null && notBefore !== undefined && issuedBefore(claims, Number(notBefore));
+    },
+
+    /**
+     * Voids every access token of a user issued before `at`. Must reach the store: a deactivation
+     * that only the database knew would leave the user's tokens working until they expire, so a
+     * failure here is an error for the caller (the request can be retried; it is idempotent).
+     */
+    async revokeUser(userId: string, at: Date): Promise<void> {
+      try {
+        await kv.set(userKey(userId), String(at.getTime()), ttl);
+      } catch (error) {
+        throw new AppError('unavailable', 'Could not revoke the account\'s tokens; try again', { cause: error });
+      }
+    },
+
+    /** Voids the access tokens of sessions. Best effort: they expire within minutes anyway. */
+    async revokeSessions(sessionIds: string[]): Promise<void> {
+      try {
+        await Promise.all(sessionIds.map((id) => kv.set(sessionKey(id), '1', ttl)));
+      } catch (error) {
+        logger.warn({ err: error }, 'could not mark sessions revoked; their access tokens expire on their own');
+      }
+    },
+  };
+}
+
+export type RevocationList = ReturnType<typeof createRevocationList>;

@@ -1,0 +1,96 @@
+/** Request and response shapes of /api/identity (snake_case on the wire) and their presenters. */
+import { Type } from 'typebox';
+import { UUID_PATTERN } from '../../platform/ids.ts';
+import { Page, PageQuery } from '../../platform/pagination.ts';
+import { MAX_PASSWORD_LENGTH } from './passwords.ts';
+import type { UserRow } from './tables.ts';
+
+const Username = Type.String({ minLength: 1, maxLength: 150, pattern: '^[\\w.@+-]+$', description: 'Letters, digits and @/./+/-/_ only' });
+const Email = Type.String({ format: 'email', maxLength: 254 });
+// Length rules for new passwords live in the service (one clear message); this only bounds the size.
+const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
+const Name = Type.String({ maxLength: 150 });
+const Token = Type.String({ minLength: 1, maxLength: 4096 });
+
+export const IdParams = Type.Object({ id: Type.String({ pattern: UUID_PATTERN }) });
+
+export const RegisterBody = Type.Object(
+  { username: Username, email: Email, password: Password, password2: Type.Optional(Password) },
+  { additionalProperties: false },
+);
+export const RegisteredUser = Type.Object({ id: Type.String(), username: Type.String(), email: Type.String() });
+
+export const LoginBody = Type.Object({ username: Type.String({ minLength: 1, maxLength: 150 }), password: Password });
+export const TokenPairBody = Type.Object({
+  access: Type.String(),
+  refresh: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+});
+export const RefreshBody = Type.Object({ refresh: Token });
+export const RefreshedBody = Type.Object({ access: Type.String(), refresh: Type.String() });
+export const VerifyBody = Type.Object({ token: Token });
+export const Empty = Type.Object({});
+
+export const Profile = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.String(),
+  first_name: Type.String(),
+  last_name: Type.String(),
+  is_staff: Type.Boolean(),
+});
+export const ProfilePatch = Type.Object(
+  { email: Type.Optional(Email), first_name: Type.Optional(Name), last_name: Type.Optional(Name) },
+  { additionalProperties: false },
+);
+
+export const Customer = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.String(),
+  first_name: Type.String(),
+  last_name: Type.String(),
+  is_active: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+export const CustomerPage = Page(Customer);
+export const CustomerQuery = Type.Object({
+  ...PageQuery,
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  is_active: Type.Optional(Type.Boolean()),
+});
+export const NewCustomerBody = Type.Object(
+  {
+    username: Username,
+    email: Email,
+    password: Password,
+    password2: Type.Optional(Password),
+    first_name: Type.Optional(Name),
+    last_name: Type.Optional(Name),
+  },
+  { additionalProperties: false },
+);
+export const CustomerPatch = Type.Object(
+  { email: Type.Optional(Email), first_name: Type.Optional(Name), last_name: Type.Optional(Name), is_active: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+export const presentProfile = (u: UserRow) => ({
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  first_name: u.firstName,
+  last_name: u.lastName,
+  is_staff: u.isStaff,
+});
+
+export const presentCustomer = (u: UserRow) => ({
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  first_name: u.firstName,
+  last_name: u.lastName,
+  is_active: u.isActive,
+  created_at: new Date(u.createdAt).toISOString(),
+});
