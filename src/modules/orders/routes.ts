@@ -1,4 +1,66 @@
+/** HTTP only: schemas attached, one service call per handler. */
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { currentUser } from '../../platform/http/auth.ts';
+import { offsetLinks } from '../../platform/pagination.ts';
+import { IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
 import type { OrdersService } from './service.ts';
 
-export async function ordersRoutes(_app: FastifyInstance, _service: OrdersService) {}
+export async function ordersRoutes(instance: FastifyInstance, service: OrdersService) {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.post(
+    '/',
+    {
+      config: { auth: 'customer' },
+      schema: {
+        tags: ['orders'],
+        headers: IdempotencyHeaders,
+        body: PlaceOrderBody,
+        response: { 200: OrderJson, 201: OrderJson },
+      },
+    },
+    async (request, reply) => {
+      const user = currentUser(request);
+      const lines = request.body.order_items.map((item) => ({ productId: item.product.toLowerCase(), quantity: item.quantity }));
+      const key = request.headers['idempotency-key'];
+      const outcome = await service.placeOrder(user.id, lines, {
+        idempotencyKey: key,
+        requestHash: key === undefined ? undefined : service.requestHash('orders.place', request.body),
+      });
+      if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+      return reply.code(outcome.status === 200 ? 200 : 201).send(outcome.body);
+    },
+  );
+
+  app.get(
+    '/',
+    { config: { auth: 'customer' }, schema: { tags: ['orders'], querystring: OrdersQuery, response: { 200: OrderPage } } },
+    async (request) => {
+      const user = currentUser(request);
+      const limit = request.query.limit ?? 20;
+      const offset = request.query.offset ?? 0;
+      const page = await service.listOrders(user.id, limit, offset);
+      const base = service.publicUrl ?? `${request.protocol}://${request.host}`;
+      return { count: page.count, ...offsetLinks(base, request.url, offset, limit, page.count), results: page.results };
+    },
+  );
+
+  app.get(
+    '/:id',
+    { config: { auth: 'customer' }, schema: { tags: ['orders'], params: OrderParams, response: { 200: OrderJson } } },
+    async (request) => service.getOrder(currentUser(request).id, request.params.id.toLowerCase()),
+  );
+
+  app.post(
+    '/:id/cancel',
+    { config: { auth: 'customer' }, schema: { tags: ['orders'], params: OrderParams, response: { 200: OrderJson } } },
+    async (request) => service.cancelOrder(currentUser(request), request.params.id.toLowerCase()),
+  );
+
+  app.post(
+    '/:id/ship',
+    { config: { auth: 'staff' }, schema: { tags: ['orders'], params: OrderParams, response: { 200: OrderJson } } },
+    async (request) => service.shipOrder(currentUser(request), request.params.id.toLowerCase()),
+  );
+}

@@ -1,7 +1,153 @@
+/**
+ * The orders service: place (idempotent), history, cancel, ship, and the background jobs (outbox
+ * relay, idempotency purge). Stock changes go through the catalog's stock operations, passed in.
+ */
+import type { AuthUser } from '../../platform/http/auth.ts';
+import { AppError, notFound } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
+import { normalizeLines, type ReturnStock, type StockLine, type TakeStock } from '../catalog/stock.ts';
+import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
+import { placeInTransaction } from './place.ts';
+import * as repo from './repo.ts';
+import { presentOrder, type OrderJson } from './schemas.ts';
 
-export function createOrdersService(_deps: { platform: Platform }) {
-  return {};
+export interface OrdersDeps {
+  platform: Platform;
+  stock: { takeStock: TakeStock; returnStock: ReturnStock };
+  /** Called after a commit that changed stock (the catalog invalidates its cached pages there). */
+  onStockChanged?: (productIds: string[]) => void | Promise<void>;
+}
+
+export interface PlaceOptions {
+  idempotencyKey?: string | undefined;
+  /** Hash of the request the key was sent with; defaults to a hash of the normalized lines. */
+  requestHash?: string | undefined;
+}
+
+const OUTBOX_STREAM = 'events:orders';
+const OUTBOX_BATCH = 100;
+const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
+export function createOrdersService(deps: OrdersDeps) {
+  const { platform, stock } = deps;
+  const { db, logger } = platform;
+  const idempotency = createIdempotency(db.primary);
+
+  async function stockChanged(productIds: string[]) {
+    try {
+      await deps.onStockChanged?.(productIds);
+    } catch (error) {
+      // The order is committed; a failed cache invalidation must not turn it into an error answer.
+      logger.warn({ err: error, productIds }, 'onStockChanged failed');
+    }
+  }
+
+  async function placeOrder(customerId: string, lines: StockLine[], options: PlaceOptions = {}): Promise<IdempotentOutcome<OrderJson>> {
+    const hash = options.requestHash ?? requestHash('orders.place', normalizeLines(lines));
+    return idempotency.withIdempotency<OrderJson>(customerId, options.idempotencyKey, hash, async (complete) => {
+      const { order, body } = await db.primary.transaction((tx) => placeInTransaction(tx, stock.takeStock, customerId, lines, complete));
+      await stockChanged(order.lines.map((l) => l.productId));
+      return { status: 201, body };
+    });
+  }
+
+  /** Own orders only; another customer's is indistinguishable from a missing one. Read on the primary: read-your-writes. */
+  async function getOrder(customerId: string, id: string): Promise<OrderJson> {
+    const order = await repo.findOrder(db.primary, id);
+    if (!order || order.customerId !== customerId) throw notFound('Order');
+    return presentOrder(order);
+  }
+
+  async function listOrders(customerId: string, limit: number, offset: number) {
+    const page = await repo.listOrders(db.primary, customerId, limit, offset);
+    return { count: page.count, results: page.orders.map(presentOrder) };
+  }
+
+  /** Why a transition did not happen: missing or not visible → 404, wrong state → 409. */
+  async function refuseTransition(id: string, actor: AuthUser, action: string): Promise<never> {
+    const order = await repo.findOrder(db.primary, id);
+    if (!order || (actor.role !== 'staff' && order.customerId !== actor.id)) throw notFound('Order');
+    throw new AppError('conflict', `A ${order.status} order cannot be ${action}`);
+  }
+
+  /**
+   * Cancel: the conditional status change and the restock are one transaction, and only the
+   * request whose update matched restocks, so a double cancel cannot return units twice.
+   */
+  async function cancelOrder(actor: AuthUser, id: string): Promise<OrderJson> {
+    const order = await db.primary.transaction(async (tx) => {
+      const visible = await repo.findOrder(tx, id);
+      if (!visible || (actor.role !== 'staff' && visible.customerId !== actor.id)) return undefined;
+      const cancelled = await repo.transitionStatus(tx, id, ['confirmed'], 'cancelled');
+      if (!cancelled) return undefined;
+      await stock.returnStock(tx, cancelled.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
+      await repo.insertOutbox(tx, 'order.cancelled', { order_id: id, customer_id: cancelled.customerId, cancelled_by: actor.id });
+      return cancelled;
+    });
+    if (!order) return refuseTransition(id, actor, 'cancelled');
+    await stockChanged(order.lines.map((l) => l.productId));
+    return presentOrder(order);
+  }
+
+  async function shipOrder(actor: AuthUser, id: string): Promise<OrderJson> {
+    const order = await db.primary.transaction(async (tx) => {
+      const shipped = await repo.transitionStatus(tx, id, ['confirmed'], 'shipped');
+      if (shipped) await repo.insertOutbox(tx, 'order.shipped', { order_id: id, customer_id: shipped.customerId });
+      return shipped;
+    });
+    if (!order) return refuseTransition(id, actor, 'shipped');
+    return presentOrder(order);
+  }
+
+  /**
+   * Publishes unpublished outbox records (to the Redis stream when Redis is configured) and marks
+   * them. At least once: a crash between publishing and the commit publishes a batch again, so
+   * consumers deduplicate on `outbox_id`.
+   */
+  async function relayOutbox(): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < 10; round++) {
+      const published = await db.primary.transaction(async (tx) => {
+        const rows = await repo.lockUnpublished(tx, OUTBOX_BATCH);
+        if (rows.length === 0) return 0;
+        if (platform.redis) {
+          const pipeline = platform.redis.pipeline();
+          for (const row of rows) pipeline.xadd(OUTBOX_STREAM, '*', 'topic', row.topic, 'outbox_id', String(row.id), 'payload', JSON.stringify(row.payload));
+          const results = await pipeline.exec();
+          const failed = results?.find(([error]) => error);
+          if (failed) throw failed[0];
+        } else {
+          logger.info({ count: rows.length, topics: [...new Set(rows.map((r) => r.topic))] }, 'outbox records marked published (no Redis configured)');
+        }
+        await repo.markPublished(tx, rows.map((r) => Number(r.id)));
+        return rows.length;
+      });
+      total += published;
+      if (published < OUTBOX_BATCH) break;
+    }
+    return total;
+  }
+
+  async function purgeExpiredIdempotencyKeys(): Promise<number> {
+    const keys = await idempotency.purgeExpired();
+    const outbox = await repo.purgePublishedOutbox(db.primary, OUTBOX_RETENTION_SECONDS);
+    if (keys + outbox > 0) logger.info({ keys, outbox }, 'purged expired idempotency keys and old outbox records');
+    return keys;
+  }
+
+  return {
+    /** Base of `next`/`previous` links when configured (behind a proxy). */
+    publicUrl: platform.config.http.publicUrl,
+    placeOrder,
+    withIdempotency: idempotency.withIdempotency,
+    requestHash,
+    getOrder,
+    listOrders,
+    cancelOrder,
+    shipOrder,
+    relayOutbox,
+    purgeExpiredIdempotencyKeys,
+  };
 }
 
 export type OrdersService = ReturnType<typeof createOrdersService>;

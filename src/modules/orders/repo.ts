@@ -1,0 +1,160 @@
+/** SQL of the orders module; every function takes its executor (primary or a transaction) first. */
+import { queryRows, sql, type Db } from '../../platform/db.ts';
+import type { Order, OrderLine, OrderStatus } from './tables.ts';
+
+interface OrderRow {
+  id: string;
+  customer_id: string;
+  status: OrderStatus;
+  total_cents: number;
+  created_at: Date | string;
+}
+
+interface LineRow {
+  order_id: string;
+  product_id: string;
+  name: string;
+  unit_price_cents: number;
+  quantity: number;
+  line_total_cents: number;
+}
+
+export type OutboxTopic = 'order.created' | 'order.cancelled' | 'order.shipped';
+
+const uuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
+
+/**
+ * The order, its lines and its `order.created` outbox record in one statement: one round trip
+ * while the transaction holds the stock row locks.
+ */
+export async function insertOrder(tx: Db, order: Omit<Order, 'createdAt'>, outboxPayload: unknown): Promise<Date> {
+  const lines = order.lines.map((l) => ({
+    product_id: l.productId,
+    name: l.name,
+    unit_price_cents: l.unitPriceCents,
+    quantity: l.quantity,
+    line_total_cents: l.lineTotalCents,
+  }));
+  const [row] = await queryRows<{ created_at: Date | string }>(
+    tx,
+    sql`with o as (
+          insert into orders.orders (id, customer_id, status, total_cents)
+          values (${order.id}, ${order.customerId}, ${order.status}, ${order.totalCents})
+          returning created_at
+        ), l as (
+          insert into orders.order_lines (order_id, product_id, name, unit_price_cents, quantity, line_total_cents)
+          select ${order.id}, x.product_id, x.name, x.unit_price_cents, x.quantity, x.line_total_cents
+          from jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
+            as x(product_id uuid, name text, unit_price_cents bigint, quantity integer, line_total_cents bigint)
+        ), b as (
+          insert into orders.outbox (topic, payload) values ('order.created', ${JSON.stringify(outboxPayload)}::jsonb)
+        )
+        select created_at from o`,
+  );
+  return new Date(row!.created_at);
+}
+
+export async function insertOutbox(tx: Db, topic: OutboxTopic, payload: unknown): Promise<void> {
+  await tx.execute(sql`insert into orders.outbox (topic, payload) values (${topic}, ${JSON.stringify(payload)}::jsonb)`);
+}
+
+export async function findOrder(db: Db, id: string): Promise<Order | undefined> {
+  const [row] = await queryRows<OrderRow>(
+    db,
+    sql`select id, customer_id, status, total_cents, created_at from orders.orders where id = ${id}`,
+  );
+  if (!row) return undefined;
+  const lines = await linesOf(db, [row.id]);
+  return toOrder(row, lines.get(row.id) ?? []);
+}
+
+/** Own orders newest first: served by orders_customer_created_idx. */
+export async function listOrders(db: Db, customerId: string, limit: number, offset: number): Promise<{ count: number; orders: Order[] }> {
+  const [rows, [counted]] = await Promise.all([
+    queryRows<OrderRow>(
+      db,
+      sql`select id, customer_id, status, total_cents, created_at from orders.orders
+          where customer_id = ${customerId}
+          order by created_at desc, id desc limit ${limit} offset ${offset}`,
+    ),
+    queryRows<{ count: number }>(db, sql`select count(*) as count from orders.orders where customer_id = ${customerId}`),
+  ]);
+  const lines = await linesOf(db, rows.map((r) => r.id));
+  return { count: Number(counted?.count ?? 0), orders: rows.map((r) => toOrder(r, lines.get(r.id) ?? [])) };
+}
+
+async function linesOf(db: Db, orderIds: string[]): Promise<Map<string, OrderLine[]>> {
+  const byOrder = new Map<string, OrderLine[]>();
+  if (orderIds.length === 0) return byOrder;
+  const rows = await queryRows<LineRow>(
+    db,
+    sql`select order_id, product_id, name, unit_price_cents, quantity, line_total_cents
+        from orders.order_lines where order_id = any(${uuidArray(orderIds)}) order by order_id, product_id`,
+  );
+  for (const r of rows) {
+    const list = byOrder.get(r.order_id) ?? [];
+    list.push({
+      productId: r.product_id,
+      name: r.name,
+      unitPriceCents: Number(r.unit_price_cents),
+      quantity: r.quantity,
+      lineTotalCents: Number(r.line_total_cents),
+    });
+    byOrder.set(r.order_id, list);
+  }
+  return byOrder;
+}
+
+/**
+ * Moves an order from one of `from` to `to` only if it is still there: the status check and the
+ * change are one statement, so two cancels cannot both succeed (and restock twice).
+ */
+export async function transitionStatus(tx: Db, id: string, from: OrderStatus[], to: OrderStatus): Promise<Order | undefined> {
+  const [row] = await queryRows<OrderRow>(
+    tx,
+    sql`update orders.orders set status = ${to}, updated_at = now()
+        where id = ${id} and status = any(${`{${from.join(',')}}`}::text[])
+        returning id, customer_id, status, total_cents, created_at`,
+  );
+  if (!row) return undefined;
+  const lines = await linesOf(tx, [row.id]);
+  return toOrder(row, lines.get(row.id) ?? []);
+}
+
+function toOrder(row: OrderRow, lines: OrderLine[]): Order {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    status: row.status,
+    totalCents: Number(row.total_cents),
+    createdAt: new Date(row.created_at),
+    lines,
+  };
+}
+
+export interface OutboxRow {
+  id: number;
+  topic: OutboxTopic;
+  payload: unknown;
+}
+
+/** Unpublished records, oldest first; SKIP LOCKED lets several relays run without waiting on each other. */
+export async function lockUnpublished(tx: Db, limit: number): Promise<OutboxRow[]> {
+  return queryRows<OutboxRow>(
+    tx,
+    sql`select id, topic, payload from orders.outbox where published_at is null
+        order by id limit ${limit} for update skip locked`,
+  );
+}
+
+export async function markPublished(tx: Db, ids: number[]): Promise<void> {
+  await tx.execute(sql`update orders.outbox set published_at = now() where id = any(${`{${ids.join(',')}}`}::bigint[])`);
+}
+
+export async function purgePublishedOutbox(db: Db, olderThanSeconds: number): Promise<number> {
+  const rows = await queryRows<{ id: number }>(
+    db,
+    sql`delete from orders.outbox where published_at < now() - make_interval(secs => ${olderThanSeconds}) returning id`,
+  );
+  return rows.length;
+}

@@ -1,0 +1,72 @@
+/** Wire shapes of the orders API (snake_case, money as decimal strings) and their presenters. */
+import { Type, type Static } from 'typebox';
+import { UUID_PATTERN } from '../../platform/ids.ts';
+import { formatMoney, MONEY_PATTERN } from '../../platform/money.ts';
+import { Page, PageQuery } from '../../platform/pagination.ts';
+import type { Order } from './tables.ts';
+
+export const MAX_ORDER_LINES = 100;
+export const MAX_LINE_QUANTITY = 10_000;
+
+const Uuid = Type.String({ pattern: UUID_PATTERN });
+const Money = Type.String({ pattern: MONEY_PATTERN });
+
+/**
+ * Extra members (a client-sent `price` or `total`) are allowed so old clients keep working, and
+ * never read: prices come from the catalog (invariant 6).
+ */
+export const PlaceOrderBody = Type.Object({
+  order_items: Type.Array(
+    Type.Object({
+      product: Uuid,
+      quantity: Type.Integer({ minimum: 1, maximum: MAX_LINE_QUANTITY }),
+    }),
+    { minItems: 1, maxItems: MAX_ORDER_LINES },
+  ),
+});
+export type PlaceOrderBody = Static<typeof PlaceOrderBody>;
+
+/** API.md: 1–255 printable characters. */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' })),
+});
+
+export const OrderParams = Type.Object({ id: Uuid });
+export const OrdersQuery = Type.Object({ limit: Type.Optional(PageQuery.limit), offset: Type.Optional(PageQuery.offset) });
+
+export const OrderJson = Type.Object({
+  id: Uuid,
+  customer: Uuid,
+  status: Type.Union([Type.Literal('pending'), Type.Literal('confirmed'), Type.Literal('shipped'), Type.Literal('cancelled')]),
+  total: Money,
+  order_items: Type.Array(
+    Type.Object({
+      product: Uuid,
+      name: Type.String(),
+      quantity: Type.Integer(),
+      price: Money,
+      line_total: Money,
+    }),
+  ),
+  created_at: Type.String({ format: 'date-time' }),
+});
+export type OrderJson = Static<typeof OrderJson>;
+
+export const OrderPage = Page(OrderJson);
+
+export function presentOrder(order: Order): OrderJson {
+  return {
+    id: order.id,
+    customer: order.customerId,
+    status: order.status,
+    total: formatMoney(order.totalCents),
+    order_items: order.lines.map((line) => ({
+      product: line.productId,
+      name: line.name,
+      quantity: line.quantity,
+      price: formatMoney(line.unitPriceCents),
+      line_total: formatMoney(line.lineTotalCents),
+    })),
+    created_at: order.createdAt.toISOString(),
+  };
+}
