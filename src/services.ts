@@ -11,6 +11,7 @@ import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
 import { createOrdersService } from './modules/orders/service.ts';
+import { returnStock, takeStock } from './modules/catalog/stock.ts';
 import { createCartService } from './modules/cart/service.ts';
 
 export interface ServiceOverrides {
@@ -38,7 +39,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
 
   const identity = createIdentityService({ platform });
   const catalog = createCatalogService({ platform });
-  const orders = createOrdersService({ platform });
+  const orders = createOrdersService({ platform, stock: { takeStock, returnStock } });
   const cart = createCartService({ platform });
 
   return {

@@ -25,7 +25,10 @@ async function main() {
 
 /** Each job runs on its own interval; a failed run is logged and retried at the next tick. */
 function startJobs(services: Awaited<ReturnType<typeof createServices>>) {
-  const jobs: Array<{ name: string; everyMs: number; run: () => Promise<unknown> }> = [];
+  const jobs: Array<{ name: string; everyMs: number; run: () => Promise<unknown> }> = [
+    { name: 'orders.relay-outbox', everyMs: 1_000, run: () => services.orders.relayOutbox() },
+    { name: 'orders.purge-idempotency-keys', everyMs: 10 * 60_000, run: () => services.orders.purgeExpiredIdempotencyKeys() },
+  ];
   return jobs.map((job) => {
     const timer = setInterval(() => {
       job.run().catch((error) => services.logger.error({ err: error, job: job.name }, 'job failed'));
