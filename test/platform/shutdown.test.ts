@@ -32,4 +32,5 @@ it('lets an in-flight request finish on SIGTERM, then exits cleanly', async () =
     child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   }
-});
+  // Starting a real server process (PGlite included) takes seconds, more on a loaded machine.
+}, 90_000);
