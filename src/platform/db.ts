@@ -14,7 +14,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { isEmptyDataDir, readEmbeddedTemplate } from './embedded-template.ts';
-import { createReplicaRouter, type ReplicaRouter } from './replicas.ts';
+import { createReplicaRouter, type ReadOptions, type ReplicaRouter } from './replicas.ts';
 
 /** A drizzle executor: the database itself or an open transaction. */
 export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
@@ -28,7 +28,7 @@ export interface Database {
    * The read path for read-only listings: a healthy replica when one is configured, else the
    * primary; a replica that fails mid-read is retried on the primary.
    */
-  read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  read<T>(fn: (db: Db) => Promise<T>, options?: ReadOptions): Promise<T>;
   readonly raw: RawClient;
   readonly replicas: ReplicaRouter;
   /** Runs a multi-statement SQL script (migrations) on the primary. */
@@ -121,7 +121,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
   return {
     kind: 'postgres',
     primary,
-    read: (fn) => replicas.read(fn),
+    read: (fn, readOptions) => replicas.read(fn, readOptions),
     raw: { kind: 'postgres', pool },
     replicas,
     runScript: async (script) => {

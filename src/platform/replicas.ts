@@ -21,9 +21,18 @@ interface ReplicaState extends ReplicaTarget {
   lagSeconds: number | null;
 }
 
+export interface ReadOptions {
+  /**
+   * A primary WAL position (`pg_current_wal_lsn()` after a write) the replica must have replayed;
+   * a replica still behind it is passed over for the primary, so a reader never sees data older
+   * than that write.
+   */
+  minLsn?: string | null | undefined;
+}
+
 export interface ReplicaRouter {
   /** Runs a read-only function on a healthy replica, falling back to the primary. */
-  read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  read<T>(fn: (db: Db) => Promise<T>, options?: ReadOptions): Promise<T>;
   /** Checks every replica now (also runs on a timer once started). */
   check(): Promise<void>;
   status(): Array<{ name: string; healthy: boolean; lagSeconds: number | null }>;
@@ -43,6 +52,13 @@ export function isConnectionError(error: unknown): boolean {
   if (code) return code.startsWith('08') || code.startsWith('57P') || code === '53300';
   const message = String((error as Error | undefined)?.message ?? error);
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|timeout|terminated|Connection|connect/i.test(message);
+}
+
+async function hasReplayed(db: Db, lsn: string): Promise<boolean> {
+  const result = (await db.execute(sql`select coalesce(pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn, false) as ok`)) as unknown as {
+    rows: Array<{ ok: boolean }>;
+  };
+  return result.rows[0]?.ok === true;
 }
 
 export function createReplicaRouter(primary: Db, targets: ReplicaTarget[], options: ReplicaRouterOptions): ReplicaRouter {
@@ -92,8 +108,18 @@ export function createReplicaRouter(primary: Db, targets: ReplicaTarget[], optio
   };
 
   const router: ReplicaRouter = {
-    async read(fn) {
-      const replica = pick();
+    async read(fn, readOptions) {
+      let replica = pick();
+      const candidate = replica;
+      if (candidate && readOptions?.minLsn) {
+        try {
+          if (!(await hasReplayed(candidate.db, readOptions.minLsn))) replica = undefined;
+        } catch (error) {
+          if (!isConnectionError(error)) throw error;
+          markDown(candidate, error);
+          replica = undefined;
+        }
+      }
       if (replica) {
         try {
           const result = await fn(replica.db);

@@ -1,4 +1,92 @@
-import type { FastifyInstance } from 'fastify';
+/** Catalog HTTP: schemas attached, one service call per handler. Reads answer cached JSON bytes. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Rendered } from './present.ts';
+import {
+  Category,
+  CategoryCreate,
+  CategoryParams,
+  CategoryPatch,
+  InventoryChange,
+  ListQuery,
+  Product,
+  ProductCreate,
+  ProductPage,
+  ProductParams,
+  ProductPatch,
+} from './schemas.ts';
 import type { CatalogService } from './service.ts';
 
-export async function catalogRoutes(_app: FastifyInstance, _service: CatalogService) {}
+const customer = { auth: 'customer' as const };
+const staff = { auth: 'staff' as const };
+const tags = ['catalog'];
+
+/** Sends serialized bytes with their ETag, or 304 when the client already has them. */
+function sendRendered(request: FastifyRequest, reply: FastifyReply, rendered: Rendered) {
+  void reply.header('etag', rendered.etag).header('cache-control', 'private, no-cache');
+  const sent = request.headers['if-none-match'];
+  if (sent && sent.split(',').some((tag) => tag.trim().replace(/^W\//, '') === rendered.etag)) return reply.code(304).send();
+  return reply.type('application/json; charset=utf-8').send(rendered.body);
+}
+
+export async function catalogRoutes(instance: FastifyInstance, service: CatalogService) {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+  // Links in pages start with PUBLIC_URL when set (behind a proxy), else this request's origin.
+  const baseUrl = (request: FastifyRequest) => service.publicUrl ?? `${request.protocol}://${request.host}`;
+
+  app.get(
+    '/products/',
+    { config: customer, schema: { tags, querystring: ListQuery, response: { 200: ProductPage, 304: Type.Null() } } },
+    async (request, reply) => {
+      const rendered = await service.listProducts({ query: request.query, baseUrl: baseUrl(request), path: request.url.split('?')[0]! });
+      return sendRendered(request, reply, rendered);
+    },
+  );
+
+  app.get(
+    '/products/:id/',
+    { config: customer, schema: { tags, params: ProductParams, response: { 200: Product, 304: Type.Null() } } },
+    async (request, reply) => sendRendered(request, reply, await service.getProduct(request.params.id)),
+  );
+
+  app.post('/products/', { config: staff, schema: { tags, body: ProductCreate, response: { 201: Product } } }, async (request, reply) =>
+    reply.code(201).send(await service.createProduct(request.body)),
+  );
+
+  app.put('/products/:id/', { config: staff, schema: { tags, params: ProductParams, body: ProductCreate, response: { 200: Product } } }, async (request) =>
+    service.replaceProduct(request.params.id, request.body),
+  );
+
+  app.patch('/products/:id/', { config: staff, schema: { tags, params: ProductParams, body: ProductPatch, response: { 200: Product } } }, async (request) =>
+    service.patchProduct(request.params.id, request.body),
+  );
+
+  app.delete('/products/:id/', { config: staff, schema: { tags, params: ProductParams, response: { 204: Type.Null() } } }, async (request, reply) => {
+    await service.archiveProduct(request.params.id);
+    return reply.code(204).send(null);
+  });
+
+  app.post(
+    '/products/:id/inventory/',
+    { config: staff, schema: { tags, params: ProductParams, body: InventoryChange, response: { 200: Product } } },
+    async (request) => service.changeInventory(request.params.id, request.body),
+  );
+
+  app.get('/categories/', { config: customer, schema: { tags, response: { 200: Type.Array(Category) } } }, async () => service.listCategories());
+
+  app.post('/categories/', { config: staff, schema: { tags, body: CategoryCreate, response: { 201: Category } } }, async (request, reply) =>
+    reply.code(201).send(await service.createCategory(request.body)),
+  );
+
+  app.patch(
+    '/categories/:slug/',
+    { config: staff, schema: { tags, params: CategoryParams, body: CategoryPatch, response: { 200: Category } } },
+    async (request) => service.updateCategory(request.params.slug, request.body),
+  );
+
+  app.delete('/categories/:slug/', { config: staff, schema: { tags, params: CategoryParams, response: { 204: Type.Null() } } }, async (request, reply) => {
+    await service.deleteCategory(request.params.slug);
+    return reply.code(204).send(null);
+  });
+}

@@ -1,7 +1,203 @@
+/**
+ * The catalog: products, categories and their cached pages. Reads go through the cache and the
+ * read path (a replica that has replayed the last catalog write); writes go to the primary, move
+ * the catalog version before answering, and answer from the primary (read-your-writes).
+ */
+import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import { parseMoney } from '../../platform/money.ts';
 import type { Platform } from '../../platform/platform.ts';
+import { createCatalogCache } from './cache.ts';
+import { listProducts, type ListRequest } from './list.ts';
+import { presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
+import * as repo from './repo.ts';
+import type { CategoryJson, InventoryChangeBody, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import { seedCatalog } from './seed.ts';
 
-export function createCatalogService(_deps: { platform: Platform }) {
-  return {};
+export interface CatalogDeps {
+  platform: Platform;
+  /** Units held in live carts (the cart's hold store); absent: nothing is held. */
+  heldUnits?: HeldUnits | undefined;
+}
+
+const DEMO_PRODUCTS = 300;
+
+export function createCatalogService(deps: CatalogDeps) {
+  const { db, logger } = deps.platform;
+  const cache = createCatalogCache(deps.platform);
+  const heldOf = async (id: string): Promise<number> => (deps.heldUnits ? ((await deps.heldUnits([id])).get(id) ?? 0) : 0);
+
+  /** Runs a staff write between the two version moves (see cache.ts). */
+  async function write<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      await cache.beforeWrite();
+    } catch (error) {
+      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { cause: error });
+    }
+    const result = await fn();
+    await bump(true);
+    return result;
+  }
+
+  async function bump(content: boolean) {
+    try {
+      await cache.bump({ content });
+    } catch (error) {
+      // The change is committed; pages cached from before it expire with their TTL.
+      logger.error({ err: error }, 'catalog version could not be moved after a change');
+    }
+  }
+
+  async function categoryId(slug: string | null | undefined): Promise<string | null | undefined> {
+    if (slug === undefined || slug === null) return slug;
+    const category = await repo.findCategoryBySlug(db.primary, slug);
+    if (!category) throw new AppError('validation_failed', `Unknown category "${slug}"`, { errors: [{ field: 'category', message: 'no such category' }] });
+    return category.id;
+  }
+
+  async function answer(id: string): Promise<ProductJson> {
+    const row = await repo.findProduct(db.primary, id);
+    if (!row || row.archived) throw notFound('Product');
+    return presentProduct(row, await heldOf(id));
+  }
+
+  function stockRefused(outcome: 'ok' | 'missing' | 'below_held', held: number) {
+    if (outcome === 'missing') throw notFound('Product');
+    if (outcome === 'below_held') {
+      throw new AppError('conflict', held > 0 ? `Stock cannot go below the ${held} units held in carts` : 'Stock cannot go below zero');
+    }
+  }
+
+  async function update(id: string, body: ProductPatchBody): Promise<ProductJson> {
+    const values: Partial<repo.ProductValues> = {
+      name: body.name,
+      description: body.description,
+      priceCents: body.price === undefined ? undefined : parseMoney(body.price),
+      stock: body.quantity,
+    };
+    const category = await categoryId(body.category);
+    if (category !== undefined) values.categoryId = category;
+    const held = body.quantity === undefined ? 0 : await heldOf(id);
+    const outcome = await write(() => withFkCheck(() => repo.updateProduct(db.primary, id, values, held)));
+    stockRefused(outcome, held);
+    return answer(id);
+  }
+
+  return {
+    /** The public base URL of page links, when configured. */
+    publicUrl: deps.platform.config.http.publicUrl,
+
+    listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, deps.heldUnits, req),
+
+    async getProduct(id: string): Promise<Rendered> {
+      const key = `product:${id}`;
+      const { version, hit } = await cache.lookup(key);
+      let entry = hit;
+      if (!entry) {
+        const row = await cache.read((r) => repo.findProduct(r, id));
+        if (!row || row.archived) throw notFound('Product');
+        entry = productEntry(row);
+        await cache.store(key, version, entry);
+      }
+      return renderEntry(entry, deps.heldUnits, false);
+    },
+
+    async createProduct(body: ProductCreateBody): Promise<ProductJson> {
+      const id = newId();
+      const category = (await categoryId(body.category)) ?? null;
+      await write(() =>
+        withFkCheck(() =>
+          repo.insertProduct(db.primary, id, {
+            name: body.name,
+            description: body.description ?? '',
+            priceCents: parseMoney(body.price)!,
+            stock: body.quantity,
+            categoryId: category,
+          }),
+        ),
+      );
+      return answer(id);
+    },
+
+    /** PUT: every field; the ones left out take their defaults. */
+    replaceProduct: (id: string, body: ProductCreateBody) =>
+      update(id, { ...body, description: body.description ?? '', category: body.category ?? null }),
+
+    patchProduct: update,
+
+    async archiveProduct(id: string): Promise<void> {
+      const archived = await write(() => repo.archiveProduct(db.primary, id));
+      if (!archived) throw notFound('Product');
+    },
+
+    /** `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units. */
+    async changeInventory(id: string, body: InventoryChangeBody): Promise<ProductJson> {
+      const held = await heldOf(id);
+      const outcome = await write(() =>
+        'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
+      );
+      stockRefused(outcome, held);
+      return answer(id);
+    },
+
+    async listCategories(): Promise<CategoryJson[]> {
+      const rows = await cache.read((r) => repo.listCategories(r));
+      return rows.map(({ slug, name }) => ({ slug, name }));
+    },
+
+    async createCategory(body: { slug: string; name: string }): Promise<CategoryJson> {
+      try {
+        await write(() => repo.insertCategory(db.primary, newId(), body.slug, body.name));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new AppError('conflict', `Category "${body.slug}" already exists`);
+        throw error;
+      }
+      return { slug: body.slug, name: body.name };
+    },
+
+    async updateCategory(slug: string, body: { slug?: string | undefined; name?: string | undefined }): Promise<CategoryJson> {
+      let row: repo.CategoryRow | undefined;
+      try {
+        row = await write(() => repo.updateCategory(db.primary, slug, body));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new AppError('conflict', `Category "${body.slug}" already exists`);
+        throw error;
+      }
+      if (!row) throw notFound('Category');
+      return { slug: row.slug, name: row.name };
+    },
+
+    /** Deletes a category; its products stay, without a category. */
+    async deleteCategory(slug: string): Promise<void> {
+      if (!(await write(() => repo.deleteCategory(db.primary, slug)))) throw notFound('Category');
+    },
+
+    /**
+     * For other modules after they change stock (orders taking or returning units): moves the
+     * catalog version so no cached page shows the old quantity. Never throws.
+     */
+    bumpVersion: () => bump(false),
+
+    /** Loads the demo catalog into an empty database (the embedded default). */
+    async seedDemoIfEmpty(): Promise<boolean> {
+      if ((await repo.countAllProducts(db.primary)) > 0) return false;
+      await write(() => seedCatalog(db.primary, DEMO_PRODUCTS));
+      logger.info({ products: DEMO_PRODUCTS }, 'demo catalog loaded');
+      return true;
+    },
+  };
+}
+
+/** A category deleted between its lookup and the write: the same answer as an unknown one. */
+async function withFkCheck<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (findPgError(error)?.code === '23503') {
+      throw new AppError('validation_failed', 'Unknown category', { errors: [{ field: 'category', message: 'no such category' }] });
+    }
+    throw error;
+  }
 }
 
 export type CatalogService = ReturnType<typeof createCatalogService>;

@@ -1,0 +1,219 @@
+/** Catalog SQL. Every function takes its executor first: primary, replica or transaction. */
+import { queryRows, sql, type Db } from '../../platform/db.ts';
+import type { SQL } from 'drizzle-orm';
+
+export interface ProductRow {
+  id: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  stock: number;
+  category: string | null;
+  archived: boolean;
+  version: number;
+}
+
+export interface CategoryRow {
+  id: string;
+  slug: string;
+  name: string;
+}
+
+export interface ProductFilter {
+  categorySlug?: string | undefined;
+  minPriceCents?: number | undefined;
+  maxPriceCents?: number | undefined;
+  search?: string | undefined;
+  inStock: boolean;
+}
+
+export type SortColumn = 'name' | 'price_cents' | 'created_at';
+
+export interface Sort {
+  column: SortColumn;
+  descending: boolean;
+}
+
+/** A keyset position: the sort key of the boundary row as text, and its id (the tie-break). */
+export interface KeysetPosition {
+  key: string;
+  id: string;
+  /** 'after' walks forward in the sort order, 'before' walks backward (a `previous` link). */
+  direction: 'after' | 'before';
+}
+
+const PRODUCT_COLUMNS = sql`p.id::text as id, p.name, p.description, p.price_cents as "priceCents", p.stock,
+  c.slug as category, p.archived, p.version`;
+const FROM = sql`catalog.products p left join catalog.categories c on c.id = p.category_id`;
+
+// The cast of each sort key back from its text form in a cursor.
+const KEY_CAST: Record<SortColumn, SQL> = {
+  name: sql`text`,
+  price_cents: sql`bigint`,
+  created_at: sql`timestamptz`,
+};
+
+/** ILIKE pattern for a literal substring: % _ and \ in the user's text match themselves. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+function whereClause(filter: ProductFilter): SQL {
+  const parts: SQL[] = [sql`not p.archived`];
+  if (filter.categorySlug !== undefined) {
+    parts.push(sql`p.category_id = (select id from catalog.categories where slug = ${filter.categorySlug})`);
+  }
+  if (filter.minPriceCents !== undefined) parts.push(sql`p.price_cents >= ${filter.minPriceCents}`);
+  if (filter.maxPriceCents !== undefined) parts.push(sql`p.price_cents <= ${filter.maxPriceCents}`);
+  // Exactly the expression of products_search_trgm_idx, so the trigram index serves it.
+  if (filter.search !== undefined) parts.push(sql`(p.name || ' ' || p.description) ilike ${containsPattern(filter.search)}`);
+  if (filter.inStock) parts.push(sql`p.stock > 0`);
+  return sql.join(parts, sql` and `);
+}
+
+function orderClause(sort: Sort, reverse: boolean): SQL {
+  const desc = sort.descending !== reverse;
+  const dir = sql.raw(desc ? 'desc' : 'asc');
+  return sql`order by p.${sql.raw(sort.column)} ${dir}, p.id ${dir}`;
+}
+
+export async function listProductsByOffset(db: Db, filter: ProductFilter, sort: Sort, offset: number, limit: number) {
+  return queryRows<ProductRow & { sortKey: string }>(
+    db,
+    sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
+        where ${whereClause(filter)} ${orderClause(sort, false)} limit ${limit} offset ${offset}`,
+  );
+}
+
+/**
+ * Keyset page: rows strictly after (or before) the position in the sort order, served by the
+ * (column, id) partial indexes whatever the depth. A backward walk is read in reverse order and
+ * flipped by the caller.
+ */
+export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: Sort, position: KeysetPosition | null, limit: number) {
+  const reverse = position?.direction === 'before';
+  let where = whereClause(filter);
+  if (position) {
+    const forwardIsGreater = !sort.descending;
+    const greater = forwardIsGreater !== reverse;
+    const op = sql.raw(greater ? '>' : '<');
+    const key = sql`${position.key}::${KEY_CAST[sort.column]}`;
+    where = sql`${where} and (p.${sql.raw(sort.column)}, p.id) ${op} (${key}, ${position.id}::uuid)`;
+  }
+  return queryRows<ProductRow & { sortKey: string }>(
+    db,
+    sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
+        where ${where} ${orderClause(sort, reverse)} limit ${limit}`,
+  );
+}
+
+export async function countProducts(db: Db, filter: ProductFilter): Promise<number> {
+  const rows = await queryRows<{ count: number }>(db, sql`select count(*)::int as count from catalog.products p where ${whereClause(filter)}`);
+  return Number(rows[0]?.count ?? 0);
+}
+
+export async function findProduct(db: Db, id: string): Promise<ProductRow | undefined> {
+  const rows = await queryRows<ProductRow>(db, sql`select ${PRODUCT_COLUMNS} from ${FROM} where p.id = ${id}::uuid`);
+  return rows[0];
+}
+
+export interface ProductValues {
+  name: string;
+  description: string;
+  priceCents: number;
+  stock: number;
+  categoryId: string | null;
+}
+
+export async function insertProduct(db: Db, id: string, values: ProductValues): Promise<void> {
+  await db.execute(sql`insert into catalog.products (id, name, description, price_cents, stock, category_id)
+    values (${id}::uuid, ${values.name}, ${values.description}, ${values.priceCents}, ${values.stock}, ${values.categoryId}::uuid)`);
+}
+
+/**
+ * Updates the given fields of a live product. A new stock is written only when it covers the
+ * units held in carts (`minStock`), in the same statement, so a check and a write cannot drift.
+ * Returns 'missing' for an unknown or archived product, 'below_held' when the stock guard failed.
+ */
+export async function updateProduct(
+  db: Db,
+  id: string,
+  values: Partial<ProductValues>,
+  minStock = 0,
+): Promise<'ok' | 'missing' | 'below_held'> {
+  const sets: SQL[] = [sql`version = version + 1`, sql`updated_at = now()`];
+  if (values.name !== undefined) sets.push(sql`name = ${values.name}`);
+  if (values.description !== undefined) sets.push(sql`description = ${values.description}`);
+  if (values.priceCents !== undefined) sets.push(sql`price_cents = ${values.priceCents}`);
+  if (values.categoryId !== undefined) sets.push(sql`category_id = ${values.categoryId}::uuid`);
+  if (values.stock !== undefined) sets.push(sql`stock = ${values.stock}`);
+  const guard = values.stock !== undefined ? sql` and ${values.stock}::int >= ${minStock}::int` : sql``;
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`update catalog.products set ${sql.join(sets, sql`, `)} where id = ${id}::uuid and not archived${guard} returning id`,
+  );
+  if (rows.length > 0) return 'ok';
+  return (await isLive(db, id)) ? 'below_held' : 'missing';
+}
+
+/**
+ * Restock or write-off in one conditional update: the new stock may not go below zero nor below
+ * the units held in carts (`minStock`). Never read-modify-write.
+ */
+export async function adjustStock(db: Db, id: string, delta: number, minStock: number): Promise<'ok' | 'missing' | 'below_held'> {
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`update catalog.products set stock = stock + ${delta}, version = version + 1, updated_at = now()
+        where id = ${id}::uuid and not archived and stock + ${delta} >= greatest(${minStock}::int, 0) returning id`,
+  );
+  if (rows.length > 0) return 'ok';
+  return (await isLive(db, id)) ? 'below_held' : 'missing';
+}
+
+async function isLive(db: Db, id: string): Promise<boolean> {
+  const rows = await queryRows<{ id: string }>(db, sql`select id from catalog.products where id = ${id}::uuid and not archived`);
+  return rows.length > 0;
+}
+
+export async function archiveProduct(db: Db, id: string): Promise<boolean> {
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`update catalog.products set archived = true, version = version + 1, updated_at = now()
+        where id = ${id}::uuid and not archived returning id`,
+  );
+  return rows.length > 0;
+}
+
+export async function listCategories(db: Db): Promise<CategoryRow[]> {
+  return queryRows<CategoryRow>(db, sql`select id::text as id, slug, name from catalog.categories order by name, slug`);
+}
+
+export async function findCategoryBySlug(db: Db, slug: string): Promise<CategoryRow | undefined> {
+  const rows = await queryRows<CategoryRow>(db, sql`select id::text as id, slug, name from catalog.categories where slug = ${slug}`);
+  return rows[0];
+}
+
+export async function insertCategory(db: Db, id: string, slug: string, name: string): Promise<void> {
+  await db.execute(sql`insert into catalog.categories (id, slug, name) values (${id}::uuid, ${slug}, ${name})`);
+}
+
+export async function updateCategory(db: Db, slug: string, values: { slug?: string | undefined; name?: string | undefined }) {
+  const sets: SQL[] = [];
+  if (values.slug !== undefined) sets.push(sql`slug = ${values.slug}`);
+  if (values.name !== undefined) sets.push(sql`name = ${values.name}`);
+  const rows = await queryRows<CategoryRow>(
+    db,
+    sql`update catalog.categories set ${sql.join(sets, sql`, `)} where slug = ${slug} returning id::text as id, slug, name`,
+  );
+  return rows[0];
+}
+
+export async function deleteCategory(db: Db, slug: string): Promise<boolean> {
+  const rows = await queryRows<{ id: string }>(db, sql`delete from catalog.categories where slug = ${slug} returning id`);
+  return rows.length > 0;
+}
+
+export async function countAllProducts(db: Db): Promise<number> {
+  const rows = await queryRows<{ count: number }>(db, sql`select count(*)::int as count from catalog.products`);
+  return Number(rows[0]?.count ?? 0);
+}
