@@ -39,7 +39,12 @@ export async function createServices(config: Config, logger: Logger, overrides: 
 
   const identity = createIdentityService({ platform });
   const catalog = createCatalogService({ platform });
-  const orders = createOrdersService({ platform, stock: { takeStock, returnStock } });
+  const orders = createOrdersService({
+    platform,
+    stock: { takeStock, returnStock },
+    // Stock moved by a committed order: cached catalog pages must not show the old quantity.
+    onStockChanged: () => catalog.bumpVersion(),
+  });
   const cart = createCartService({ platform });
 
   return {
