@@ -13,6 +13,9 @@ import { createCatalogService } from './modules/catalog/service.ts';
 import { createOrdersService } from './modules/orders/service.ts';
 import { returnStock, takeStock } from './modules/catalog/stock.ts';
 import { createCartService } from './modules/cart/service.ts';
+import { createOrderHolds, getProductsForHold, heldUnitsOrNone } from './modules/catalog/holds.ts';
+import { createMemoryHoldStore } from './modules/catalog/holds-memory.ts';
+import { createRedisHoldStore } from './modules/catalog/holds-redis.ts';
 
 export interface ServiceOverrides {
   /** An already-open database (tests hand in a freshly migrated copy). */
@@ -38,14 +41,17 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   const platform: Platform = { config, logger, db, kv, redis };
 
   const identity = createIdentityService({ platform });
-  const catalog = createCatalogService({ platform });
+  // Stock holds (carts, and every order for the moment it is written): Redis when configured.
+  const holdStore = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
+  const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
   const orders = createOrdersService({
     platform,
     stock: { takeStock, returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
+    holds: createOrderHolds({ store: holdStore, primary: db.primary, logger, cartTtlSeconds: config.cart.ttlSeconds }),
   });
-  const cart = createCartService({ platform });
+  const cart = createCartService({ platform, holds: holdStore, getProducts: (ids) => getProductsForHold(db.primary, ids), orders });
 
   return {
     ...platform,
@@ -54,6 +60,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     orders,
     cart,
     async close() {
+      await holdStore.close();
       await kv.close();
       await db.close();
     },

@@ -16,7 +16,11 @@
  * atomic step per request) and in-process (the embedded default).
  */
 import { inArray } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { StockLine } from './stock.ts';
 import { products } from './tables.ts';
 
 export interface HoldLine {
@@ -118,4 +122,102 @@ export async function getProductsForHold(db: Db, ids: string[]): Promise<Map<str
     .from(products)
     .where(inArray(products.id, [...new Set(ids)]));
   return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** What the orders service calls around its transaction (invariant 3). */
+export interface OrderHold {
+  /** After the commit: the holds are spent (a cart's are gone with it). */
+  commit(): Promise<void>;
+  /** After a failure: a one-off order's holds are dropped; a cart keeps its own. */
+  release(): Promise<void>;
+}
+
+export interface OrderHolds {
+  /**
+   * Holds every line (all or none) before the database is written. `holder` is the cart whose
+   * holds convert into the order (checkout); without it a one-off holder is used (direct order).
+   * Throws insufficient_stock when live holds of others leave too little.
+   */
+  acquire(lines: StockLine[], holder?: string): Promise<OrderHold>;
+}
+
+/** A one-off holder outlives a crashed request by this long at most. */
+const ORDER_HOLD_SECONDS = 30;
+const NOTHING_HELD: OrderHold = { commit: async () => undefined, release: async () => undefined };
+
+export function insufficientStock(short: HoldShort[], detail: string): AppError {
+  return new AppError('insufficient_stock', detail, {
+    extra: { items: short.map((s) => ({ product: s.productId, requested: s.requested, available: s.available })) },
+  });
+}
+
+/** Logs a failing hold store at most every 30 s: while Redis is down every request would. */
+export function throttledWarn(logger: Logger, message: string) {
+  let last = 0;
+  return (error: unknown) => {
+    if (Date.now() - last < 30_000) return;
+    last = Date.now();
+    logger.warn({ err: error }, message);
+  };
+}
+
+export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number }): OrderHolds {
+  const { store, primary, logger } = deps;
+  const degraded = throttledWarn(logger, 'hold store unreachable: direct orders rely on the database guard alone');
+  const quietly = (what: string) => (error: unknown) => logger.warn({ err: error }, what);
+
+  return {
+    async acquire(lines, cart) {
+      const found = await getProductsForHold(primary, lines.map((l) => l.productId));
+      // Unknown or archived products are not held: the stock update refuses them with 422.
+      const holdLines = lines.flatMap((l) => {
+        const p = found.get(l.productId);
+        return p && !p.archived ? [{ productId: l.productId, quantity: l.quantity, stock: p.stock, version: p.version }] : [];
+      });
+      const holder = cart ?? `order:${newId()}`;
+      let result: HoldResult;
+      try {
+        result = await store.setHolds(holder, holdLines, cart ? deps.cartTtlSeconds : ORDER_HOLD_SECONDS);
+      } catch (error) {
+        // Invariant 7: a cart cannot be trusted without its store, a direct order can (invariant 1).
+        if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { cause: error });
+        degraded(error);
+        return NOTHING_HELD;
+      }
+      if (!result.ok) {
+        if (result.reason === 'insufficient') throw insufficientStock(result.short, 'Not enough available stock for some items; nothing was ordered');
+        throw new AppError('conflict', 'Too many units held');
+      }
+      return {
+        // The mirror moves to what is committed now (read after the commit), so a caller that read
+        // the stock before this order cannot have its older figure counted once our holds are gone.
+        // The order is committed by now: nothing here may turn it into an error answer.
+        commit: async () => {
+          try {
+            const after = await getProductsForHold(primary, holdLines.map((l) => l.productId));
+            await store.commit(holder, [...after.values()].map((p) => ({ productId: p.id, stock: p.stock, version: p.version })));
+          } catch (error) {
+            quietly('could not release spent holds; they expire by themselves')(error);
+          }
+        },
+        release: cart ? async () => undefined : () => store.release(holder).catch(quietly('could not release holds; they expire by themselves')),
+      };
+    },
+  };
+}
+
+/**
+ * Held units for the catalog's quantities. Redis unreachable: nothing counts as held, so the
+ * catalog keeps answering from the database (invariant 7); orders stay safe through invariant 1.
+ */
+export function heldUnitsOrNone(store: HoldStore, logger: Logger) {
+  const degraded = throttledWarn(logger, 'hold store unreachable: catalog quantities ignore holds until it is back');
+  return async (productIds: string[]): Promise<Map<string, number>> => {
+    try {
+      return await store.heldUnits(productIds);
+    } catch (error) {
+      degraded(error);
+      return new Map();
+    }
+  };
 }

@@ -5,6 +5,7 @@
 import type { AuthUser } from '../../platform/http/auth.ts';
 import { AppError, notFound } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
+import type { OrderHolds } from '../catalog/holds.ts';
 import { normalizeLines, type ReturnStock, type StockLine, type TakeStock } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { placeInTransaction } from './place.ts';
@@ -16,12 +17,21 @@ export interface OrdersDeps {
   stock: { takeStock: TakeStock; returnStock: ReturnStock };
   /** Called after a commit that changed stock (the catalog invalidates its cached pages there). */
   onStockChanged?: (productIds: string[]) => void | Promise<void>;
+  /** Live stock holds (catalog/holds.ts): every order holds its lines first (invariant 3). Absent: none. */
+  holds?: OrderHolds | undefined;
 }
 
 export interface PlaceOptions {
   idempotencyKey?: string | undefined;
   /** Hash of the request the key was sent with; defaults to a hash of the normalized lines. */
   requestHash?: string | undefined;
+  /** Cart checkout: the cart whose holds convert into the order. */
+  holder?: string | undefined;
+  /**
+   * Cart checkout: reads the lines inside the idempotent section, so a replay answers even though
+   * the first run emptied the cart. Replaces `lines`.
+   */
+  resolveLines?: (() => Promise<StockLine[]>) | undefined;
 }
 
 const OUTBOX_STREAM = 'events:orders';
@@ -45,7 +55,19 @@ export function createOrdersService(deps: OrdersDeps) {
   async function placeOrder(customerId: string, lines: StockLine[], options: PlaceOptions = {}): Promise<IdempotentOutcome<OrderJson>> {
     const hash = options.requestHash ?? requestHash('orders.place', normalizeLines(lines));
     return idempotency.withIdempotency<OrderJson>(customerId, options.idempotencyKey, hash, async (complete) => {
-      const { order, body } = await db.primary.transaction((tx) => placeInTransaction(tx, stock.takeStock, customerId, lines, complete));
+      const wanted = options.resolveLines ? await options.resolveLines() : lines;
+      // Invariant 3 (hold step, cart engineer): hold every line (all or none) before writing, so units
+      // live in someone's cart are not taken; the conditional stock update stays the final word.
+      const hold = await deps.holds?.acquire(wanted, options.holder);
+      let placed;
+      try {
+        placed = await db.primary.transaction((tx) => placeInTransaction(tx, stock.takeStock, customerId, wanted, complete));
+      } catch (error) {
+        await hold?.release();
+        throw error;
+      }
+      await hold?.commit();
+      const { order, body } = placed;
       await stockChanged(order.lines.map((l) => l.productId));
       return { status: 201, body };
     });
