@@ -68,7 +68,7 @@ export async function identityRoutes(fastify: FastifyInstance, service: Identity
   });
 
   app.get('/customers/', { config: { auth: 'staff' }, schema: { tags, querystring: CustomerQuery, response: { 200: CustomerPage } } }, async (request) => {
-    const { limit, offset, search, is_active } = request.query;
+    const { limit = 20, offset = 0, search, is_active } = request.query;
     const page = await service.listCustomers({ limit, offset, search, isActive: is_active });
     return { count: page.count, ...offsetLinks(baseUrl(request), request.url, offset, limit, page.count), results: page.rows.map(presentCustomer) };
   });

@@ -56,7 +56,9 @@ export const Customer = Type.Object({
 });
 export const CustomerPage = Page(Customer);
 export const CustomerQuery = Type.Object({
-  ...PageQuery,
+  // The validator does not fill in defaults: limit 20 and offset 0 are applied by the route.
+  limit: Type.Optional(PageQuery.limit),
+  offset: Type.Optional(PageQuery.offset),
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   is_active: Type.Optional(Type.Boolean()),
 });
