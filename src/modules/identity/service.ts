@@ -19,7 +19,7 @@ export function createIdentityService(deps: { platform: Platform }) {
   const sessions = createSessions({ platform, signer, revocation, throttle });
   const accounts = createAccounts({ platform, revocation });
   // Hash the dummy password now, so the first login for an unknown user costs what the rest do.
-  void warmUpPasswords();
+  warmUpPasswords().catch((error: unknown) => logger.warn({ err: error }, 'could not prepare the dummy password hash'));
 
   return {
     ...accounts,
