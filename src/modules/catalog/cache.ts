@@ -8,6 +8,13 @@
  * 200 cannot be served an older price. `catalog:content-version` moves on staff changes only (not
  * on stock taken by orders): the cached counts key on it, see `countKey`.
  *
+ * Choice: entries hold stock, and orders move the version after each commit that took or returned
+ * stock (orders' onStockChanged → bumpVersion). Quantities are therefore never staler than the
+ * last committed order, at the price of every order emptying the page cache; at high order rates
+ * the next step is pages without stock plus a per-product stock mirror read per page. Holds are
+ * applied per request (present.ts), so they are always live. Counts may lag a product selling out
+ * by up to 60 s (see `count`).
+ *
  * After each write the primary's WAL position is kept in `catalog:lsn`; a cache miss reads from a
  * replica only when it has replayed that position, else from the primary.
  */
