@@ -8,7 +8,7 @@
  */
 import { AppError } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
-import { cartHolder, insufficientStock, type HoldStore, type ProductForHold } from '../catalog/holds.ts';
+import { cartHolder, insufficientStock, type HoldStore, type Holding, type ProductForHold } from '../catalog/holds.ts';
 import type { OrdersService } from '../orders/service.ts';
 import { presentCart, type CartJson, type CartLine } from './schemas.ts';
 
@@ -35,9 +35,8 @@ export function createCartService(deps: CartDeps) {
   const { config, logger } = deps.platform;
   const ttl = config.cart.ttlSeconds;
 
-  async function getCart(customerId: string): Promise<CartJson> {
-    const holder = cartHolder(customerId);
-    const holding = await reachable(() => holds.holdsOf(holder));
+  /** Presents the holder's lines with names and current prices; lines of archived products are let go. */
+  async function present(holder: string, holding: Holding): Promise<CartJson> {
     const products = await getProducts([...holding.lines.keys()]);
     const lines: CartLine[] = [];
     const gone: string[] = [];
@@ -52,21 +51,37 @@ export function createCartService(deps: CartDeps) {
     return presentCart(lines, holding.expiresAt);
   }
 
+  async function getCart(customerId: string): Promise<CartJson> {
+    const holder = cartHolder(customerId);
+    return present(holder, await reachable(() => holds.holdsOf(holder)));
+  }
+
   /** Sets one line (0 removes it); refuses, leaving the cart as it was, when the units are not free. */
   async function setItem(customerId: string, productId: string, quantity: number): Promise<CartJson> {
     const { maxUnitsPerLine, maxUnitsPerCart } = config.cart;
     if (quantity > maxUnitsPerLine) throw new AppError('conflict', `A cart line holds at most ${maxUnitsPerLine} units`, { extra: { max_units_per_line: maxUnitsPerLine } });
-    const product = (await getProducts([productId])).get(productId);
+    const holder = cartHolder(customerId);
+    // The product and the cart are read side by side; knowing the cart's lines lets the hold script
+    // refresh them all in one round trip.
+    const [products, before] = await Promise.all([getProducts([productId]), reachable(() => holds.holdsOf(holder))]);
+    const product = products.get(productId);
     if (quantity > 0 && (!product || product.archived)) {
       throw new AppError('unknown_product', `Unknown or archived product: ${productId}`, { extra: { products: [productId] } });
     }
     const line = { productId, quantity, stock: product?.stock ?? 0, version: product?.version ?? 0 };
-    const result = await reachable(() => holds.setHolds(cartHolder(customerId), [line], ttl, { maxUnitsTotal: maxUnitsPerCart }));
+    const result = await reachable(() =>
+      holds.setHolds(holder, [line], ttl, { maxUnitsTotal: maxUnitsPerCart, knownProducts: [...before.lines.keys()] }),
+    );
     if (!result.ok && result.reason === 'insufficient') throw insufficientStock(result.short, 'Not enough available stock; the cart was not changed');
     if (!result.ok) {
       throw new AppError('conflict', `A cart holds at most ${result.limit} units in total`, { extra: { max_units_per_cart: result.limit } });
     }
-    return getCart(customerId);
+    // The cart after the change, from what was read plus this change (a concurrent change by the same
+    // customer shows on the next read).
+    const after = new Map(before.lines);
+    if (quantity > 0) after.set(productId, quantity);
+    else after.delete(productId);
+    return present(holder, { lines: after, expiresAt: result.expiresAt });
   }
 
   async function removeItem(customerId: string, productId: string): Promise<CartJson> {

@@ -57,7 +57,8 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
       const lines = mergeHoldLines(rawLines);
       const lineIds = lines.map((l) => l.productId);
       const lineArgs = lines.flatMap((l) => [l.quantity, l.stock, l.version]);
-      const reply = await coveringHolder(holder, lineIds, (ids) => {
+      const hinted = [...lineIds, ...(options.knownProducts ?? []).filter((id) => !lineIds.includes(id))];
+      const reply = await coveringHolder(holder, hinted, (ids) => {
         const keys = keysFor(holder, ids);
         return r.holdsSet(keys.length, ...keys, holder, ttlSeconds * 1000, options.maxUnitsTotal ?? -1, lines.length, ...ids, ...lineArgs);
       });

@@ -46,6 +46,8 @@ export type HoldResult =
 export interface SetHoldsOptions {
   /** Refuse a change that would leave the holder holding more units than this in total. */
   maxUnitsTotal?: number;
+  /** Products the caller believes the holder holds: saves the store a retry round trip when right. */
+  knownProducts?: string[];
 }
 
 export interface Holding {
