@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { createDatabase } from '../../src/platform/db.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { adminUrl, databaseUrl, TEMPLATE_PREFIX, TEST_DB_PREFIX } from './test-env.ts';
+import { adminUrl, databaseUrl, isStale, stamp, TEMPLATE_PREFIX, TEST_DB_PREFIX } from './test-env.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,14 +34,17 @@ export default async function setup(project: TestProject) {
     return async () => rm(dir, { recursive: true, force: true });
   }
 
-  const template = `${TEMPLATE_PREFIX}${process.pid}`;
+  const template = `${TEMPLATE_PREFIX}${stamp()}_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl(url) });
   await admin.connect();
-  // Databases left by an interrupted run would otherwise pile up.
+  // Databases left by an interrupted run would otherwise pile up. Names carry their creation
+  // time, so a run removes only old ones and never those of a run going on beside it.
   const leftovers = await admin.query<{ datname: string }>(
     `select datname from pg_database where datname like '${TEST_DB_PREFIX}%' or datname like '${TEMPLATE_PREFIX}%'`,
   );
-  for (const { datname } of leftovers.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
+  for (const { datname } of leftovers.rows) {
+    if (isStale(datname)) await admin.query(`drop database if exists "${datname}" with (force)`);
+  }
   await admin.query(`create database "${template}"`);
   const db = await createDatabase({ url: databaseUrl(url, template) });
   await migrate(db);

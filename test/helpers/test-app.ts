@@ -15,7 +15,7 @@ import { createRedisClient, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
-import { adminUrl, databaseUrl, TEST_DB_PREFIX, testDatabaseUrl, testRedisUrl, testReplicaUrls } from './test-env.ts';
+import { adminUrl, databaseUrl, stamp, TEST_DB_PREFIX, testDatabaseUrl, testRedisUrl, testReplicaUrls } from './test-env.ts';
 
 export interface TestDatabase {
   db: Database;
@@ -36,7 +36,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
     const db = await createDatabase({ loadDataDir: new Blob([dump]) });
     return { db, url: undefined, replicaUrls: [], drop: async () => db.close() };
   }
-  const name = `${TEST_DB_PREFIX}${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const name = `${TEST_DB_PREFIX}${stamp()}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   await adminQuery(`create database "${name}" template "${inject('pgTemplate')}"`);
   const url = databaseUrl(testDatabaseUrl, name);
   const replicaUrls = options.replicas === false ? [] : testReplicaUrls.map((r) => databaseUrl(r, name));

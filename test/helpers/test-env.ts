@@ -20,3 +20,12 @@ export function databaseUrl(url: string, database: string): string {
 
 /** The maintenance database of the same server, for CREATE/DROP DATABASE. */
 export const adminUrl = (url: string) => databaseUrl(url, 'postgres');
+
+/** Seconds since the epoch, in database names, so stale ones can be told apart. */
+export const stamp = () => String(Math.floor(Date.now() / 1000));
+
+/** A test database more than three hours old belongs to no run still going. */
+export function isStale(name: string): boolean {
+  const seconds = Number(/_(\d{10})_/.exec(name)?.[1]);
+  return !Number.isFinite(seconds) || Date.now() / 1000 - seconds > 3 * 3600;
+}
