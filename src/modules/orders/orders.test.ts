@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, sql } from '../../platform/db.ts';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
-import { createProduct, setPrice, stockOf } from '../../../test/helpers/catalog-factory.ts';
+import { createProduct, restock, setPrice, stockOf } from '../../../test/helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
 
 let t: TestApp;
@@ -102,7 +102,7 @@ describe('validation: every bad request is refused and changes nothing', () => {
     ['unknown product', (id) => ({ order_items: [{ product: id, quantity: 1 }, { product: '01890000-0000-7000-8000-000000000000', quantity: 1 }] }), 422, 'unknown_product'],
   ];
 
-  it.each(cases)('%s → %i %s', async (_name, body, status, code) => {
+  it.each(cases)('%s → %s %s', async (_name, body, status, code) => {
     const p = await createProduct(t, { stock: 500 });
     const before = { orders: await count('orders'), outbox: await count('outbox'), keys: await count('idempotency_keys') };
     const res = await place(alice, body(p.id), { 'idempotency-key': `bad-${_name}` });
@@ -173,7 +173,7 @@ describe('Idempotency-Key', () => {
     const p = await createProduct(t, { stock: 1 });
     const body = { order_items: [{ product: p.id, quantity: 2 }] };
     expect((await place(alice, body, { 'idempotency-key': 'retry-1' })).statusCode).toBe(409);
-    await t.services.db.primary.execute(sql`update catalog.products set stock = 5 where id = ${p.id}`);
+    await restock(t, p.id, 4);
     const retry = await place(alice, body, { 'idempotency-key': 'retry-1' });
     expect(retry.statusCode).toBe(201);
     expect(retry.headers['idempotent-replayed']).toBeUndefined();
