@@ -6,12 +6,13 @@
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
+import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig, type Config } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
 import { createServices, type Services } from './services.ts';
 import { runStartupTasks } from './startup.ts';
 
-export function closeOnSignals(app: FastifyInstance, services: Services, config: Config) {
+export function closeOnSignals(app: FastifyInstance, services: Services, config: Config, jobs?: { stop(): Promise<void> }) {
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -24,6 +25,7 @@ export function closeOnSignals(app: FastifyInstance, services: Services, config:
     force.unref();
     try {
       await app.close();
+      await jobs?.stop();
       await services.close();
       services.logger.info('shut down cleanly');
       process.exitCode = 0;
@@ -52,7 +54,8 @@ export async function main(extend?: (app: FastifyInstance) => void | Promise<voi
   await runStartupTasks(services);
   const app = await buildApp(services);
   await extend?.(app);
-  closeOnSignals(app, services, config);
+  const jobs = config.jobs.runInApi ? startJobs(services) : undefined;
+  closeOnSignals(app, services, config, jobs);
   await app.listen({ port: config.http.port, host: config.http.host });
   return { app, services };
 }

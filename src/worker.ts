@@ -1,7 +1,8 @@
 /**
  * Worker entry point: the same services as the API, running the modules' background jobs
- * (outbox relay, purges). Never imports Fastify.
+ * (outbox relay, idempotency-key purge). Never imports Fastify.
  */
+import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
 import { createServices } from './services.ts';
@@ -13,28 +14,17 @@ async function main() {
   const services = await createServices(config, logger);
   await runStartupTasks(services);
   const jobs = startJobs(services);
+  // The timers are unref'd; this keeps the process alive until a signal arrives.
+  const keepAlive = setInterval(() => undefined, 60_000);
   logger.info('worker started');
   const stop = async () => {
-    jobs.forEach((job) => job.stop());
+    clearInterval(keepAlive);
+    await jobs.stop();
     await services.close();
     logger.info('worker stopped');
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-}
-
-/** Each job runs on its own interval; a failed run is logged and retried at the next tick. */
-function startJobs(services: Awaited<ReturnType<typeof createServices>>) {
-  const jobs: Array<{ name: string; everyMs: number; run: () => Promise<unknown> }> = [
-    { name: 'orders.relay-outbox', everyMs: 1_000, run: () => services.orders.relayOutbox() },
-    { name: 'orders.purge-idempotency-keys', everyMs: 10 * 60_000, run: () => services.orders.purgeExpiredIdempotencyKeys() },
-  ];
-  return jobs.map((job) => {
-    const timer = setInterval(() => {
-      job.run().catch((error) => services.logger.error({ err: error, job: job.name }, 'job failed'));
-    }, job.everyMs);
-    return { stop: () => clearInterval(timer) };
-  });
 }
 
 main().catch((error) => {

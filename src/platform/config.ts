@@ -146,6 +146,8 @@ export function loadConfig(env: Env = {}) {
       maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),
       maxUnitsPerCart: r.int('CART_MAX_UNITS', 100, 1, 10_000_000),
     },
+    /** Background jobs in the API process: the default when there is no Redis (one process). */
+    jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },
     orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -1,0 +1,44 @@
+/**
+ * The modules' background jobs. The worker process runs them; with the embedded defaults (no
+ * Redis, one process) the API runs them itself (RUN_JOBS_IN_API). Each job runs on its own
+ * interval, never overlapping itself; a failed run is logged and tried again at the next tick.
+ */
+import type { Services } from './services.ts';
+
+interface Job {
+  name: string;
+  everyMs: number;
+  run: () => Promise<unknown>;
+}
+
+export function startJobs(services: Services): { stop(): Promise<void> } {
+  const jobs: Job[] = [
+    { name: 'orders.relay-outbox', everyMs: 1_000, run: () => services.orders.relayOutbox() },
+    { name: 'orders.purge-idempotency-keys', everyMs: 10 * 60_000, run: () => services.orders.purgeExpiredIdempotencyKeys() },
+  ];
+  const running = new Set<Promise<unknown>>();
+  const timers = jobs.map((job) => {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const run = job
+        .run()
+        .catch((error) => services.logger.error({ err: error, job: job.name }, 'job failed'))
+        .finally(() => {
+          busy = false;
+          running.delete(run);
+        });
+      running.add(run);
+    }, job.everyMs);
+    timer.unref();
+    return timer;
+  });
+  return {
+    /** Stops the timers and waits for runs in progress, so pools are not closed under them. */
+    async stop() {
+      timers.forEach(clearInterval);
+      await Promise.allSettled([...running]);
+    },
+  };
+}
