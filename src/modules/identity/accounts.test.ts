@@ -120,13 +120,19 @@ describe('customers/ (staff)', () => {
     const patched = await t.app.inject({ method: 'PATCH', url: `${url}${customer.id}/`, headers: staff.auth, payload: { last_name: 'Hopper' } });
     expect(patched.json()).toMatchObject({ first_name: 'Grace', last_name: 'Hopper' });
 
-    const found = await t.app.inject({ method: 'GET', url: `${url}?search=${name}`, headers: staff.auth });
+    // The list may come from a replica, a moment behind: wait for it to catch up.
+    const search = () => t.app.inject({ method: 'GET', url: `${url}?search=${name}`, headers: staff.auth });
+    await expect.poll(async () => (await search()).json().count, { timeout: 10_000 }).toBe(1);
+    const found = await search();
     expect(found.json()).toMatchObject({ count: 1, next: null, previous: null, results: [expect.objectContaining({ id: customer.id })] });
     expectProblem(await t.app.inject({ method: 'POST', url, headers: staff.auth, payload: { username: name, email: `x${name}@example.com`, password: strong } }), 409, 'conflict');
   });
 
   it('pages with count, next and previous, and lists no staff', async () => {
     for (let i = 0; i < 3; i++) await createUser(t);
+    const last = await createUser(t);
+    const everyone = () => t.app.inject({ method: 'GET', url: `${url}?limit=100`, headers: staff.auth });
+    await expect.poll(async () => (await everyone()).json().results.some((c: { id: string }) => c.id === last.id), { timeout: 10_000 }).toBe(true);
     const first = await t.app.inject({ method: 'GET', url: `${url}?limit=2`, headers: staff.auth });
     const page = first.json();
     expect(page.count).toBeGreaterThanOrEqual(3);

@@ -154,6 +154,8 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
           isStaff: true,
         });
         if (inserted) logger.info({ user_id: inserted.id }, 'admin account created');
+        // Nothing inserted: another process won the race, or the placeholder email is taken.
+        else if (!(await repo.findUserByUsername(db.primary, adminUsername))) logger.error('admin account could not be created: its email is taken');
         return;
       }
       const changes: repo.UserChanges = {};
