@@ -13,6 +13,8 @@ export interface KeyValueStore {
   get(key: string): Promise<string | null>;
   mget(keys: string[]): Promise<Array<string | null>>;
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  /** Sets the key only when it does not exist (a lease); true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   del(...keys: string[]): Promise<void>;
   incr(key: string): Promise<number>;
   /** Counts one hit in a fixed window; returns the count so far and the seconds left in it. */
@@ -73,6 +75,7 @@ export function createRedisStore(redis: Redis): KeyValueStore {
       if (ttlSeconds) await redis.set(key, value, 'EX', ttlSeconds);
       else await redis.set(key, value);
     },
+    setIfAbsent: async (key, value, ttlSeconds) => (await redis.set(key, value, 'EX', ttlSeconds, 'NX')) === 'OK',
     del: async (...keys) => {
       if (keys.length > 0) await redis.del(...keys);
     },
@@ -119,6 +122,11 @@ export function createMemoryStore(now: () => number = Date.now): KeyValueStore {
     get: async (key) => live(key)?.value ?? null,
     mget: async (keys) => keys.map((key) => live(key)?.value ?? null),
     set: async (key, value, ttlSeconds) => void put(key, value, ttlSeconds),
+    setIfAbsent: async (key, value, ttlSeconds) => {
+      if (live(key)) return false;
+      put(key, value, ttlSeconds);
+      return true;
+    },
     del: async (...keys) => keys.forEach((key) => entries.delete(key)),
     incr: async (key) => {
       const entry = live(key);

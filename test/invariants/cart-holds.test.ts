@@ -38,6 +38,20 @@ describe.runIf(onRealPostgres && testRedisUrl)('cart holds under concurrency', (
     return (await t.app.inject({ method: 'GET', url: `/api/catalog/products/${productId}/`, headers: users[0]!.auth })).json().quantity;
   }
 
+  it('the same cart checked out twice at once, without a key, makes one order', async () => {
+    const p = await createProduct(t, { stock: 10 });
+    const buyer = users[0]!;
+    expect((await put(buyer, p.id, 3)).statusCode).toBe(200);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => t.app.inject({ method: 'POST', url: '/api/cart/checkout/', headers: buyer.auth })),
+    );
+    expect(results.filter((r) => r.statusCode === 201)).toHaveLength(1);
+    expect(results.filter((r) => r.statusCode === 409)).toHaveLength(4);
+    expect(await stockOf(t, p.id)).toBe(7);
+    const history = await t.app.inject({ method: 'GET', url: '/api/orders/', headers: buyer.auth });
+    expect(history.json().results.filter((o: { order_items: Array<{ product: string }> }) => o.order_items[0]?.product === p.id)).toHaveLength(1);
+  });
+
   it('direct orders racing for held units all get 409 and take nothing', async () => {
     const p = await createProduct(t, { stock: 5 });
     expect((await put(users[0]!, p.id, 5)).statusCode).toBe(200);

@@ -30,9 +30,12 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Longer than any checkout takes; only a crashed process leaves one behind, and it expires. */
+const CHECKOUT_LEASE_SECONDS = 30;
+
 export function createCartService(deps: CartDeps) {
   const { holds, getProducts, orders } = deps;
-  const { config, logger } = deps.platform;
+  const { config, logger, kv } = deps.platform;
   const ttl = config.cart.ttlSeconds;
 
   /** Presents the holder's lines with names and current prices; lines of archived products are let go. */
@@ -101,16 +104,27 @@ export function createCartService(deps: CartDeps) {
    */
   async function checkout(customerId: string, idempotencyKey: string | undefined) {
     const holder = cartHolder(customerId);
-    return orders.placeOrder(customerId, [], {
-      idempotencyKey,
-      requestHash: orders.requestHash('cart.checkout', null),
-      holder,
-      resolveLines: async () => {
-        const holding = await reachable(() => holds.holdsOf(holder));
-        if (holding.lines.size === 0) throw new AppError('conflict', 'The cart is empty');
-        return [...holding.lines].map(([productId, quantity]) => ({ productId, quantity }));
-      },
-    });
+    // One checkout of a cart at a time: two racing without an Idempotency-Key would otherwise both
+    // order the same held lines. The lease is taken inside the idempotent section, so a replay
+    // or a same-key race still answers as the idempotency rules say.
+    const lease = `cart:checkout:${customerId}`;
+    let leased = false;
+    try {
+      return await orders.placeOrder(customerId, [], {
+        idempotencyKey,
+        requestHash: orders.requestHash('cart.checkout', null),
+        holder,
+        resolveLines: async () => {
+          leased = await reachable(() => kv.setIfAbsent(lease, '1', CHECKOUT_LEASE_SECONDS));
+          if (!leased) throw new AppError('conflict', 'A checkout of this cart is already in progress');
+          const holding = await reachable(() => holds.holdsOf(holder));
+          if (holding.lines.size === 0) throw new AppError('conflict', 'The cart is empty');
+          return [...holding.lines].map(([productId, quantity]) => ({ productId, quantity }));
+        },
+      });
+    } finally {
+      if (leased) await kv.del(lease).catch((error) => logger.warn({ err: error }, 'checkout lease not released; it expires by itself'));
+    }
   }
 
   return { getCart, setItem, removeItem, clearCart, checkout };
