@@ -123,3 +123,15 @@ export async function revokeUserTokens(db: Db, userId: string): Promise<string[]
     .returning({ familyId: refreshTokens.familyId });
   return [...new Set(rows.map((r) => r.familyId))];
 }
+
+/**
+ * Deletes refresh tokens expired for more than a day. Used and revoked rows are kept until then:
+ * presenting a used token is how a stolen copy is noticed, and that only matters while it lives.
+ */
+export async function purgeExpiredRefreshTokens(db: Db): Promise<number> {
+  const rows = await db
+    .delete(refreshTokens)
+    .where(sql`${refreshTokens.expiresAt} < now() - interval '1 day'`)
+    .returning({ id: refreshTokens.id });
+  return rows.length;
+}

@@ -4,6 +4,7 @@
  */
 import type { Platform } from '../../platform/platform.ts';
 import { createAccounts } from './accounts.ts';
+import * as repo from './repo.ts';
 import { warmUpPasswords } from './passwords.ts';
 import { createRevocationList } from './revocation.ts';
 import { createSessions } from './sessions.ts';
@@ -24,6 +25,8 @@ export function createIdentityService(deps: { platform: Platform }) {
   return {
     ...accounts,
     ...sessions,
+    /** Background job: drops refresh tokens long expired, so the table does not grow forever. */
+    purgeExpiredRefreshTokens: () => repo.purgeExpiredRefreshTokens(db.primary),
     /** The public base URL for page links, when configured. */
     publicUrl: config.http.publicUrl,
   };
