@@ -14,8 +14,6 @@ import { AppError } from '../../platform/errors.ts';
 
 /** How long an unfinished claim blocks its key; after that a retry may take it over. */
 export const LEASE_SECONDS = 60;
-/** How long a successful response is kept for replay (API.md: at least 24 hours). */
-export const RETENTION_SECONDS = 24 * 60 * 60;
 
 export interface IdempotentResponse<T> {
   status: number;
@@ -41,7 +39,8 @@ interface KeyRow {
   response_body: unknown;
 }
 
-export function createIdempotency(primary: Db) {
+/** `retentionSeconds`: how long a successful response is kept for replay (API.md: at least 24 hours). */
+export function createIdempotency(primary: Db, retentionSeconds: number) {
   /** Inserts the claim, or takes over a row whose lease or retention has lapsed. */
   async function claim(customerId: string, key: string, hash: string, token: string): Promise<boolean> {
     const rows = await queryRows<{ lease_token: string }>(
@@ -80,7 +79,7 @@ export function createIdempotency(primary: Db) {
         tx,
         sql`update orders.idempotency_keys
             set status = 'done', response_status = ${response.status}, response_body = ${JSON.stringify(response.body)}::jsonb,
-                expires_at = now() + make_interval(secs => ${RETENTION_SECONDS})
+                expires_at = now() + make_interval(secs => ${retentionSeconds})
             where customer_id = ${customerId} and key = ${key} and lease_token = ${token}
             returning key`,
       );

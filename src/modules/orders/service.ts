@@ -40,8 +40,8 @@ const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
 export function createOrdersService(deps: OrdersDeps) {
   const { platform, stock } = deps;
-  const { db, logger } = platform;
-  const idempotency = createIdempotency(db.primary);
+  const { db, logger, config } = platform;
+  const idempotency = createIdempotency(db.primary, config.orders.idempotencyTtlHours * 3600);
 
   async function stockChanged(productIds: string[]) {
     try {
