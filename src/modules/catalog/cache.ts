@@ -17,10 +17,18 @@
  *
  * After each write the primary's WAL position is kept in `catalog:lsn`; a cache miss reads from a
  * replica only when it has replayed that position, else from the primary.
+ *
+ * Each process also keeps the entries it served, decoded (bytes, entity tag, product ids), next
+ * to the version they were built at. They are only ever a copy of a shared entry and are served
+ * only while the shared version still matches, so they change no staleness rule above; what they
+ * save is moving and decoding the page on every hit, and they let the version read and the
+ * held-units read go out together (one round trip with auto-pipelining).
  */
 import { createCache } from '../../platform/cache.ts';
 import { queryRows, sql, type Db } from '../../platform/db.ts';
+import { metrics } from '../../platform/metrics.ts';
 import type { Platform } from '../../platform/platform.ts';
+import { etagOf, type HeldUnits } from './present.ts';
 
 const VERSION_KEY = 'catalog:version';
 const CONTENT_VERSION_KEY = 'catalog:content-version';
@@ -32,10 +40,58 @@ export interface CachedEntry {
   body: string;
 }
 
+/** An entry ready to send: its products' ids and stocks, the bytes and their entity tag. */
+export interface ReadyEntry {
+  version: string;
+  expiresAt: number;
+  ids: string[];
+  stocks: number[];
+  bytes: Buffer;
+  etag: string;
+}
+
+/** Entries kept decoded per process; a bound on memory, not on staleness (the version is). */
+const LOCAL_ENTRIES = 500;
+
+function ready(version: string, expiresAt: number, entry: CachedEntry): ReadyEntry {
+  const ids: string[] = [];
+  const stocks: number[] = [];
+  if (entry.header !== '') {
+    for (const pair of entry.header.split(',')) {
+      const at = pair.indexOf(':');
+      ids.push(pair.slice(0, at));
+      stocks.push(Number(pair.slice(at + 1)));
+    }
+  }
+  return { version, expiresAt, ids, stocks, bytes: Buffer.from(entry.body), etag: etagOf(entry.body) };
+}
+
+const sameIds = (a: string[], b: string[]) => a.length === b.length && a.every((id, i) => id === b[i]);
+
 export function createCatalogCache(platform: Platform) {
   const { kv, db, logger, config } = platform;
   const cache = createCache(kv, 'catalog', logger);
   const ttl = config.catalog.cacheTtlSeconds;
+  const local = new Map<string, ReadyEntry>();
+  const counting = new Map<string, Promise<number>>();
+
+  const remember = (key: string, entry: ReadyEntry) => {
+    local.delete(key);
+    local.set(key, entry);
+    // Oldest first out: Map keeps insertion order.
+    if (local.size > LOCAL_ENTRIES) local.delete(local.keys().next().value!);
+  };
+
+  /** The shared entry for the key when it is stamped with `version`, decoded. */
+  const decode = (key: string, version: string, raw: string | null): ReadyEntry | null => {
+    if (raw === null) return null;
+    const first = raw.indexOf('\n');
+    const second = raw.indexOf('\n', first + 1);
+    if (first < 0 || second < 0 || raw.slice(0, first) !== version) return null;
+    const entry = ready(version, Date.now() + ttl * 1000, { header: raw.slice(first + 1, second), body: raw.slice(second + 1) });
+    remember(key, entry);
+    return entry;
+  };
 
   /** The current version, or null when the store cannot say (then nothing is cached). */
   const readVersion = async (key: string): Promise<string | null> => {
@@ -56,19 +112,44 @@ export function createCatalogCache(platform: Platform) {
   };
 
   return {
-    /** Looks an entry up with the current version in one round trip. A stale stamp is a miss. */
-    async lookup(key: string): Promise<{ version: string | null; hit: CachedEntry | null }> {
-      const [version, raw] = await Promise.all([readVersion(VERSION_KEY), cache.get(key)]);
-      if (version === null || raw === null) return { version, hit: null };
-      const first = raw.indexOf('\n');
-      const second = raw.indexOf('\n', first + 1);
-      if (first < 0 || second < 0 || raw.slice(0, first) !== version) return { version, hit: null };
-      return { version, hit: { header: raw.slice(first + 1, second), body: raw.slice(second + 1) } };
-    },
-
-    async store(key: string, version: string | null, entry: CachedEntry): Promise<void> {
-      if (version === null) return;
-      await cache.set(key, `${version}\n${entry.header}\n${entry.body}`, ttl);
+    /**
+     * The entry for `key` at the current version, built (and shared) when there is none, with the
+     * live held units of its products. A hit known to this process costs one round trip: the
+     * version and the held units are read side by side.
+     */
+    async fetch(key: string, build: () => Promise<CachedEntry>, heldUnits: HeldUnits | undefined): Promise<{ entry: ReadyEntry; held: Map<string, number> | undefined }> {
+      let known = local.get(key);
+      if (known && known.expiresAt <= Date.now()) {
+        local.delete(key);
+        known = undefined;
+      }
+      let version: string | null;
+      let entry: ReadyEntry | null = null;
+      let held: Map<string, number> | undefined;
+      if (known) {
+        [version, held] = await Promise.all([readVersion(VERSION_KEY), known.ids.length > 0 ? heldUnits?.(known.ids) : undefined]);
+        if (version === known.version) {
+          metrics.cacheLookups.inc({ cache: 'catalog', result: 'hit' });
+          return { entry: known, held };
+        }
+        local.delete(key);
+        if (version !== null) entry = decode(key, version, await cache.get(key));
+      } else {
+        const [v, raw] = await Promise.all([readVersion(VERSION_KEY), cache.get(key)]);
+        version = v;
+        if (version !== null) entry = decode(key, version, raw);
+      }
+      if (!entry) {
+        const built = await build();
+        if (version === null) entry = ready('', 0, built);
+        else {
+          await cache.set(key, `${version}\n${built.header}\n${built.body}`, ttl);
+          entry = ready(version, Date.now() + ttl * 1000, built);
+          remember(key, entry);
+        }
+      }
+      if (!held || !known || !sameIds(known.ids, entry.ids)) held = entry.ids.length > 0 ? await heldUnits?.(entry.ids) : undefined;
+      return { entry, held };
     },
 
     /** The cached count of a filter set, valid for the current content version. */
@@ -76,13 +157,25 @@ export function createCatalogCache(platform: Platform) {
       const contentVersion = await readVersion(CONTENT_VERSION_KEY);
       if (contentVersion === null) return compute();
       const key = `count:${contentVersion}:${filterKey}`;
-      const cached = await cache.get(key);
-      if (cached !== null) return Number(cached);
-      const count = await compute();
-      // Short-lived: stock taken by orders can move a product in or out of `in_stock` without
-      // moving the content version.
-      await cache.set(key, String(count), Math.min(ttl, 60));
-      return count;
+      // Concurrent misses of one count share one query: a count over a large catalog takes a
+      // third of a second, and fifty of them at once would hold the pool for seconds.
+      const pending = counting.get(key);
+      if (pending) return pending;
+      const counted = (async () => {
+        const cached = await cache.get(key);
+        if (cached !== null) return Number(cached);
+        const count = await compute();
+        // Short-lived: stock taken by orders can move a product in or out of `in_stock` without
+        // moving the content version.
+        await cache.set(key, String(count), Math.min(ttl, 60));
+        return count;
+      })();
+      counting.set(key, counted);
+      try {
+        return await counted;
+      } finally {
+        counting.delete(key);
+      }
     },
 
     /**

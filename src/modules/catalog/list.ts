@@ -140,11 +140,6 @@ export async function listProducts(cache: CatalogCache, heldUnits: HeldUnits | u
   const n = normalize(req.query);
   const mode = n.position === undefined ? `o${n.offset}` : `c${req.query.cursor}`;
   const key = `list:${req.baseUrl}${req.path}?${new URLSearchParams(n.params).toString()}&limit=${n.limit}&${mode}`;
-  const { version, hit } = await cache.lookup(key);
-  let entry = hit;
-  if (!entry) {
-    entry = await buildPage(cache, req, n);
-    await cache.store(key, version, entry);
-  }
-  return renderEntry(entry, heldUnits, true);
+  const { entry, held } = await cache.fetch(key, () => buildPage(cache, req, n), heldUnits);
+  return renderEntry(entry, held, true);
 }

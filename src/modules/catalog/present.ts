@@ -1,19 +1,19 @@
 /**
  * Product JSON and the last step of every read: cached bytes (which carry stock as `quantity`)
- * become the answer, with the units held in live carts subtracted in one call per page.
+ * become the answer, with the units held in live carts subtracted (read in one call per page).
  */
 import { createHash } from 'node:crypto';
 import { formatMoney } from '../../platform/money.ts';
-import type { CachedEntry } from './cache.ts';
+import type { CachedEntry, ReadyEntry } from './cache.ts';
 import type { ProductRow } from './repo.ts';
 import type { ProductJson } from './schemas.ts';
 
 /** Units held in live carts per product id (absent ids hold nothing). Provided by the cart's hold store. */
 export type HeldUnits = (productIds: string[]) => Promise<Map<string, number>>;
 
-/** Serialized JSON and its entity tag. */
+/** Serialized JSON (sent as is) and its entity tag. */
 export interface Rendered {
-  body: string;
+  body: Buffer | string;
   etag: string;
 }
 
@@ -33,24 +33,16 @@ export function presentProduct(row: ProductRow, held: number): ProductJson {
 export const etagOf = (body: string): string => `"${createHash('sha1').update(body).digest('base64url')}"`;
 
 /**
- * Applies live holds to a cached entry. The header lists `id:stock` of the products in the body;
- * when nothing on the page is held, the cached bytes go out untouched.
+ * Applies live holds to a cached entry. When nothing on the page is held, the cached bytes and
+ * their entity tag go out untouched; only a page with held units is parsed and serialized again.
  */
-export async function renderEntry(entry: CachedEntry, heldUnits: HeldUnits | undefined, page: boolean): Promise<Rendered> {
-  if (!heldUnits || entry.header === '') return { body: entry.body, etag: etagOf(entry.body) };
-  const stocks = new Map<string, number>();
-  for (const pair of entry.header.split(',')) {
-    const at = pair.indexOf(':');
-    stocks.set(pair.slice(0, at), Number(pair.slice(at + 1)));
-  }
-  const held = await heldUnits([...stocks.keys()]);
-  let anyHeld = false;
-  for (const id of stocks.keys()) if ((held.get(id) ?? 0) > 0) anyHeld = true;
-  if (!anyHeld) return { body: entry.body, etag: etagOf(entry.body) };
+export function renderEntry(entry: ReadyEntry, held: Map<string, number> | undefined, page: boolean): Rendered {
+  if (!held || !entry.ids.some((id) => (held.get(id) ?? 0) > 0)) return { body: entry.bytes, etag: entry.etag };
+  const stocks = new Map(entry.ids.map((id, i) => [id, entry.stocks[i]!]));
   const adjust = (p: ProductJson) => {
     p.quantity = Math.max(0, (stocks.get(p.id) ?? p.quantity) - (held.get(p.id) ?? 0));
   };
-  const parsed = JSON.parse(entry.body) as ProductJson | { results: ProductJson[] };
+  const parsed = JSON.parse(entry.bytes.toString()) as ProductJson | { results: ProductJson[] };
   if (page) (parsed as { results: ProductJson[] }).results.forEach(adjust);
   else adjust(parsed as ProductJson);
   const body = JSON.stringify(parsed);

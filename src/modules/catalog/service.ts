@@ -90,16 +90,13 @@ export function createCatalogService(deps: CatalogDeps) {
     listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, deps.heldUnits, req),
 
     async getProduct(id: string): Promise<Rendered> {
-      const key = `product:${id}`;
-      const { version, hit } = await cache.lookup(key);
-      let entry = hit;
-      if (!entry) {
+      const build = async () => {
         const row = await cache.read((r) => repo.findProduct(r, id));
         if (!row || row.archived) throw notFound('Product');
-        entry = productEntry(row);
-        await cache.store(key, version, entry);
-      }
-      return renderEntry(entry, deps.heldUnits, false);
+        return productEntry(row);
+      };
+      const { entry, held } = await cache.fetch(`product:${id}`, build, deps.heldUnits);
+      return renderEntry(entry, held, false);
     },
 
     async createProduct(body: ProductCreateBody): Promise<ProductJson> {
