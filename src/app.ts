@@ -3,7 +3,6 @@
  * explicitly. No services hang on the Fastify instance; routes get theirs as arguments.
  */
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
@@ -11,6 +10,7 @@ import { registerDocs } from './platform/http/docs.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
 import { registerRateLimit } from './platform/http/rate-limit.ts';
+import { registerSecurityHeaders } from './platform/http/security-headers.ts';
 import { serverOptions, TypeBoxValidatorCompiler } from './platform/http/server-options.ts';
 import type { Services } from './services.ts';
 import { identityRoutes } from './modules/identity/routes.ts';
@@ -26,18 +26,21 @@ export async function buildApp(services: Services) {
   registerProblemHandlers(app);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks with no I/O take the callback form: no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
   // While shutting down, answers close their keep-alive connection so the server can finish.
   let draining = false;
   app.addHook('preClose', async () => {
     draining = true;
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
-  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
+  registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
   await app.register(cors, { origin: config.http.corsOrigins.length > 0 ? [...config.http.corsOrigins] : false });
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);

@@ -25,9 +25,10 @@ const HealthBody = Type.Object({
 });
 
 export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[]) {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+    done();
   });
 
   const ops = { tags: ['operations'] };
