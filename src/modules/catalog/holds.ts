@@ -128,8 +128,11 @@ export async function getProductsForHold(db: Db, ids: string[]): Promise<Map<str
 
 /** What the orders service calls around its transaction (invariant 3). */
 export interface OrderHold {
-  /** After the commit: the holds are spent (a cart's are gone with it). */
-  commit(): Promise<void>;
+  /**
+   * After the commit: the holds are spent (a cart's are gone with it). `committed` is the stock
+   * and version of each product as the order's own transaction left them (its RETURNING).
+   */
+  commit(committed: StockMirror[]): Promise<void>;
   /** After a failure: a one-off order's holds are dropped; a cart keeps its own. */
   release(): Promise<void>;
 }
@@ -191,13 +194,14 @@ export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: 
         throw new AppError('conflict', 'Too many units held');
       }
       return {
-        // The mirror moves to what is committed now (read after the commit), so a caller that read
-        // the stock before this order cannot have its older figure counted once our holds are gone.
-        // The order is committed by now: nothing here may turn it into an error answer.
-        commit: async () => {
+        // The mirror moves to what this order committed (stock and version from its own update,
+        // no read back): a version at least ours, so a caller that read the stock before this
+        // order cannot have its older figure counted once our holds are gone — the script only
+        // ever moves the mirror forward. The order is committed by now: nothing here may turn it
+        // into an error answer.
+        commit: async (committed) => {
           try {
-            const after = await getProductsForHold(primary, holdLines.map((l) => l.productId));
-            await store.commit(holder, [...after.values()].map((p) => ({ productId: p.id, stock: p.stock, version: p.version })));
+            await store.commit(holder, committed);
           } catch (error) {
             quietly('could not release spent holds; they expire by themselves')(error);
           }

@@ -7,7 +7,7 @@
 import type { Db } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { normalizeLines, type StockLine, type TakeStock, type TakeStockResult } from '../catalog/stock.ts';
+import { normalizeLines, type StockLine, type TakenProduct, type TakeStock, type TakeStockResult } from '../catalog/stock.ts';
 import type { CompleteKey } from './idempotency.ts';
 import { insertOrder } from './repo.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
@@ -19,7 +19,7 @@ export async function placeInTransaction(
   customerId: string,
   lines: StockLine[],
   complete: CompleteKey,
-): Promise<{ order: Order; body: OrderJson }> {
+): Promise<{ order: Order; body: OrderJson; taken: TakenProduct[] }> {
   const normalized = normalizeLines(lines);
   const taken = await takeStock(tx, normalized);
   if (!taken.ok) throw stockRefusal(taken);
@@ -45,7 +45,7 @@ export async function placeInTransaction(
   const order: Order = { ...draft, createdAt };
   const body = presentOrder(order);
   await complete(tx, { status: 201, body });
-  return { order, body };
+  return { order, body, taken: taken.products };
 }
 
 function outboxPayload(order: Omit<Order, 'createdAt'>) {

@@ -66,9 +66,12 @@ export function createOrdersService(deps: OrdersDeps) {
         await hold?.release();
         throw error;
       }
-      await hold?.commit();
-      const { order, body } = placed;
-      await stockChanged(order.lines.map((l) => l.productId));
+      const { order, body, taken } = placed;
+      // Both after the commit and independent (neither can fail the answer): side by side.
+      await Promise.all([
+        hold?.commit(taken.map((p) => ({ productId: p.id, stock: p.stockAfter, version: p.version }))),
+        stockChanged(order.lines.map((l) => l.productId)),
+      ]);
       return { status: 201, body };
     });
   }
