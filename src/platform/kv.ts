@@ -32,10 +32,6 @@ export function createRedisClient(url: string, keyPrefix: string, logger?: Logge
     // Reconnect forever with a capped back-off: Redis coming back must heal the service by itself.
     retryStrategy: (times) => Math.min(times * 100, 2000),
     lazyConnect: false,
-    // Commands issued in the same tick (by concurrent requests, or one request's reads side by
-    // side) leave in one write and their replies arrive in one read: fewer system calls on both
-    // ends, same order and atomicity per command. Nothing here blocks the connection (no BLPOP).
-    enableAutoPipelining: true,
   });
   let down = false;
   redis.on('error', (error) => {
