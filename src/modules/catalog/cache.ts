@@ -105,8 +105,9 @@ export function createCatalogCache(platform: Platform) {
     }
   };
 
+  // Only replicas can serve a read older than a write; without them there is nothing to record.
   const recordLsn = async () => {
-    if (db.kind !== 'postgres') return;
+    if (db.kind !== 'postgres' || db.replicas.status().length === 0) return;
     const rows = await queryRows<{ lsn: string }>(db.primary, sql`select pg_current_wal_lsn()::text as lsn`);
     if (rows[0]) await kv.set(LSN_KEY, rows[0].lsn);
   };
