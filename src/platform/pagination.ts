@@ -51,3 +51,8 @@ export function decodeCursor<T>(cursor: string, check: (value: unknown) => value
 }
 
 export type PageQueryType = Static<ReturnType<typeof Type.Object<typeof PageQuery>>>;
+
+/** Where page links start: PUBLIC_URL when set (behind a proxy), else the request's own origin. */
+export function linkBase(request: { protocol: string; host: string }, publicUrl: string | undefined): string {
+  return publicUrl ?? `${request.protocol}://${request.host}`;
+}

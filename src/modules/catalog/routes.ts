@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Rendered } from './present.ts';
+import { linkBase } from '../../platform/pagination.ts';
 import {
   Category,
   CategoryCreate,
@@ -32,8 +33,7 @@ function sendRendered(request: FastifyRequest, reply: FastifyReply, rendered: Re
 
 export async function catalogRoutes(instance: FastifyInstance, service: CatalogService) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  // Links in pages start with PUBLIC_URL when set (behind a proxy), else this request's origin.
-  const baseUrl = (request: FastifyRequest) => service.publicUrl ?? `${request.protocol}://${request.host}`;
+  const baseUrl = (request: FastifyRequest) => linkBase(request, service.publicUrl);
 
   app.get(
     '/products/',

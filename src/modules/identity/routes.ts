@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { currentUser } from '../../platform/http/auth.ts';
-import { offsetLinks } from '../../platform/pagination.ts';
+import { linkBase, offsetLinks } from '../../platform/pagination.ts';
 import type { IdentityService } from './service.ts';
 import {
   Customer,
@@ -31,7 +31,7 @@ const NoContent = Type.Null({ description: 'No content' });
 
 export async function identityRoutes(fastify: FastifyInstance, service: IdentityService) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const baseUrl = (request: FastifyRequest) => service.publicUrl ?? `${request.protocol}://${request.host}`;
+  const baseUrl = (request: FastifyRequest) => linkBase(request, service.publicUrl);
 
   app.post('/register/', { config: { auth: 'public' }, schema: { tags, body: RegisterBody, response: { 201: RegisteredUser } } }, async (request, reply) => {
     const user = await service.register(request.body);

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { currentUser } from '../../platform/http/auth.ts';
-import { offsetLinks } from '../../platform/pagination.ts';
+import { linkBase, offsetLinks } from '../../platform/pagination.ts';
 import { IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
 import type { OrdersService } from './service.ts';
 
@@ -41,7 +41,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
       const limit = request.query.limit ?? 20;
       const offset = request.query.offset ?? 0;
       const page = await service.listOrders(user.id, limit, offset);
-      const base = service.publicUrl ?? `${request.protocol}://${request.host}`;
+      const base = linkBase(request, service.publicUrl);
       return { count: page.count, ...offsetLinks(base, request.url, offset, limit, page.count), results: page.results };
     },
   );
