@@ -9,15 +9,13 @@
  * Uses a dedicated database (opply_bench_cart), dropped at the end, and a Redis key prefix of its
  * own, deleted at the end.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import pg from 'pg';
 import { createDatabase, sql } from '../../src/platform/db.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { createRedisClient, waitForRedis } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { createRedisHoldStore } from '../../src/modules/catalog/holds-redis.ts';
+import { admin, databaseUrl, drive, httpClient, printRatios, signIn, startServer, stopServer, type Result } from '../lib.ts';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,100 +27,15 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const PORT = 19_000 + Math.floor(Math.random() * 1000);
 const PREFIX = `bench:cart:${randomUUID()}:`;
 
-const dbUrl = (() => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-
-async function admin(text: string) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Runs `clients` loops of `once` for `seconds`; counts by outcome. */
-async function drive(seconds: number, once: (client: number, round: number) => Promise<string>) {
-  const counts = new Map<string, number>();
-  const deadline = Date.now() + seconds * 1000;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, client) => {
-      for (let round = 0; Date.now() < deadline; round++) {
-        const outcome = await once(client, round).catch((error: Error) => `error: ${error.message.slice(0, 60)}`);
-        counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-      }
-    }),
-  );
-  return { perSecond: (counts.get('ok') ?? 0) / ((Date.now() - started) / 1000), counts: Object.fromEntries(counts) };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-function request(method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: PORT, method, path, agent, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-async function startServer() {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      JWT_SECRET: 'bench-only-secret-bench-only-secret-0123456789',
-      DATABASE_URL: dbUrl,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: `${PREFIX}http:`,
-      PORT: String(PORT),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SEED_DEMO_DATA: 'false',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  for (let i = 0; i < 100; i++) {
-    const up = await request('GET', '/health/live', undefined).catch(() => undefined);
-    if (up?.status === 200) return child;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill('SIGTERM');
-  throw new Error('server did not start');
-}
-
-async function signIn(): Promise<string[]> {
-  const tokens: string[] = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    const username = `cartbench${i}`;
-    const password = `bench-password-${i}-long-enough`;
-    const reg = await request('POST', '/api/identity/register/', { username, email: `${username}@example.com`, password });
-    if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.body}`);
-    const login = await request('POST', '/api/identity/token/', { username, password }, { 'x-forwarded-for': `10.0.0.${i}` });
-    if (login.status !== 200) throw new Error(`login: ${login.status} ${login.body}`);
-    tokens.push(`Bearer ${JSON.parse(login.body).access}`);
-  }
-  return tokens;
-}
+const dbUrl = databaseUrl(ADMIN_URL, DB_NAME);
+const { request, close: closeClient } = httpClient(PORT, CLIENTS);
 
 /** Client c's cart: its own 5 products (spread), or the hot product for every line change. */
 type Scenario = { name: string; product: (client: number, round: number) => string };
 
 async function main() {
-  await admin(`drop database if exists ${DB_NAME} with (force)`);
-  await admin(`create database ${DB_NAME}`);
+  await admin(ADMIN_URL, `drop database if exists ${DB_NAME} with (force)`);
+  await admin(ADMIN_URL, `create database ${DB_NAME}`);
   const setup = await createDatabase({ url: dbUrl, poolMax: 4 });
   await migrate(setup);
   const own = Array.from({ length: CLIENTS * LINES }, () => newId());
@@ -140,17 +53,17 @@ async function main() {
     { name: 'hot (every client on 1 product)', product: () => hot },
   ];
   const quantity = (round: number) => 1 + (round % 3);
-  const results: Array<{ scenario: string; mode: string; perSecond: number; counts: Record<string, number> }> = [];
-  const server = await startServer();
+  const results: Result[] = [];
+  const server = await startServer({ port: PORT, databaseUrl: dbUrl, env: { REDIS_URL, REDIS_KEY_PREFIX: `${PREFIX}http:` }, request });
   try {
-    const tokens = await signIn();
+    const tokens = await signIn(request, { count: CLIENTS, usernamePrefix: 'cartbench', loginHeaders: (i) => ({ 'x-forwarded-for': `10.0.0.${i}` }) });
     const overHttp = (s: Scenario, seconds: number) =>
-      drive(seconds, async (c, r) => {
+      drive(CLIENTS, seconds, async (c, r) => {
         const res = await request('PUT', `/api/cart/items/${s.product(c, r)}/`, { quantity: quantity(r) }, { authorization: tokens[c]! });
         return res.status === 200 ? 'ok' : `http ${res.status}`;
       });
     const bare = (s: Scenario, seconds: number) =>
-      drive(seconds, async (c, r) => {
+      drive(CLIENTS, seconds, async (c, r) => {
         const result = await store.setHolds(`cart:bench-${c}`, [{ productId: s.product(c, r), quantity: quantity(r), stock: STOCK, version: 1 }], 1800);
         return result.ok ? 'ok' : `refused ${result.reason}`;
       });
@@ -162,10 +75,9 @@ async function main() {
       results.push({ scenario: s.name, mode: 'HTTP', ...(await overHttp(s, SECONDS)) });
     }
   } finally {
-    server.kill('SIGTERM');
-    agent.destroy();
-    await new Promise((r) => server.once('exit', r));
-    await admin(`drop database if exists ${DB_NAME} with (force)`);
+    closeClient();
+    await stopServer(server);
+    await admin(ADMIN_URL, `drop database if exists ${DB_NAME} with (force)`);
     const cleaner = createRedisClient(REDIS_URL, '');
     await waitForRedis(cleaner);
     let cursor = '0';
@@ -177,13 +89,7 @@ async function main() {
     cleaner.disconnect();
     redis.disconnect();
   }
-  const ceiling = (scenario: string) => results.find((r) => r.scenario === scenario && r.mode === 'bare Lua')!.perSecond;
-  console.log(`\nholds/s, ${CLIENTS} concurrent clients, ${SECONDS} s per run\n`);
-  console.log('| scenario | mode | holds/s | ratio to bare | outcomes |');
-  console.log('|---|---|---:|---:|---|');
-  for (const r of results) {
-    console.log(`| ${r.scenario} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / ceiling(r.scenario)).toFixed(2)} | ${JSON.stringify(r.counts)} |`);
-  }
+  printRatios(results, { unit: 'holds', clients: CLIENTS, seconds: SECONDS, ceilingMode: 'bare Lua' });
 }
 
 main().catch((error) => {

@@ -1,0 +1,142 @@
+/**
+ * Helpers shared by the closed-loop benches that run the real server in a child process
+ * (bench/orders, bench/cart): a dedicated database beside the maintenance one, a keep-alive HTTP
+ * client, the server started with bench settings, N signed-in customers, the load loop and the
+ * result table with ratios to the bare ceiling.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import pg from 'pg';
+
+/** The URL of database `dbName` on the same server as the maintenance database `adminUrl`. */
+export function databaseUrl(adminUrl: string, dbName: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+}
+
+/** Runs one statement (create / drop database) on the maintenance database. */
+export async function admin(adminUrl: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+export type Response = { status: number; body: string };
+export type Request = (method: string, path: string, body: unknown, headers?: Record<string, string>) => Promise<Response>;
+
+/** A JSON client for 127.0.0.1:`port` on a keep-alive agent of `maxSockets` sockets (one a bench client). */
+export function httpClient(port: number, maxSockets: number): { request: Request; close: () => void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  const request: Request = (method, path, body, headers = {}) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, method, path, agent, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  };
+  return { request, close: () => agent.destroy() };
+}
+
+/**
+ * Spawns src/server.ts in production mode on 127.0.0.1:`port` against `databaseUrl`, with `env`
+ * added (pool size, Redis, rate limits: whatever the bench needs), and waits until it answers.
+ */
+export async function startServer(opts: { port: number; databaseUrl: string; env?: Record<string, string>; request: Request }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      JWT_SECRET: 'bench-only-secret-bench-only-secret-0123456789',
+      DATABASE_URL: opts.databaseUrl,
+      PORT: String(opts.port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SEED_DEMO_DATA: 'false',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; i < 100; i++) {
+    const up = await opts.request('GET', '/health/live', undefined).catch(() => undefined);
+    if (up?.status === 200) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGTERM');
+  throw new Error('server did not start');
+}
+
+/** Stops the server started by startServer and waits for it to exit. */
+export async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/**
+ * Registers and logs in `count` customers named `${usernamePrefix}${i}`; returns their
+ * Authorization header values in order. `loginHeaders(i)` adds headers to customer i's login.
+ */
+export async function signIn(
+  request: Request,
+  opts: { count: number; usernamePrefix: string; loginHeaders?: (i: number) => Record<string, string> },
+): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < opts.count; i++) {
+    const username = `${opts.usernamePrefix}${i}`;
+    const password = `bench-password-${i}-long-enough`;
+    const reg = await request('POST', '/api/identity/register/', { username, email: `${username}@example.com`, password });
+    if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.body}`);
+    const login = await request('POST', '/api/identity/token/', { username, password }, opts.loginHeaders?.(i) ?? {});
+    if (login.status !== 200) throw new Error(`login: ${login.status} ${login.body}`);
+    tokens.push(`Bearer ${JSON.parse(login.body).access}`);
+  }
+  return tokens;
+}
+
+export type Run = { perSecond: number; counts: Record<string, number> };
+
+/**
+ * Closed loop: `clients` loops each call `once` (given the client's index and its round) until
+ * `seconds` have passed; counts by the outcome it returns ('ok' is the one per-second counts).
+ */
+export async function drive(clients: number, seconds: number, once: (client: number, round: number) => Promise<string>): Promise<Run> {
+  const counts = new Map<string, number>();
+  const deadline = Date.now() + seconds * 1000;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let round = 0; Date.now() < deadline; round++) {
+        const outcome = await once(client, round).catch((error: Error) => `error: ${error.message.slice(0, 60)}`);
+        counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+      }
+    }),
+  );
+  const elapsed = (Date.now() - started) / 1000;
+  return { perSecond: (counts.get('ok') ?? 0) / elapsed, counts: Object.fromEntries(counts) };
+}
+
+export type Result = Run & { scenario: string; mode: string };
+
+/** Prints the results as a Markdown table, each row's rate as a ratio to its scenario's `ceilingMode` row. */
+export function printRatios(results: Result[], opts: { unit: string; clients: number; seconds: number; ceilingMode: string }): void {
+  const ceiling = (scenario: string) => results.find((r) => r.scenario === scenario && r.mode === opts.ceilingMode)!.perSecond;
+  console.log(`\n${opts.unit}/s, ${opts.clients} concurrent clients, ${opts.seconds} s per run\n`);
+  console.log(`| scenario | mode | ${opts.unit}/s | ratio to bare | outcomes |`);
+  console.log('|---|---|---:|---:|---|');
+  for (const r of results) {
+    console.log(`| ${r.scenario} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / ceiling(r.scenario)).toFixed(2)} | ${JSON.stringify(r.counts)} |`);
+  }
+}
