@@ -21,8 +21,8 @@
  * Each process also keeps the entries it served, decoded (bytes, entity tag, product ids), next
  * to the version they were built at. They are only ever a copy of a shared entry and are served
  * only while the shared version still matches, so they change no staleness rule above; what they
- * save is moving and decoding the page on every hit, and they let the version read and the
- * held-units read go out together (one round trip with auto-pipelining).
+ * save is moving and decoding the page on every hit, and they let the version be read inside the
+ * held-units script (a hit is one Redis command; two side by side when the hold store cannot).
  */
 import { createCache } from '../../platform/cache.ts';
 import { queryRows, sql, type Db } from '../../platform/db.ts';
@@ -105,6 +105,23 @@ export function createCatalogCache(platform: Platform) {
     }
   };
 
+  /**
+   * The version and the held units of `ids`: one Redis command when the hold store can read the
+   * version in its script, else the two reads side by side. Should the one command fail, the two
+   * reads run, each degrading on its own (version unreadable: uncached; holds: none).
+   */
+  const versionAndHeld = async (ids: string[], heldUnits: HeldUnits | undefined): Promise<[string | null, Map<string, number> | undefined]> => {
+    if (ids.length > 0 && heldUnits?.withCounter) {
+      try {
+        const { counter, held } = await heldUnits.withCounter(ids, VERSION_KEY);
+        return [counter, held];
+      } catch (error) {
+        logger.debug({ err: error }, 'catalog version and holds unreadable in one command; reading them apart');
+      }
+    }
+    return Promise.all([readVersion(VERSION_KEY), ids.length > 0 ? heldUnits?.(ids) : undefined]);
+  };
+
   // Only replicas can serve a read older than a write; without them there is nothing to record.
   const recordLsn = async () => {
     if (db.kind !== 'postgres' || db.replicas.status().length === 0) return;
@@ -116,7 +133,7 @@ export function createCatalogCache(platform: Platform) {
     /**
      * The entry for `key` at the current version, built (and shared) when there is none, with the
      * live held units of its products. A hit known to this process costs one round trip: the
-     * version and the held units are read side by side.
+     * version and the held units are read together (see `versionAndHeld`).
      */
     async fetch(key: string, build: () => Promise<CachedEntry>, heldUnits: HeldUnits | undefined): Promise<{ entry: ReadyEntry; held: Map<string, number> | undefined }> {
       let known = local.get(key);
@@ -128,7 +145,7 @@ export function createCatalogCache(platform: Platform) {
       let entry: ReadyEntry | null = null;
       let held: Map<string, number> | undefined;
       if (known) {
-        [version, held] = await Promise.all([readVersion(VERSION_KEY), known.ids.length > 0 ? heldUnits?.(known.ids) : undefined]);
+        [version, held] = await versionAndHeld(known.ids, heldUnits);
         if (version === known.version) {
           metrics.cacheLookups.inc({ cache: 'catalog', result: 'hit' });
           return { entry: known, held };

@@ -118,18 +118,31 @@ end
 if all then redis.call('DEL', hkey) end
 return {1}`;
 
-/** KEYS: a dummy holder key, then product pairs; ARGV[1]: holder to leave out ('' = none). */
-export const HELD_UNITS = `${PRELUDE}
-local out = {}
+/** Appends each product's held units to `out`, leaving out holder ARGV[1] ('' = none). */
+const HELD_INTO_OUT = `
 local field = 'u:' .. ARGV[1]
 for k = 1, n do
   local p = KEYS[2 * k]
   prune(p, KEYS[2 * k + 1])
   local held = tonumber(redis.call('HGET', p, 't') or '0')
   if ARGV[1] ~= '' then held = held - tonumber(redis.call('HGET', p, field) or '0') end
-  out[k] = held
+  out[#out + 1] = held
 end
 return out`;
+
+/** KEYS: a dummy holder key, then product pairs; ARGV[1]: holder to leave out ('' = none). */
+export const HELD_UNITS = `${PRELUDE}
+local out = {}
+${HELD_INTO_OUT}`;
+
+/**
+ * As HELD_UNITS, with KEYS[1] a counter (the catalog version) in the dummy's place: its value
+ * comes first in the reply, then the held units. A missing counter is started (INCR), as its
+ * other readers do, so a page costs one command where it cost a GET beside the script.
+ */
+export const HELD_UNITS_WITH_COUNTER = `${PRELUDE}
+local out = {redis.call('GET', KEYS[1]) or tostring(redis.call('INCR', KEYS[1]))}
+${HELD_INTO_OUT}`;
 
 /** KEYS[1]: the holder hash. Returns {expiresAt or -1, id, units, …}. */
 export const HOLDS_OF = `

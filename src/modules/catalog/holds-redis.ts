@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
 import { mergeHoldLines } from './holds.ts';
-import { HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
+import { HELD_UNITS, HELD_UNITS_WITH_COUNTER, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
 
 type Reply = Array<string | number>;
 type Script = (numberOfKeys: number, ...args: Array<string | number>) => Promise<Reply>;
@@ -15,6 +15,7 @@ interface HoldCommands {
   holdsSet: Script;
   holdsRelease: Script;
   holdsHeld: Script;
+  holdsHeldCounter: Script;
   holdsOf: Script;
 }
 
@@ -29,6 +30,7 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
     ['holdsSet', SET_HOLDS],
     ['holdsRelease', RELEASE],
     ['holdsHeld', HELD_UNITS],
+    ['holdsHeldCounter', HELD_UNITS_WITH_COUNTER],
     ['holdsOf', HOLDS_OF],
   ];
   // defineCommand is per client; a client shared with another store defines them once.
@@ -107,6 +109,15 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
       const keys = ['hold:none', ...ids.flatMap(productKeys)];
       const reply = await r.holdsHeld(keys.length, ...keys, excludeHolder ?? '');
       return new Map(ids.map((id, i) => [id, Number(reply[i])]));
+    },
+
+    // The counter key goes through this same client, so it names the same key (same prefix) as the
+    // key-value store's `get(counterKey)` does.
+    async heldUnitsWithCounter(productIds: string[], counterKey: string) {
+      const ids = [...new Set(productIds)];
+      const keys = [counterKey, ...ids.flatMap(productKeys)];
+      const reply = await r.holdsHeldCounter(keys.length, ...keys, '');
+      return { counter: String(reply[0]), held: new Map(ids.map((id, i) => [id, Number(reply[i + 1])])) };
     },
 
     // The client belongs to the platform (shared with the cache); it closes it.

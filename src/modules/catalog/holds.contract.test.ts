@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient, waitForRedis } from '../../platform/kv.ts';
+import { createRedisClient, createRedisStore, waitForRedis } from '../../platform/kv.ts';
 import { testRedisUrl } from '../../../test/helpers/test-env.ts';
 import type { HoldLine, HoldStore } from './holds.ts';
 import { createMemoryHoldStore } from './holds-memory.ts';
@@ -158,6 +158,26 @@ describe.runIf(testRedisUrl)('Redis', () => {
         redis.disconnect();
       },
     };
+  });
+
+  it('reads a key-value counter with the held units in one command, starting it when missing', async () => {
+    const client = createRedisClient(testRedisUrl!, prefix);
+    await waitForRedis(client);
+    try {
+      const store = createRedisHoldStore(client);
+      const kv = createRedisStore(client);
+      const [p, q, counterKey] = [randomUUID(), randomUUID(), `counter:${randomUUID()}`];
+      await store.setHolds('counter-holder', [line(p, 4)], 60);
+      expect(await store.heldUnitsWithCounter!([p, q, p], counterKey)).toEqual({ counter: '1', held: new Map([[p, 4], [q, 0]]) });
+      // The same key the key-value store reads and moves.
+      expect(await kv.get(counterKey)).toBe('1');
+      await kv.incr(counterKey);
+      expect((await store.heldUnitsWithCounter!([p], counterKey)).counter).toBe('2');
+      await store.release('counter-holder');
+      await kv.del(counterKey);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('keeps every key under the client prefix', async () => {

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
+import type { HeldUnits } from './present.ts';
 import type { StockLine } from './stock.ts';
 import { products } from './tables.ts';
 
@@ -81,6 +82,11 @@ export interface HoldStore {
   commit(holder: string, mirrors: StockMirror[]): Promise<void>;
   /** Live held units per product (one round trip for a page), leaving out one holder's own. */
   heldUnits(productIds: string[], excludeHolder?: string): Promise<Map<string, number>>;
+  /**
+   * heldUnits (no holder left out) plus the value of a counter of the key-value store, started
+   * when missing, in one command. Only a store sharing the key-value store's client has it.
+   */
+  heldUnitsWithCounter?(productIds: string[], counterKey: string): Promise<{ counter: string; held: Map<string, number> }>;
   close(): Promise<void>;
 }
 
@@ -216,9 +222,9 @@ export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: 
  * Held units for the catalog's quantities. Redis unreachable: nothing counts as held, so the
  * catalog keeps answering from the database (invariant 7); orders stay safe through invariant 1.
  */
-export function heldUnitsOrNone(store: HoldStore, logger: Logger) {
+export function heldUnitsOrNone(store: HoldStore, logger: Logger): HeldUnits {
   const degraded = throttledWarn(logger, 'hold store unreachable: catalog quantities ignore holds until it is back');
-  return async (productIds: string[]): Promise<Map<string, number>> => {
+  const heldUnits: HeldUnits = async (productIds: string[]): Promise<Map<string, number>> => {
     try {
       return await store.heldUnits(productIds);
     } catch (error) {
@@ -226,4 +232,7 @@ export function heldUnitsOrNone(store: HoldStore, logger: Logger) {
       return new Map();
     }
   };
+  // Errors propagate here: the caller falls back on the two separate reads, each degrading as above.
+  if (store.heldUnitsWithCounter) heldUnits.withCounter = store.heldUnitsWithCounter.bind(store);
+  return heldUnits;
 }
