@@ -11,7 +11,6 @@ import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
 import { createOrdersService } from './modules/orders/service.ts';
-import { returnStock, takeStock } from './modules/catalog/stock.ts';
 import { createCartService } from './modules/cart/service.ts';
 import { createOrderHolds, getProductsForHold, heldUnitsOrNone } from './modules/catalog/holds.ts';
 import { createMemoryHoldStore } from './modules/catalog/holds-memory.ts';
@@ -46,7 +45,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
   const orders = createOrdersService({
     platform,
-    stock: { takeStock, returnStock },
+    stock: { takeStock: catalog.takeStock, returnStock: catalog.returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
     holds: createOrderHolds({ store: holdStore, primary: db.primary, logger, cartTtlSeconds: config.cart.ttlSeconds }),

@@ -13,6 +13,7 @@ import { presentProduct, productEntry, renderEntry, type HeldUnits, type Rendere
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
 import { seedCatalog } from './seed.ts';
+import { returnStock, takeStock } from './stock.ts';
 
 export interface CatalogDeps {
   platform: Platform;
@@ -84,6 +85,12 @@ export function createCatalogService(deps: CatalogDeps) {
   }
 
   return {
+    /**
+     * Stock moved by orders, inside the caller's transaction: the only writers of `stock` besides
+     * staff inventory changes (invariant 1 lives in stock.ts).
+     */
+    takeStock,
+    returnStock,
     /** The public base URL of page links, when configured. */
     publicUrl: deps.platform.config.http.publicUrl,
 
