@@ -1,6 +1,9 @@
 /**
  * Products for tests of other modules, written straight into catalog.products so those tests do
- * not depend on the catalog's HTTP API. Stock is read and restocked the same way.
+ * not depend on the catalog's HTTP API. Stock is read and restocked the same way. Each write then
+ * does what a catalog write does afterwards (`bumpVersion`: cached pages dropped, and the write's
+ * WAL position recorded so replica reads wait for it), or a read through a lagging replica could
+ * miss a product the test has just made.
  */
 import { queryRows, sql } from '../../src/platform/db.ts';
 import { newId } from '../../src/platform/ids.ts';
@@ -20,6 +23,7 @@ export async function createProduct(t: TestApp, opts: { stock: number; priceCent
     sql`insert into catalog.products (id, name, price_cents, stock, archived)
         values (${product.id}, ${product.name}, ${product.priceCents}, ${opts.stock}, ${opts.archived ?? false})`,
   );
+  await t.services.catalog.bumpVersion();
   return product;
 }
 
@@ -31,8 +35,10 @@ export async function stockOf(t: TestApp, productId: string): Promise<number> {
 
 export async function restock(t: TestApp, productId: string, units: number): Promise<void> {
   await t.services.db.primary.execute(sql`update catalog.products set stock = stock + ${units}, version = version + 1 where id = ${productId}`);
+  await t.services.catalog.bumpVersion();
 }
 
 export async function setPrice(t: TestApp, productId: string, priceCents: number): Promise<void> {
   await t.services.db.primary.execute(sql`update catalog.products set price_cents = ${priceCents}, version = version + 1 where id = ${productId}`);
+  await t.services.catalog.bumpVersion();
 }

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '../../src/platform/metrics.ts';
 import { createUser, type TestUser } from '../helpers/auth.ts';
-import { createProduct } from '../helpers/catalog-factory.ts';
+import { newId } from '../../src/platform/ids.ts';
+import { sql } from '../../src/platform/db.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
 import { eventually, pauseReplay, replicaExclusive, resumeReplay, startReplica, stopReplica } from './replica-control.ts';
 
@@ -19,7 +20,11 @@ describe.runIf(replicaExclusive)('read routing at the HTTP edge (real streaming 
   // A product written straight to the primary, past the catalog service: a write through the
   // service records its WAL position, and catalog reads then wait for the replica to replay it
   // (read-your-writes for staff), which would hide the routing this test is about.
-  const productOnPrimary = (name: string) => createProduct(t, { stock: 10, name });
+  const productOnPrimary = async (name: string) => {
+    const id = newId();
+    await t.services.db.primary.execute(sql`insert into catalog.products (id, name, price_cents, stock) values (${id}, ${name}, 1000, 10)`);
+    return { id, name };
+  };
   // Each call is a query never asked before (its own `limit`), so no cached page answers it.
   let variant = 0;
   const searchCount = async (name: string) => {
