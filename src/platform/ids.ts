@@ -4,5 +4,3 @@ import { v7 } from 'uuid';
 export const newId = (): string => v7();
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-
-export const isUuid = (value: string): boolean => new RegExp(UUID_PATTERN).test(value);

@@ -1,7 +1,7 @@
 /**
  * Page envelopes `{count, next, previous, results}` with full URLs, and opaque keyset cursors.
  */
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { AppError } from './errors.ts';
 
 export const PageQuery = {
@@ -16,8 +16,6 @@ export const Page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
     previous: Type.Union([Type.String(), Type.Null()]),
     results: Type.Array(item),
   });
-
-export type PageOf<T> = { count?: number; next: string | null; previous: string | null; results: T[] };
 
 /** The URL of this request with some query parameters replaced (null removes one). */
 export function pageUrl(baseUrl: string, url: string, changes: Record<string, string | number | null>): string {
@@ -49,8 +47,6 @@ export function decodeCursor<T>(cursor: string, check: (value: unknown) => value
   }
   throw new AppError('validation_failed', 'cursor is not valid', { errors: [{ field: 'cursor', message: 'is not a valid cursor' }] });
 }
-
-export type PageQueryType = Static<ReturnType<typeof Type.Object<typeof PageQuery>>>;
 
 /** Where page links start: PUBLIC_URL when set (behind a proxy), else the request's own origin. */
 export function linkBase(request: { protocol: string; host: string }, publicUrl: string | undefined): string {
