@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, sql } from '../../src/platform/db.ts';
 import { newId } from '../../src/platform/ids.ts';
-import { createRedisClient, waitForRedis } from '../../src/platform/kv.ts';
+import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { createRedisHoldStore } from '../../src/modules/catalog/holds-redis.ts';
 import { admin, databaseUrl, drive, httpClient, printRatios, signIn, startServer, stopServer, type Result } from '../lib.ts';
@@ -78,15 +78,7 @@ async function main() {
     closeClient();
     await stopServer(server);
     await admin(ADMIN_URL, `drop database if exists ${DB_NAME} with (force)`);
-    const cleaner = createRedisClient(REDIS_URL, '');
-    await waitForRedis(cleaner);
-    let cursor = '0';
-    do {
-      const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      if (keys.length > 0) await cleaner.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    cleaner.disconnect();
+    await deleteKeysWithPrefix(REDIS_URL, PREFIX);
     redis.disconnect();
   }
   printRatios(results, { unit: 'holds', clients: CLIENTS, seconds: SECONDS, ceilingMode: 'bare Lua' });

@@ -148,3 +148,19 @@ export function createMemoryStore(now: () => number = Date.now): KeyValueStore {
     },
   };
 }
+
+/** Deletes every key under a prefix (a test file's or a bench run's namespace) on its own connection. */
+export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
+  const cleaner = createRedisClient(url, '');
+  try {
+    await waitForRedis(cleaner);
+    let cursor = '0';
+    do {
+      const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await cleaner.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    cleaner.disconnect();
+  }
+}

@@ -11,7 +11,7 @@ import { inject } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createDatabase, type Database } from '../../src/platform/db.ts';
-import { createRedisClient, waitForRedis } from '../../src/platform/kv.ts';
+import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
@@ -122,24 +122,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     database,
     async close() {
       await app.close();
-      if (redis) await deleteKeys(testRedisUrl!, prefix);
+      if (redis) await deleteKeysWithPrefix(testRedisUrl!, prefix);
       await services.close();
       await database.drop();
     },
   };
-}
-
-async function deleteKeys(url: string, prefix: string) {
-  const cleaner = createRedisClient(url, '');
-  try {
-    await waitForRedis(cleaner);
-    let cursor = '0';
-    do {
-      const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await cleaner.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    cleaner.disconnect();
-  }
 }

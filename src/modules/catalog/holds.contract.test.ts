@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient, createRedisStore, waitForRedis } from '../../platform/kv.ts';
+import { createRedisClient, createRedisStore, deleteKeysWithPrefix, waitForRedis } from '../../platform/kv.ts';
 import { testRedisUrl } from '../../../test/helpers/test-env.ts';
 import type { HoldLine, HoldStore } from './holds.ts';
 import { createMemoryHoldStore } from './holds-memory.ts';
@@ -144,18 +144,16 @@ contract('in-process', async () => {
 describe.runIf(testRedisUrl)('Redis', () => {
   const prefix = `test:holds:${randomUUID()}:`;
   let redis: Redis;
+  // The tests after the contract write under the prefix too; their keys go at the end.
+  afterAll(() => deleteKeysWithPrefix(testRedisUrl!, prefix));
   contract('Redis', async () => {
     redis = createRedisClient(testRedisUrl!, prefix);
     await waitForRedis(redis);
     return {
       store: createRedisHoldStore(redis),
       close: async () => {
-        const cleaner = createRedisClient(testRedisUrl!, '');
-        await waitForRedis(cleaner);
-        const keys = await cleaner.keys(`${prefix}*`);
-        if (keys.length > 0) await cleaner.del(...keys);
-        cleaner.disconnect();
         redis.disconnect();
+        await deleteKeysWithPrefix(testRedisUrl!, prefix);
       },
     };
   });
