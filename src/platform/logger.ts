@@ -1,5 +1,19 @@
+import { DrizzleQueryError } from 'drizzle-orm';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.ts';
+
+/**
+ * Errors as pino logs them, except that a failed query keeps its SQL but loses its parameters:
+ * drizzle puts them in the error (`params`) and in its message and stack, and they are user data
+ * (an email, a password hash on registration). The cause (the driver's error) is kept.
+ */
+function serializeError(error: unknown): unknown {
+  const out = pino.stdSerializers.err(error as Error);
+  if (!(error instanceof DrizzleQueryError)) return out;
+  const message = `Failed query: ${error.query}`;
+  const stack = out.stack.replace(error.message, `${message}\nparams: [not logged]`);
+  return { ...out, message: out.message.replace(error.message, message), stack, params: undefined };
+}
 
 /** JSON logs; credentials are redacted wherever they appear in a logged request or object. */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
@@ -7,6 +21,7 @@ export function createLogger(config: Config, destination?: DestinationStream): L
     {
       level: config.log.level,
       base: { service: 'opply-commerce' },
+      serializers: { err: serializeError },
       redact: {
         paths: [
           'req.headers.authorization',

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { sql } from '../../platform/db.ts';
 import { findUserByUsername } from './repo.ts';
 
 let t: TestApp;
@@ -47,5 +48,26 @@ describe('credentials never reach a response or the log', () => {
     for (const token of [tokens.refresh, refreshed.refresh, refreshed.access]) expect(log).not.toContain(token);
     for (const body of bodies) expect(body).not.toMatch(/\$argon2/);
     expect(log).not.toMatch(/\$argon2/);
+  });
+});
+
+describe('a failing query in the log', () => {
+  it('names the query but not its parameters (a password hash among them)', async () => {
+    const password = 'Another-Secret-Passphrase-77';
+    const username = 'fault-watcher';
+    // Every new user row now fails inside the database: registration answers 500.
+    await t.services.db.primary.execute(sql`alter table identity.users add constraint no_new_users check (false) not valid`);
+    try {
+      const res = await t.app.inject({ method: 'POST', url: '/api/identity/register/', payload: { username, email: 'fault@example.com', password } });
+      expect(res.statusCode).toBe(500);
+    } finally {
+      await t.services.db.primary.execute(sql`alter table identity.users drop constraint no_new_users`);
+    }
+    const failed = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string; stack: string } }).find((l) => l.msg === 'request failed');
+    expect(failed?.err?.message).toMatch(/insert into "identity"."users"/);
+    const log = lines.join('');
+    expect(log).not.toContain(password);
+    expect(log).not.toMatch(/\$argon2/);
+    expect(log).not.toContain('fault@example.com');
   });
 });
