@@ -1,6 +1,7 @@
 /** The platform's cross-cutting HTTP behaviour: request ids in logs, the global rate limit, CORS. */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../helpers/auth.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
 
 let t: TestApp;
@@ -30,8 +31,24 @@ describe('request ids in the log', () => {
   it('puts the request id on every log line of that request', async () => {
     await t.app.inject({ method: 'GET', url: '/api/ping', headers: { 'x-request-id': 'log-me-1' }, remoteAddress: '10.9.0.1' });
     const mine = lines.filter((l) => JSON.stringify(l).includes('log-me-1') || l.msg === 'handler ran');
-    expect(mine.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'handler ran', 'request completed']));
+    expect(mine.map((l) => l.msg)).toEqual(['handler ran', 'request completed']);
     for (const line of mine) expect(line.request_id).toBe('log-me-1');
+  });
+
+  it('writes one access line per request, with what an operator looks for', async () => {
+    await t.app.inject({ method: 'GET', url: '/api/ping?x=1', headers: { 'x-request-id': 'log-me-2' }, remoteAddress: '10.9.0.7' });
+    const access = lines.filter((l) => l.request_id === 'log-me-2' && l.msg !== 'handler ran');
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ msg: 'request completed', level: 30, method: 'GET', url: '/api/ping?x=1', status: 200, remote_address: '10.9.0.7' });
+    expect(access[0]!.duration_ms).toEqual(expect.any(Number));
+  });
+
+  it('names the signed-in user on the access line, and leaves quiet routes out', async () => {
+    const user = await createUser(t);
+    await t.app.inject({ method: 'GET', url: '/api/identity/me/', headers: { ...user.auth, 'x-request-id': 'log-me-3' }, remoteAddress: '10.9.0.8' });
+    expect(lines.find((l) => l.request_id === 'log-me-3')).toMatchObject({ status: 200, user_id: user.id });
+    await t.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'log-me-4' } });
+    expect(lines.filter((l) => l.request_id === 'log-me-4')).toEqual([]);
   });
 });
 

