@@ -21,8 +21,9 @@
  * Each process also keeps the entries it served, decoded (bytes, entity tag, product ids), next
  * to the version they were built at. They are only ever a copy of a shared entry and are served
  * only while the shared version still matches, so they change no staleness rule above; what they
- * save is moving and decoding the page on every hit, and they let the version be read inside the
- * held-units script (a hit is one Redis command; two side by side when the hold store cannot).
+ * save is moving and decoding the page on every hit, and they let the version be read with the
+ * held units (a hit is one MGET, batched with the other requests of its turn; two reads side by
+ * side when the hold store cannot).
  */
 import { createCache } from '../../platform/cache.ts';
 import { queryRows, sql, type Db } from '../../platform/db.ts';
@@ -107,7 +108,7 @@ export function createCatalogCache(platform: Platform) {
 
   /**
    * The version and the held units of `ids`: one Redis command when the hold store can read the
-   * version in its script, else the two reads side by side. Should the one command fail, the two
+   * version with them, else the two reads side by side. Should the one command fail, the two
    * reads run, each degrading on its own (version unreadable: uncached; holds: none).
    */
   const versionAndHeld = async (ids: string[], heldUnits: HeldUnits | undefined): Promise<[string | null, Map<string, number> | undefined]> => {

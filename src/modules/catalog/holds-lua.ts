@@ -3,20 +3,30 @@
  * of a request is one step no other request can interleave with.
  *
  * Layout (every key arrives through KEYS, so the client's key prefix applies):
- *   holder hash  productId → units, PEXPIREAT = the holder's expiry (the cart's lines)
- *   product hash s = mirrored stock, v = its database version, t = units held (pruned lazily),
- *                u:<holder> = that holder's units
- *   product zset holder → expiry (epoch ms): what lets expiry need no job
- * KEYS[1] is the holder hash; then per product its hash and its zset.
+ *   holder hash     productId → units, PEXPIREAT = the holder's expiry (the cart's lines)
+ *   product hash    s = mirrored stock, v = its database version, t = units held (pruned lazily),
+ *                   u:<holder> = that holder's units
+ *   product zset    holder → expiry (epoch ms): what lets expiry need no job
+ *   product summary "<units held>:<earliest expiry>", expiring with the last holder's expiry: what
+ *                   a catalog page reads with a plain MGET, no script (holds-redis.ts). Every script
+ *                   that changes a product's hash or zset rewrites it before returning.
+ * KEYS[1] is the holder hash; then per product its hash, its zset and its summary.
  *
  * Time comes from Redis (TIME), one clock for every process. A hold is expired when its expiry is
- * before now, the same rule Redis uses for the holder hash's own expiry.
+ * before now, the same rule Redis uses for the holder hash's and the summary's own expiry.
  */
 const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = (#KEYS - 1) / 2
-local function prune(p, e)
+local n = (#KEYS - 1) / 3
+local function summarize(p, e, s)
+  local held = tonumber(redis.call('HGET', p, 't') or '0')
+  local first = redis.call('ZRANGE', e, 0, 0, 'WITHSCORES')
+  if held <= 0 or #first == 0 then redis.call('DEL', s) return end
+  local last = redis.call('ZRANGE', e, -1, -1, 'WITHSCORES')
+  redis.call('SET', s, held .. ':' .. first[2], 'PXAT', last[2])
+end
+local function prune(p, e, s)
   local gone = redis.call('ZRANGEBYSCORE', e, '-inf', '(' .. now)
   if #gone == 0 then return end
   local freed = 0
@@ -26,6 +36,7 @@ local function prune(p, e)
   end
   redis.call('ZREMRANGEBYSCORE', e, '-inf', '(' .. now)
   redis.call('HINCRBY', p, 't', -freed)
+  summarize(p, e, s)
 end
 local function advance(p, stock, version)
   local v = redis.call('HGET', p, 'v')
@@ -52,11 +63,11 @@ for i = 1, #current, 2 do
   if not passed[current[i]] then missing[#missing + 1] = current[i] end
 end
 if #missing > 1 then return missing end
-for k = 1, n do prune(KEYS[2 * k], KEYS[2 * k + 1]) end
+for k = 1, n do prune(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1]) end
 
 local base, short, after = 4 + n, {0}, before
 for k = 1, nlines do
-  local p, id = KEYS[2 * k], ARGV[4 + k]
+  local p, id = KEYS[3 * k - 1], ARGV[4 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   if qty > 0 then advance(p, ARGV[base + 3 * k - 1], ARGV[base + 3 * k]) end
   local own = tonumber(redis.call('HGET', p, field) or '0')
@@ -73,7 +84,7 @@ if cap >= 0 and after > cap and after > before then return {2, cap, after} end
 
 local exp = now + ttl
 for k = 1, nlines do
-  local p, e, id = KEYS[2 * k], KEYS[2 * k + 1], ARGV[4 + k]
+  local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[4 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
   redis.call('HINCRBY', p, 't', qty - own)
@@ -84,7 +95,8 @@ for k = 1, nlines do
   end
 end
 for k = 1, n do
-  if redis.call('HEXISTS', hkey, ARGV[4 + k]) == 1 then redis.call('ZADD', KEYS[2 * k + 1], exp, holder) end
+  if redis.call('HEXISTS', hkey, ARGV[4 + k]) == 1 then redis.call('ZADD', KEYS[3 * k], exp, holder) end
+  summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1])
 end
 if redis.call('EXISTS', hkey) == 1 then redis.call('PEXPIREAT', hkey, exp) end
 return {1, exp}`;
@@ -105,7 +117,7 @@ if all then
   if #missing > 1 then return missing end
 end
 for k = 1, n do
-  local p, e, id = KEYS[2 * k], KEYS[2 * k + 1], ARGV[2 + k]
+  local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[2 + k]
   local version = ARGV[2 + n + 2 * k]
   if version ~= '' then advance(p, ARGV[2 + n + 2 * k - 1], version) end
   local own = redis.call('HGET', p, field)
@@ -114,35 +126,25 @@ for k = 1, n do
   end
   redis.call('ZREM', e, holder)
   redis.call('HDEL', hkey, id)
+  summarize(p, e, KEYS[3 * k + 1])
 end
 if all then redis.call('DEL', hkey) end
 return {1}`;
 
-/** Appends each product's held units to `out`, leaving out holder ARGV[1] ('' = none). */
-const HELD_INTO_OUT = `
-local field = 'u:' .. ARGV[1]
+/**
+ * KEYS: a dummy holder key, then the product triples; ARGV[1]: holder to leave out ('' = none).
+ * Prunes what expired, which also renews the summaries that had gone stale.
+ */
+export const HELD_UNITS = `${PRELUDE}
+local out, field = {}, 'u:' .. ARGV[1]
 for k = 1, n do
-  local p = KEYS[2 * k]
-  prune(p, KEYS[2 * k + 1])
+  local p = KEYS[3 * k - 1]
+  prune(p, KEYS[3 * k], KEYS[3 * k + 1])
   local held = tonumber(redis.call('HGET', p, 't') or '0')
   if ARGV[1] ~= '' then held = held - tonumber(redis.call('HGET', p, field) or '0') end
   out[#out + 1] = held
 end
 return out`;
-
-/** KEYS: a dummy holder key, then product pairs; ARGV[1]: holder to leave out ('' = none). */
-export const HELD_UNITS = `${PRELUDE}
-local out = {}
-${HELD_INTO_OUT}`;
-
-/**
- * As HELD_UNITS, with KEYS[1] a counter (the catalog version) in the dummy's place: its value
- * comes first in the reply, then the held units. A missing counter is started (INCR), as its
- * other readers do, so a page costs one command where it cost a GET beside the script.
- */
-export const HELD_UNITS_WITH_COUNTER = `${PRELUDE}
-local out = {redis.call('GET', KEYS[1]) or tostring(redis.call('INCR', KEYS[1]))}
-${HELD_INTO_OUT}`;
 
 /** KEYS[1]: the holder hash. Returns {expiresAt or -1, id, units, …}. */
 export const HOLDS_OF = `

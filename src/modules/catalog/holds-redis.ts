@@ -2,11 +2,18 @@
  * Redis hold store: every change is one Lua script (holds-lua.ts), so a request's lines are checked
  * and held in one atomic step across all processes. Errors (Redis down) propagate: the cart turns
  * them into 503, direct orders fall back on the database guard.
+ *
+ * The catalog's read of held units (every page) takes no script: the scripts keep, per product, a
+ * summary of its units held and its earliest hold expiry, and a page reads those with one MGET.
+ * A summary whose earliest hold has expired since is stale (its units include expired ones): only
+ * those products go through the pruning script, which renews them for every later reader. A
+ * summary outlives nothing: it expires by itself with the product's last hold.
  */
 import type { Redis } from 'ioredis';
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
 import { mergeHoldLines } from './holds.ts';
-import { HELD_UNITS, HELD_UNITS_WITH_COUNTER, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
+import { batchedMget } from '../../platform/kv.ts';
+import { HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
 
 type Reply = Array<string | number>;
 type Script = (numberOfKeys: number, ...args: Array<string | number>) => Promise<Reply>;
@@ -15,12 +22,12 @@ interface HoldCommands {
   holdsSet: Script;
   holdsRelease: Script;
   holdsHeld: Script;
-  holdsHeldCounter: Script;
   holdsOf: Script;
 }
 
 const holderKey = (holder: string) => `hold:c:${holder}`;
-const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`];
+const summaryKey = (id: string) => `hold:t:${id}`;
+const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`, summaryKey(id)];
 
 /** A holder whose lines changed between our read and the script can only race a few times. */
 const MAX_ATTEMPTS = 5;
@@ -30,7 +37,6 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
     ['holdsSet', SET_HOLDS],
     ['holdsRelease', RELEASE],
     ['holdsHeld', HELD_UNITS],
-    ['holdsHeldCounter', HELD_UNITS_WITH_COUNTER],
     ['holdsOf', HOLDS_OF],
   ];
   // defineCommand is per client; a client shared with another store defines them once.
@@ -50,6 +56,33 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
       if (attempt >= MAX_ATTEMPTS) throw new Error(`hold store: holder ${holder} kept changing`);
       ids = [...ids, ...reply.slice(1).map(String).filter((id) => !ids.includes(id))];
     }
+  }
+
+  /** Held units through the script, which prunes expired holds (and renews their summaries). */
+  async function pruned(ids: string[], excludeHolder = ''): Promise<Map<string, number>> {
+    const keys = ['hold:none', ...ids.flatMap(productKeys)];
+    const reply = await r.holdsHeld(keys.length, ...keys, excludeHolder);
+    return new Map(ids.map((id, i) => [id, Number(reply[i])]));
+  }
+
+  /**
+   * Held units from the summaries ("<units>:<earliest expiry>"; none = nothing held). Those whose
+   * earliest hold has expired go through the script. This process's clock only decides which
+   * summaries to re-read: one running behind Redis's counts an expired hold a moment longer
+   * (under-promising), one running ahead merely asks the script early.
+   */
+  async function fromSummaries(ids: string[], summaries: Array<string | null>): Promise<Map<string, number>> {
+    const held = new Map<string, number>();
+    const stale: string[] = [];
+    const now = Date.now();
+    for (const [i, id] of ids.entries()) {
+      const summary = summaries[i];
+      const at = summary ? summary.indexOf(':') : -1;
+      if (summary && Number(summary.slice(at + 1)) < now) stale.push(id);
+      held.set(id, summary ? Number(summary.slice(0, at)) : 0);
+    }
+    if (stale.length > 0) for (const [id, units] of await pruned(stale)) held.set(id, units);
+    return held;
   }
 
   return {
@@ -106,18 +139,19 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
     async heldUnits(productIds: string[], excludeHolder?: string) {
       const ids = [...new Set(productIds)];
       if (ids.length === 0) return new Map();
-      const keys = ['hold:none', ...ids.flatMap(productKeys)];
-      const reply = await r.holdsHeld(keys.length, ...keys, excludeHolder ?? '');
-      return new Map(ids.map((id, i) => [id, Number(reply[i])]));
+      // A holder's own units are not in the summaries: that read needs the script.
+      if (excludeHolder) return pruned(ids, excludeHolder);
+      return fromSummaries(ids, await batchedMget(redis, ids.map(summaryKey)));
     },
 
     // The counter key goes through this same client, so it names the same key (same prefix) as the
     // key-value store's `get(counterKey)` does.
     async heldUnitsWithCounter(productIds: string[], counterKey: string) {
       const ids = [...new Set(productIds)];
-      const keys = [counterKey, ...ids.flatMap(productKeys)];
-      const reply = await r.holdsHeldCounter(keys.length, ...keys, '');
-      return { counter: String(reply[0]), held: new Map(ids.map((id, i) => [id, Number(reply[i + 1])])) };
+      const [counter, ...summaries] = await batchedMget(redis, [counterKey, ...ids.map(summaryKey)]);
+      const held = await fromSummaries(ids, summaries);
+      // A missing counter (fresh store) is started, as its other readers do.
+      return { counter: counter ?? String(await redis.incr(counterKey)), held };
     },
 
     // The client belongs to the platform (shared with the cache); it closes it.

@@ -119,6 +119,20 @@ function contract(name: string, open: () => Promise<{ store: HoldStore; close():
       await store.release('y');
     });
 
+    it('counts a product\'s holds down as each one expires, with nothing else touching it', async () => {
+      const p = id();
+      await store.setHolds('early', [line(p, 3)], 1);
+      await store.setHolds('late', [line(p, 2)], 3);
+      expect((await store.heldUnits([p])).get(p)).toBe(5);
+      await sleep(1100);
+      // Twice: the first read finds the earliest hold expired, the second the renewed count.
+      expect((await store.heldUnits([p])).get(p)).toBe(2);
+      expect((await store.heldUnits([p])).get(p)).toBe(2);
+      expect((await store.heldUnits([p], 'late')).get(p)).toBe(0);
+      await store.release('late');
+      expect((await store.heldUnits([p])).get(p)).toBe(0);
+    });
+
     it('lets exactly the stock be held when many holders race', async () => {
       const p = id();
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setHolds(`race-${i}`, [line(p, 1)], 60)));
@@ -173,6 +187,23 @@ describe.runIf(testRedisUrl)('Redis', () => {
       expect((await store.heldUnitsWithCounter!([p], counterKey)).counter).toBe('2');
       await store.release('counter-holder');
       await kv.del(counterKey);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('leaves no summary behind once a product\'s last hold has expired', async () => {
+    const client = createRedisClient(testRedisUrl!, prefix);
+    await waitForRedis(client);
+    try {
+      const store = createRedisHoldStore(client);
+      const p = randomUUID();
+      await store.setHolds('fleeting-1', [line(p, 1)], 1);
+      await store.setHolds('fleeting-2', [line(p, 2)], 2);
+      expect(await client.get(`hold:t:${p}`)).toMatch(/^3:\d+$/);
+      await sleep(2100);
+      expect(await client.exists(`hold:t:${p}`)).toBe(0);
+      expect((await store.heldUnits([p])).get(p)).toBe(0);
     } finally {
       client.disconnect();
     }
