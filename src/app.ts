@@ -41,7 +41,8 @@ export async function buildApp(services: Services) {
     done(null, payload);
   });
   registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
-  await app.register(cors, { origin: config.http.corsOrigins.length > 0 ? [...config.http.corsOrigins] : false });
+  // Without allowed origins there is nothing for the plugin to do (a preflight is a 404 either way).
+  if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: [...config.http.corsOrigins] });
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
   await registerDocs(app);
