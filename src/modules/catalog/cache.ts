@@ -75,6 +75,7 @@ export function createCatalogCache(platform: Platform) {
   const ttl = config.catalog.cacheTtlSeconds;
   const local = new Map<string, ReadyEntry>();
   const counting = new Map<string, Promise<number>>();
+  const localHits = metrics.cacheLookups.labels({ cache: 'catalog', result: 'hit' });
 
   const remember = (key: string, entry: ReadyEntry) => {
     local.delete(key);
@@ -148,7 +149,7 @@ export function createCatalogCache(platform: Platform) {
       if (known) {
         [version, held] = await versionAndHeld(known.ids, heldUnits);
         if (version === known.version) {
-          metrics.cacheLookups.inc({ cache: 'catalog', result: 'hit' });
+          localHits.inc();
           return { entry: known, held };
         }
         local.delete(key);

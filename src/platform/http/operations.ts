@@ -33,10 +33,18 @@ export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[
   // The access line is built here from fields that cannot hold a credential, so it skips the
   // logger's redaction (which would triple its cost on every request); every other line keeps it.
   const accessLog = app.log.child({}, { redact: [] });
+  // One labelled histogram per method, route and status, looked up by a string instead of
+  // prom-client hashing the label object on every request (a bounded set: routes × statuses).
+  const durations = new Map<string, { observe(seconds: number): void }>();
+  const durationOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${status} ${route}`;
+    let histogram = durations.get(key);
+    if (!histogram) durations.set(key, (histogram = metrics.httpDuration.labels({ method, route, status })));
+    return histogram;
+  };
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
     const ms = reply.elapsedTime;
-    metrics.httpDuration.observe({ method: request.method, route, status: reply.statusCode }, ms / 1000);
+    durationOf(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode).observe(ms / 1000);
     // Routes with a quieter logLevel (health, metrics) leave their line out. The request's logger
     // is a child of the pino logger the app was built with (server-options.ts).
     if ((request.log as Logger).isLevelEnabled('info')) {
