@@ -27,6 +27,19 @@ interface HoldCommands {
 
 const holderKey = (holder: string) => `hold:c:${holder}`;
 const summaryKey = (id: string) => `hold:t:${id}`;
+/**
+ * The distinct ids of a list and their summary keys, kept per list: a cached page asks with the
+ * same (never changed) array on every hit, so they are built once per page, not per request.
+ */
+const lookups = new WeakMap<string[], { ids: string[]; keys: string[] }>();
+const lookupOf = (productIds: string[]) => {
+  let lookup = lookups.get(productIds);
+  if (!lookup) {
+    const ids = [...new Set(productIds)];
+    lookups.set(productIds, (lookup = { ids, keys: ids.map(summaryKey) }));
+  }
+  return lookup;
+};
 const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`, summaryKey(id)];
 
 /** A holder whose lines changed between our read and the script can only race a few times. */
@@ -137,18 +150,18 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
     },
 
     async heldUnits(productIds: string[], excludeHolder?: string) {
-      const ids = [...new Set(productIds)];
+      const { ids, keys } = lookupOf(productIds);
       if (ids.length === 0) return new Map();
       // A holder's own units are not in the summaries: that read needs the script.
       if (excludeHolder) return pruned(ids, excludeHolder);
-      return fromSummaries(ids, await batchedMget(redis, ids.map(summaryKey)));
+      return fromSummaries(ids, await batchedMget(redis, keys));
     },
 
     // The counter key goes through this same client, so it names the same key (same prefix) as the
     // key-value store's `get(counterKey)` does.
     async heldUnitsWithCounter(productIds: string[], counterKey: string) {
-      const ids = [...new Set(productIds)];
-      const [counter, ...summaries] = await batchedMget(redis, [counterKey, ...ids.map(summaryKey)]);
+      const { ids, keys } = lookupOf(productIds);
+      const [counter, ...summaries] = await batchedMget(redis, [counterKey, ...keys]);
       const held = await fromSummaries(ids, summaries);
       // A missing counter (fresh store) is started, as its other readers do.
       return { counter: counter ?? String(await redis.incr(counterKey)), held };
