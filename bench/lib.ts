@@ -53,8 +53,15 @@ export function httpClient(port: number, maxSockets: number): { request: Request
 /**
  * Spawns src/server.ts in production mode on 127.0.0.1:`port` against `databaseUrl`, with `env`
  * added (pool size, Redis, rate limits: whatever the bench needs), and waits until it answers.
+ * `quietStdout` sends its stdout (the JSON log) to /dev/null, for benches that log every request.
  */
-export async function startServer(opts: { port: number; databaseUrl: string; env?: Record<string, string>; request: Request }): Promise<ChildProcess> {
+export async function startServer(opts: {
+  port: number;
+  databaseUrl: string;
+  env?: Record<string, string>;
+  request: Request;
+  quietStdout?: boolean;
+}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: {
       ...process.env,
@@ -67,7 +74,7 @@ export async function startServer(opts: { port: number; databaseUrl: string; env
       SEED_DEMO_DATA: 'false',
       ...opts.env,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
     const up = await opts.request('GET', '/health/live', undefined).catch(() => undefined);

@@ -1,71 +1,72 @@
 /**
  * Catalog benchmark on real PostgreSQL + Redis with a seeded catalog (see docs/benchmarks.md):
+ *   npm run seed -- --products 1000000   (with DATABASE_URL=…/opply_bench, once)
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/opply_bench REDIS_URL=redis://127.0.0.1:6379 \
  *     npx tsx bench/catalog/run.ts
- * The API runs in this process (logging at info to /dev/null, a customer Bearer token, live held
- * quantities); autocannon runs in a child process; the ceiling is a bare node:http server sending
- * the very bytes of the cached page, measured in the same run.
+ * The API is the real server (src/server.ts, production mode) in a child process, logging every
+ * request at info (to /dev/null), with a customer Bearer token on every request and live held
+ * quantities from Redis. The ceiling is a bare node:http server, in a process of its own, sending
+ * the very bytes and content type of the cached page. One load generator (generators.ts) drives
+ * both in the same run. Deep pages are timed on the primary, as server time of the query.
  */
-import { execFile } from 'node:child_process';
-import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { promisify } from 'node:util';
-import pino from 'pino';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/platform/config.ts';
-import { queryRows, sql } from '../../src/platform/db.ts';
-import { createLogger } from '../../src/platform/logger.ts';
-import { migrate } from '../../src/platform/migrate.ts';
-import { createServices } from '../../src/services.ts';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createDatabase, queryRows, sql } from '../../src/platform/db.ts';
+import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
+import { httpClient, signIn, startServer, stopServer } from '../lib.ts';
+import { pickGenerator, type LoadOptions, type LoadResult } from './generators.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 50;
-const run = promisify(execFile);
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/opply_bench';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `bench:catalog:${process.pid}:`;
+const PORT = 19_000 + Math.floor(Math.random() * 1000);
 
-const config = loadConfig({ ...process.env, LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', REDIS_KEY_PREFIX: 'bench:' });
-const logger = createLogger(config, pino.destination({ dest: '/dev/null', sync: false }));
-const services = await createServices(config, logger);
-await migrate(services.db);
-const total = (await queryRows<{ n: number }>(services.db.primary, sql`select count(*)::int as n from catalog.products`))[0]!.n;
-const app = await buildApp(services);
-await app.listen({ port: 0, host: '127.0.0.1' });
-const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+const generator = pickGenerator();
+const loadBefore = os.loadavg()[0]!;
+const db = await createDatabase({ url: DATABASE_URL });
+const total = (await queryRows<{ n: number }>(db.primary, sql`select count(*)::int as n from catalog.products`))[0]!.n;
+if (total < 10_000) throw new Error(`${total} products in ${DATABASE_URL}: seed it first (npm run seed -- --products 1000000)`);
 
-const username = `bench_${Date.now()}`;
-const password = `pw-${Math.random()}-bench-long`;
-await app.inject({ method: 'POST', url: '/api/identity/register/', payload: { username, email: `${username}@example.com`, password } });
-const login = await app.inject({ method: 'POST', url: '/api/identity/token/', payload: { username, password } });
-const headers = { authorization: `Bearer ${login.json().access as string}` };
-
-async function load(url: string, extra: { vary?: 'offset' | 'search'; headers?: Record<string, string>; warmup?: number } = {}) {
-  const { stdout } = await run('npx', ['tsx', 'bench/catalog/load.ts', JSON.stringify({ url, seconds: SECONDS, connections: CONNECTIONS, headers, ...extra })], { maxBuffer: 1 << 20 });
-  return JSON.parse(stdout) as { rps: number; p50: number; p99: number; non2xx: number; errors: number };
-}
-
-// The ceiling: the same bytes and content type from a bare server.
-const pageUrl = `${origin}/api/catalog/products/?limit=20`;
-const warm = await fetch(pageUrl, { headers });
-const bytes = Buffer.from(await warm.arrayBuffer());
-const bare = http.createServer((_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': bytes.length });
-  res.end(bytes);
+const client = httpClient(PORT, 4);
+const server = await startServer({
+  port: PORT,
+  databaseUrl: DATABASE_URL,
+  env: { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info' },
+  request: client.request,
+  quietStdout: true,
 });
-await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}/api/catalog/products/?limit=20`;
+const [authorization] = await signIn(client.request, { count: 1, usernamePrefix: `bench_catalog_${Date.now()}_` });
+const headers = { authorization: authorization! };
+const pageUrl = `http://127.0.0.1:${PORT}/api/catalog/products/?limit=20`;
 
-const rows: Array<[string, Awaited<ReturnType<typeof load>>]> = [];
+// The ceiling: the same bytes and content type, from a bare server in its own process.
+const page = await fetch(pageUrl, { headers });
+if (page.status !== 200) throw new Error(`page: ${page.status}`);
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-catalog-'));
+writeFileSync(path.join(dir, 'page.json'), Buffer.from(await page.arrayBuffer()));
+const bare = spawn(process.execPath, ['bench/catalog/bare-server.mjs', path.join(dir, 'page.json'), page.headers.get('content-type')!], { stdio: ['ignore', 'pipe', 'inherit'] });
+const barePort = Number((await createInterface({ input: bare.stdout })[Symbol.asyncIterator]().next()).value);
+const bareUrl = `http://127.0.0.1:${barePort}/api/catalog/products/?limit=20`;
+
+const load = (url: string, extra: Partial<LoadOptions> = {}) => generator.load({ url, headers, seconds: SECONDS, connections: CONNECTIONS, ...extra });
+const rows: Array<[string, LoadResult]> = [];
 // The ceiling and the cached page each get the same unmeasured second first (JIT warm-up); the
 // varying scenarios run after them on already compiled code and must not warm their caches.
 rows.push(['bare node:http, same bytes (ceiling)', await load(bareUrl, { warmup: 1 })]);
 rows.push(['cached page (auth, info logs, live holds)', await load(pageUrl, { warmup: 1 })]);
 rows.push(['uncached page (random offset < 10k)', await load(pageUrl, { vary: 'offset' })]);
-rows.push(['filtered search (cursor mode, random min_price)', await load(`${pageUrl}&cursor=`, { vary: 'search' })]);
+rows.push(['filtered search (cursor mode, random term and min_price)', await load(`${pageUrl}&cursor=`, { vary: 'search' })]);
 
 // Deep pages: server time of the repo call itself, offset 900,000 vs the keyset at the same depth.
 const sort = { column: 'created_at' as const, descending: false };
 const filter = { inStock: true };
-const [boundary] = await repo.listProductsByOffset(services.db.primary, filter, sort, 899_999, 1);
+const [boundary] = await repo.listProductsByOffset(db.primary, filter, sort, 899_999, 1);
 const time = async (fn: () => Promise<unknown>, n: number) => {
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -76,24 +77,30 @@ const time = async (fn: () => Promise<unknown>, n: number) => {
   times.sort((a, b) => a - b);
   return { p50: times[Math.floor(n / 2)]!, p99: times[Math.min(n - 1, Math.floor(n * 0.99))]! };
 };
-const offsetTime = await time(() => repo.listProductsByOffset(services.db.primary, filter, sort, 900_000, 20), 15);
+const offsetTime = await time(() => repo.listProductsByOffset(db.primary, filter, sort, 900_000, 20), 15);
 const cursorTime = await time(
-  () => repo.listProductsByKeyset(services.db.primary, filter, sort, { key: boundary!.sortKey, id: boundary!.id, direction: 'after' }, 20),
+  () => repo.listProductsByKeyset(db.primary, filter, sort, { key: boundary!.sortKey, id: boundary!.id, direction: 'after' }, 20),
   200,
 );
 
 const ceiling = rows[0]![1].rps;
-console.log(`\ncatalog bench: ${total.toLocaleString('en')} products, ${os.cpus().length} cores (nproc ${os.availableParallelism()}), node ${process.version}, ${SECONDS}s x ${CONNECTIONS} connections\n`);
-console.log('| scenario | req/s | p50 ms | p99 ms | vs ceiling | non-2xx |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log(
+  `\ncatalog bench: ${total.toLocaleString('en')} products, ${os.availableParallelism()} cores, node ${process.version}, ` +
+    `${generator.name}, ${SECONDS} s x ${CONNECTIONS} connections, load average ${loadBefore.toFixed(1)} -> ${os.loadavg()[0]!.toFixed(1)}\n`,
+);
+console.log('| scenario | req/s | p50 ms | p99 ms | vs ceiling | non-2xx | errors |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [name, r] of rows) {
-  console.log(`| ${name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${(r.rps / ceiling).toFixed(2)} | ${r.non2xx} |`);
+  console.log(`| ${name} | ${Math.round(r.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.rps / ceiling).toFixed(2)} | ${r.non2xx} | ${r.errors} |`);
 }
 console.log('\n| deep page, server time of the query (primary) | p50 ms | p99 ms |');
 console.log('|---|---:|---:|');
 console.log(`| offset=900000, limit 20 | ${offsetTime.p50.toFixed(2)} | ${offsetTime.p99.toFixed(2)} |`);
 console.log(`| cursor at depth 900000, limit 20 | ${cursorTime.p50.toFixed(2)} | ${cursorTime.p99.toFixed(2)} |`);
 
-bare.close();
-await app.close();
-await services.close();
+bare.kill('SIGTERM');
+await stopServer(server);
+client.close();
+await deleteKeysWithPrefix(REDIS_URL, PREFIX);
+await db.close();
+rmSync(dir, { recursive: true, force: true });
