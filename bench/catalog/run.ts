@@ -7,13 +7,15 @@
  * request at info (to /dev/null), with a customer Bearer token on every request and live held
  * quantities from Redis. The ceiling is a bare node:http server, in a process of its own, sending
  * the very bytes and content type of the cached page. One load generator (generators.ts) drives
- * both in the same run. Deep pages are timed on the primary, as server time of the query.
+ * both in the same run. Deep pages are timed on the primary: PostgreSQL's execution time of the
+ * query and the round trip of the call.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { SQL } from 'drizzle-orm';
 import { createDatabase, queryRows, sql } from '../../src/platform/db.ts';
 import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
@@ -63,25 +65,30 @@ rows.push(['cached page (auth, info logs, live holds)', await load(pageUrl, { wa
 rows.push(['uncached page (random offset < 10k)', await load(pageUrl, { vary: 'offset' })]);
 rows.push(['filtered search (cursor mode, random term and min_price)', await load(`${pageUrl}&cursor=`, { vary: 'search' })]);
 
-// Deep pages: server time of the repo call itself, offset 900,000 vs the keyset at the same depth.
+// Deep pages, offset 900,000 vs the keyset at the same depth: PostgreSQL's own execution time
+// (EXPLAIN ANALYZE) and the round trip of the repo call from this process.
 const sort = { column: 'created_at' as const, descending: false };
 const filter = { inStock: true };
 const [boundary] = await repo.listProductsByOffset(db.primary, filter, sort, 899_999, 1);
-const time = async (fn: () => Promise<unknown>, n: number) => {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
+const position = { key: boundary!.sortKey, id: boundary!.id, direction: 'after' as const };
+const percentiles = (times: number[]) => {
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(n / 2)]!, p99: times[Math.min(n - 1, Math.floor(n * 0.99))]! };
+  return { p50: times[Math.floor(times.length / 2)]!, p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]! };
 };
-const offsetTime = await time(() => repo.listProductsByOffset(db.primary, filter, sort, 900_000, 20), 15);
-const cursorTime = await time(
-  () => repo.listProductsByKeyset(db.primary, filter, sort, { key: boundary!.sortKey, id: boundary!.id, direction: 'after' }, 20),
-  200,
-);
+const timed = async (n: number, query: SQL, call: () => Promise<unknown>) => {
+  const server: number[] = [];
+  const roundTrip: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const [plan] = await queryRows<{ 'QUERY PLAN': Array<{ 'Execution Time': number }> }>(db.primary, sql`explain (analyze, format json) ${query}`);
+    server.push(plan!['QUERY PLAN'][0]!['Execution Time']);
+    const t0 = performance.now();
+    await call();
+    roundTrip.push(performance.now() - t0);
+  }
+  return { server: percentiles(server), roundTrip: percentiles(roundTrip) };
+};
+const offsetTime = await timed(15, repo.offsetQuery(filter, sort, 900_000, 20), () => repo.listProductsByOffset(db.primary, filter, sort, 900_000, 20));
+const cursorTime = await timed(200, repo.keysetQuery(filter, sort, position, 20), () => repo.listProductsByKeyset(db.primary, filter, sort, position, 20));
 
 const ceiling = rows[0]![1].rps;
 console.log(
@@ -93,10 +100,11 @@ console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [name, r] of rows) {
   console.log(`| ${name} | ${Math.round(r.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.rps / ceiling).toFixed(2)} | ${r.non2xx} | ${r.errors} |`);
 }
-console.log('\n| deep page, server time of the query (primary) | p50 ms | p99 ms |');
-console.log('|---|---:|---:|');
-console.log(`| offset=900000, limit 20 | ${offsetTime.p50.toFixed(2)} | ${offsetTime.p99.toFixed(2)} |`);
-console.log(`| cursor at depth 900000, limit 20 | ${cursorTime.p50.toFixed(2)} | ${cursorTime.p99.toFixed(2)} |`);
+console.log('\n| deep page, limit 20 | server p50 ms | server p99 ms | round trip p50 ms | round trip p99 ms |');
+console.log('|---|---:|---:|---:|---:|');
+for (const [name, t] of [['offset=900000', offsetTime], ['cursor at depth 900000', cursorTime]] as const) {
+  console.log(`| ${name} | ${t.server.p50.toFixed(2)} | ${t.server.p99.toFixed(2)} | ${t.roundTrip.p50.toFixed(2)} | ${t.roundTrip.p99.toFixed(2)} |`);
+}
 
 bare.kill('SIGTERM');
 await stopServer(server);

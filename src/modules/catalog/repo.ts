@@ -77,12 +77,12 @@ function orderClause(sort: Sort, reverse: boolean): SQL {
   return sql`order by p.${sql.raw(sort.column)} ${dir}, p.id ${dir}`;
 }
 
+export const offsetQuery = (filter: ProductFilter, sort: Sort, offset: number, limit: number): SQL =>
+  sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
+      where ${whereClause(filter)} ${orderClause(sort, false)} limit ${limit} offset ${offset}`;
+
 export async function listProductsByOffset(db: Db, filter: ProductFilter, sort: Sort, offset: number, limit: number) {
-  return queryRows<ProductRow & { sortKey: string }>(
-    db,
-    sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
-        where ${whereClause(filter)} ${orderClause(sort, false)} limit ${limit} offset ${offset}`,
-  );
+  return queryRows<ProductRow & { sortKey: string }>(db, offsetQuery(filter, sort, offset, limit));
 }
 
 /**
@@ -90,7 +90,7 @@ export async function listProductsByOffset(db: Db, filter: ProductFilter, sort: 
  * (column, id) partial indexes whatever the depth. A backward walk is read in reverse order and
  * flipped by the caller.
  */
-export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: Sort, position: KeysetPosition | null, limit: number) {
+export function keysetQuery(filter: ProductFilter, sort: Sort, position: KeysetPosition | null, limit: number): SQL {
   const reverse = position?.direction === 'before';
   let where = whereClause(filter);
   if (position) {
@@ -100,11 +100,12 @@ export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: 
     const key = sql`${position.key}::${KEY_CAST[sort.column]}`;
     where = sql`${where} and (p.${sql.raw(sort.column)}, p.id) ${op} (${key}, ${position.id}::uuid)`;
   }
-  return queryRows<ProductRow & { sortKey: string }>(
-    db,
-    sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
-        where ${where} ${orderClause(sort, reverse)} limit ${limit}`,
-  );
+  return sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
+      where ${where} ${orderClause(sort, reverse)} limit ${limit}`;
+}
+
+export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: Sort, position: KeysetPosition | null, limit: number) {
+  return queryRows<ProductRow & { sortKey: string }>(db, keysetQuery(filter, sort, position, limit));
 }
 
 export async function countProducts(db: Db, filter: ProductFilter): Promise<number> {
