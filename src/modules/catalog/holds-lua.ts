@@ -7,24 +7,25 @@
  *   product hash    s = mirrored stock, v = its database version, t = units held (pruned lazily),
  *                   u:<holder> = that holder's units
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
- *   product summary "<units held>:<earliest expiry>", expiring with the last holder's expiry: what
- *                   a catalog page reads with a plain MGET, no script (holds-redis.ts). Every script
- *                   that changes a product's hash or zset rewrites it before returning.
+ *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
+ *                   no script (holds-redis.ts). Rewritten by every script that changes the product's
+ *                   units or moves a holder's expiry earlier. Its expiry may be earlier than the true
+ *                   earliest (a holder's expiry moved later leaves it as it was), never later: a
+ *                   reader past it asks the pruning script, which rewrites it, and deletes it once
+ *                   nothing is held.
  * KEYS[1] is the holder hash; then per product its hash, its zset and its summary.
  *
  * Time comes from Redis (TIME), one clock for every process. A hold is expired when its expiry is
- * before now, the same rule Redis uses for the holder hash's and the summary's own expiry.
+ * before now, the same rule Redis uses for the holder hash's own expiry.
  */
 const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = (#KEYS - 1) / 3
-local function summarize(p, e, s)
-  local held = tonumber(redis.call('HGET', p, 't') or '0')
+local function summarize(p, e, s, held)
+  held = held or tonumber(redis.call('HGET', p, 't') or '0')
   local first = redis.call('ZRANGE', e, 0, 0, 'WITHSCORES')
-  if held <= 0 or #first == 0 then redis.call('DEL', s) return end
-  local last = redis.call('ZRANGE', e, -1, -1, 'WITHSCORES')
-  redis.call('SET', s, held .. ':' .. first[2], 'PXAT', last[2])
+  if held <= 0 or #first == 0 then redis.call('DEL', s) else redis.call('SET', s, held .. ':' .. first[2]) end
 end
 local function prune(p, e, s)
   local gone = redis.call('ZRANGEBYSCORE', e, '-inf', '(' .. now)
@@ -82,12 +83,14 @@ end
 if #short > 1 then return short end
 if cap >= 0 and after > cap and after > before then return {2, cap, after} end
 
-local exp = now + ttl
+local exp, held = now + ttl, {}
+-- The expiry the holder had: when this change moves it earlier, every summary is rewritten below.
+local previous = redis.call('PEXPIRETIME', hkey)
 for k = 1, nlines do
   local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[4 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
-  redis.call('HINCRBY', p, 't', qty - own)
+  held[k] = redis.call('HINCRBY', p, 't', qty - own)
   if qty == 0 then
     redis.call('HDEL', p, field); redis.call('ZREM', e, holder); redis.call('HDEL', hkey, id)
   else
@@ -96,8 +99,11 @@ for k = 1, nlines do
 end
 for k = 1, n do
   if redis.call('HEXISTS', hkey, ARGV[4 + k]) == 1 then redis.call('ZADD', KEYS[3 * k], exp, holder) end
-  summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1])
 end
+-- The lines' units changed. The holder's other products only had its expiry moved, which leaves
+-- their summaries valid (see the layout) unless it moved earlier.
+local upto = (previous > 0 and exp < previous) and n or nlines
+for k = 1, upto do summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1], held[k]) end
 if redis.call('EXISTS', hkey) == 1 then redis.call('PEXPIREAT', hkey, exp) end
 return {1, exp}`;
 
@@ -126,7 +132,7 @@ for k = 1, n do
   end
   redis.call('ZREM', e, holder)
   redis.call('HDEL', hkey, id)
-  summarize(p, e, KEYS[3 * k + 1])
+  if own then summarize(p, e, KEYS[3 * k + 1]) end
 end
 if all then redis.call('DEL', hkey) end
 return {1}`;

@@ -133,6 +133,15 @@ function contract(name: string, open: () => Promise<{ store: HoldStore; close():
       expect((await store.heldUnits([p])).get(p)).toBe(0);
     });
 
+    it('frees a product whose holder\'s expiry was moved earlier by a change to another line', async () => {
+      const [p, q] = [id(), id()];
+      await store.setHolds('shorter', [line(p, 1), line(q, 2)], 60);
+      await store.setHolds('shorter', [line(p, 3)], 1);
+      expect((await store.heldUnits([p, q])).get(q)).toBe(2);
+      await sleep(1100);
+      expect(await store.heldUnits([p, q])).toEqual(new Map([[p, 0], [q, 0]]));
+    });
+
     it('lets exactly the stock be held when many holders race', async () => {
       const p = id();
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setHolds(`race-${i}`, [line(p, 1)], 60)));
@@ -192,7 +201,7 @@ describe.runIf(testRedisUrl)('Redis', () => {
     }
   });
 
-  it('leaves no summary behind once a product\'s last hold has expired', async () => {
+  it('leaves no summary behind once a product\'s last hold has expired and been read', async () => {
     const client = createRedisClient(testRedisUrl!, prefix);
     await waitForRedis(client);
     try {
@@ -202,8 +211,8 @@ describe.runIf(testRedisUrl)('Redis', () => {
       await store.setHolds('fleeting-2', [line(p, 2)], 2);
       expect(await client.get(`hold:t:${p}`)).toMatch(/^3:\d+$/);
       await sleep(2100);
-      expect(await client.exists(`hold:t:${p}`)).toBe(0);
       expect((await store.heldUnits([p])).get(p)).toBe(0);
+      expect(await client.exists(`hold:t:${p}`)).toBe(0);
     } finally {
       client.disconnect();
     }
