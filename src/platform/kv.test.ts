@@ -46,6 +46,23 @@ describe.runIf(testRedisUrl)('Redis key-value store, batched per turn', () => {
     expect(seen[0]!.map((a) => a.toLowerCase().replace(prefix, ''))).toEqual(['mget', 'b', 'c', 'a']);
   });
 
+  it('sends a very large turn as several MGETs, answering every caller', async () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => `many:${i}`);
+    await redis.mset(Object.fromEntries(keys.map((k, i) => [k, String(i)])));
+    const monitor = await redis.monitor();
+    const sizes: number[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'mget' && args[1]?.startsWith(`${prefix}many:`)) sizes.push(args.length - 1);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const reads = await Promise.all(Array.from({ length: 150 }, (_, r) => kv.mget(keys.slice(r * 20, r * 20 + 20))));
+    expect(reads.flat()).toEqual(keys.map((_, i) => String(i)));
+    while (sizes.reduce((a, b) => a + b, 0) < 3000) await new Promise((r) => setTimeout(r, 10));
+    monitor.disconnect();
+    expect(sizes.length).toBeGreaterThan(1);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(2000);
+  });
+
   it('keeps writes and reads of one turn in order', async () => {
     const [, , value, , again] = await Promise.all([kv.set('d', 'x'), kv.incr('n'), kv.get('d'), kv.set('d', 'y'), kv.mget(['d', 'n'])]);
     expect(value).toBe('x');

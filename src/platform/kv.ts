@@ -52,6 +52,9 @@ interface TurnBatch {
   readers: Array<{ places: number[]; resolve: (values: Array<string | null>) => void; reject: (error: unknown) => void }>;
 }
 
+/** Keys in one batched MGET at most; a turn asking for more sends several. */
+const MAX_BATCH_KEYS = 2000;
+
 const turns = new WeakMap<Redis, { mget: (keys: string[]) => Promise<Array<string | null>> }>();
 
 /**
@@ -73,17 +76,19 @@ function batchTurns(redis: Redis) {
   let scheduled = false;
   let ending = false;
 
+  const sendReads = () => {
+    const reads = batch;
+    batch = undefined;
+    if (!reads) return;
+    redis.mget([...reads.keys.keys()]).then(
+      (values) => reads.readers.forEach((r) => r.resolve(r.places.map((at) => values[at] ?? null))),
+      (error: unknown) => reads.readers.forEach((r) => r.reject(error)),
+    );
+  };
   const endTurn = () => {
     scheduled = false;
     ending = true;
-    const reads = batch;
-    batch = undefined;
-    if (reads) {
-      redis.mget([...reads.keys.keys()]).then(
-        (values) => reads.readers.forEach((r) => r.resolve(r.places.map((at) => values[at] ?? null))),
-        (error: unknown) => reads.readers.forEach((r) => r.reject(error)),
-      );
-    }
+    sendReads();
     const stream = corked;
     corked = undefined;
     ending = false;
@@ -114,6 +119,8 @@ function batchTurns(redis: Redis) {
         return at;
       });
       batch.readers.push({ places, resolve, reject });
+      // A very busy turn sends its reads in parts, so no single command keeps Redis long.
+      if (seen.size >= MAX_BATCH_KEYS) sendReads();
       schedule();
     });
   turns.set(redis, { mget });
