@@ -7,7 +7,8 @@
  * summary of its units held and its earliest hold expiry, and a page reads those with one MGET.
  * A summary whose earliest hold has expired since is stale (its units include expired ones): only
  * those products go through the pruning script, which renews them for every later reader. A
- * summary outlives nothing: it expires by itself with the product's last hold.
+ * summary is deleted once nothing is held: by the script that frees the last units, or by the
+ * first read after they expired.
  */
 import type { Redis } from 'ioredis';
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
