@@ -21,11 +21,10 @@ export interface LoadOptions {
   seconds: number;
   connections: number;
   vary?: 'offset' | 'search';
-  /** Seconds of the same requests first, unmeasured (JIT warm-up). */
-  warmup?: number;
 }
 
 export interface LoadResult {
+  requests: number;
   rps: number;
   p50: number;
   p99: number;
@@ -71,10 +70,9 @@ const wrk: Generator = {
       const script = path.join(dir, 'load.lua');
       writeFileSync(script, wrkScript(opts));
       const args = (seconds: number) => ['-t1', `-c${opts.connections}`, `-d${seconds}s`, '-s', script, ...Object.entries(opts.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), opts.url];
-      if (opts.warmup) await run('wrk', args(opts.warmup));
       const { stdout } = await run('wrk', args(opts.seconds), { maxBuffer: 1 << 20 });
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { requests: number; us: number; p50: number; p99: number; non2xx: number; errors: number };
-      return { rps: r.requests / (r.us / 1e6), p50: r.p50 / 1000, p99: r.p99 / 1000, non2xx: r.non2xx, errors: r.errors };
+      return { requests: r.requests, rps: r.requests / (r.us / 1e6), p50: r.p50 / 1000, p99: r.p99 / 1000, non2xx: r.non2xx, errors: r.errors };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 /**
  * One autocannon run in its own process (so the load generator does not share a server's event
- * loop), for generators.ts. Argument: its LoadOptions as JSON. `warmup` seconds of the same
- * requests go first, unmeasured. Prints a LoadResult as JSON on stdout.
+ * loop), for generators.ts. Argument: its LoadOptions as JSON. Prints a LoadResult as JSON on
+ * stdout.
  */
 import autocannon from 'autocannon';
 import { SEARCH_TERMS, type LoadOptions, type LoadResult } from './generators.ts';
@@ -21,15 +21,12 @@ const setupRequest = (req: { path: string }) => {
   return { ...req, path: u.pathname + u.search };
 };
 
-const runFor = (duration: number) =>
-  autocannon({
-    url: base.origin,
-    connections: opts.connections,
-    duration,
-    headers: opts.headers,
-    requests: [{ method: 'GET', path: base.pathname + base.search, setupRequest }],
-  });
-if (opts.warmup) await runFor(opts.warmup);
-const result = await runFor(opts.seconds);
-const summary: LoadResult = { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+const result = await autocannon({
+  url: base.origin,
+  connections: opts.connections,
+  duration: opts.seconds,
+  headers: opts.headers,
+  requests: [{ method: 'GET', path: base.pathname + base.search, setupRequest }],
+});
+const summary: LoadResult = { requests: result.requests.total, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 process.stdout.write(JSON.stringify(summary));

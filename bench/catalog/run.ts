@@ -11,13 +11,13 @@
  * query and the round trip of the call.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SQL } from 'drizzle-orm';
 import { createDatabase, queryRows, sql } from '../../src/platform/db.ts';
-import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
+import { createRedisClient, deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
 import { httpClient, signIn, startServer, stopServer } from '../lib.ts';
 import { pickGenerator, type LoadOptions, type LoadResult } from './generators.ts';
@@ -56,14 +56,44 @@ const bare = spawn(process.execPath, ['bench/catalog/bare-server.mjs', path.join
 const barePort = Number((await createInterface({ input: bare.stdout })[Symbol.asyncIterator]().next()).value);
 const bareUrl = `http://127.0.0.1:${barePort}/api/catalog/products/?limit=20`;
 
-const load = (url: string, extra: Partial<LoadOptions> = {}) => generator.load({ url, headers, seconds: SECONDS, connections: CONNECTIONS, ...extra });
-const rows: Array<[string, LoadResult]> = [];
-// The ceiling and the cached page each get the same unmeasured second first (JIT warm-up); the
-// varying scenarios run after them on already compiled code and must not warm their caches.
-rows.push(['bare node:http, same bytes (ceiling)', await load(bareUrl, { warmup: 1 })]);
-rows.push(['cached page (auth, info logs, live holds)', await load(pageUrl, { warmup: 1 })]);
-rows.push(['uncached page (random offset < 10k)', await load(pageUrl, { vary: 'offset' })]);
-rows.push(['filtered search (cursor mode, random term and min_price)', await load(`${pageUrl}&cursor=`, { vary: 'search' })]);
+/** CPU seconds a process has used so far (Linux /proc; undefined elsewhere). */
+const cpuOf = (pid: number | undefined): number | undefined => {
+  const stat = pid && existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : undefined;
+  if (!stat) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+};
+const redisInfo = createRedisClient(REDIS_URL, '');
+const redisCpu = async () => {
+  const info = await redisInfo.info('cpu');
+  const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return read('used_cpu_user') + read('used_cpu_sys');
+};
+
+interface Row extends LoadResult {
+  /** CPU of the serving process and of Redis per request, in microseconds. */
+  serverUs: number | undefined;
+  redisUs: number;
+}
+const measure = async (url: string, servingPid: number | undefined, extra: Partial<LoadOptions> = {}): Promise<Row> => {
+  const [server0, redis0] = [cpuOf(servingPid), await redisCpu()];
+  const r = await generator.load({ url, headers, seconds: SECONDS, connections: CONNECTIONS, ...extra });
+  const [server1, redis1] = [cpuOf(servingPid), await redisCpu()];
+  const perRequest = (a: number, b: number) => ((b - a) * 1e6) / r.requests;
+  return { ...r, serverUs: server0 === undefined ? undefined : perRequest(server0, server1!), redisUs: perRequest(redis0, redis1) };
+};
+const warmUp = (url: string) => generator.load({ url, headers, seconds: 1, connections: CONNECTIONS });
+
+const rows: Array<[string, Row]> = [];
+// The ceiling and the cached page each get an unmeasured second of the same requests first (JIT
+// warm-up); the varying scenarios run after them on already compiled code and must not warm their
+// caches.
+await warmUp(bareUrl);
+rows.push(['bare node:http, same bytes (ceiling)', await measure(bareUrl, bare.pid)]);
+await warmUp(pageUrl);
+rows.push(['cached page (auth, info logs, live holds)', await measure(pageUrl, server.pid)]);
+rows.push(['uncached page (random offset < 10k)', await measure(pageUrl, server.pid, { vary: 'offset' })]);
+rows.push(['filtered search (cursor mode, random term and min_price)', await measure(`${pageUrl}&cursor=`, server.pid, { vary: 'search' })]);
 
 // Deep pages, offset 900,000 vs the keyset at the same depth: PostgreSQL's own execution time
 // (EXPLAIN ANALYZE) and the round trip of the repo call from this process.
@@ -95,10 +125,13 @@ console.log(
   `\ncatalog bench: ${total.toLocaleString('en')} products, ${os.availableParallelism()} cores, node ${process.version}, ` +
     `${generator.name}, ${SECONDS} s x ${CONNECTIONS} connections, load average ${loadBefore.toFixed(1)} -> ${os.loadavg()[0]!.toFixed(1)}\n`,
 );
-console.log('| scenario | req/s | p50 ms | p99 ms | vs ceiling | non-2xx | errors |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| scenario | req/s | p50 ms | p99 ms | vs ceiling | server CPU µs/req | Redis CPU µs/req | non-2xx | errors |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, r] of rows) {
-  console.log(`| ${name} | ${Math.round(r.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.rps / ceiling).toFixed(2)} | ${r.non2xx} | ${r.errors} |`);
+  const us = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0));
+  console.log(
+    `| ${name} | ${Math.round(r.rps)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.rps / ceiling).toFixed(2)} | ${us(r.serverUs)} | ${us(r.redisUs)} | ${r.non2xx} | ${r.errors} |`,
+  );
 }
 console.log('\n| deep page, limit 20 | server p50 ms | server p99 ms | round trip p50 ms | round trip p99 ms |');
 console.log('|---|---:|---:|---:|---:|');
@@ -109,6 +142,7 @@ for (const [name, t] of [['offset=900000', offsetTime], ['cursor at depth 900000
 bare.kill('SIGTERM');
 await stopServer(server);
 client.close();
+redisInfo.disconnect();
 await deleteKeysWithPrefix(REDIS_URL, PREFIX);
 await db.close();
 rmSync(dir, { recursive: true, force: true });
