@@ -11,8 +11,8 @@ function serializeError(error: unknown): unknown {
   const out = pino.stdSerializers.err(error as Error);
   if (!(error instanceof DrizzleQueryError)) return out;
   const message = `Failed query: ${error.query}`;
-  const stack = out.stack.replace(error.message, `${message}\nparams: [not logged]`);
-  return { ...out, message: out.message.replace(error.message, message), stack, params: undefined };
+  const hidden = (text: string | undefined) => text?.replace(error.message, message);
+  return { ...out, message: hidden(out.message), stack: hidden(out.stack), params: undefined };
 }
 
 /** JSON logs; credentials are redacted wherever they appear in a logged request or object. */
