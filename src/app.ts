@@ -41,7 +41,9 @@ export async function buildApp(services: Services) {
     done(null, payload);
   });
   registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
-  // Without allowed origins there is nothing for the plugin to do (a preflight is a 404 either way).
+  // Without allowed origins there is nothing for the plugin to do but run a hook on every request.
+  // An OPTIONS request then finds no route (404); the plugin's catch-all route answered 401 behind
+  // the auth hook. Neither allows any origin.
   if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: [...config.http.corsOrigins] });
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
