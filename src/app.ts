@@ -55,7 +55,7 @@ export async function buildApp(services: Services) {
 
   await app.register(async (api) => identityRoutes(api, services.identity), { prefix: '/api/identity' });
   await app.register(async (api) => catalogRoutes(api, services.catalog), { prefix: '/api/catalog' });
-  await app.register(async (api) => ordersRoutes(api, services.orders), { prefix: '/api/orders' });
+  await app.register(async (api) => ordersRoutes(api, services.orders), { prefix: '/api/orders/orders' });
   await app.register(async (api) => cartRoutes(api, services.cart), { prefix: '/api/cart' });
 
   return app;

@@ -57,7 +57,7 @@ const { request, close: closeClient } = httpClient(PORT, CLIENTS);
 
 async function overHttp(tokens: string[], ids: () => string) {
   return drive(CLIENTS, SECONDS, async (client) => {
-    const res = await request('POST', '/api/orders/', { order_items: [{ product: ids(), quantity: 1 }] }, { authorization: tokens[client]! });
+    const res = await request('POST', '/api/orders/orders/', { order_items: [{ product: ids(), quantity: 1 }] }, { authorization: tokens[client]! });
     return res.status === 201 ? 'ok' : `http ${res.status}`;
   });
 }
@@ -85,7 +85,7 @@ async function main() {
     // Warm-up of both paths (JIT, pools, plans), not counted.
     await runBare(2, () => pick(spread));
     await drive(CLIENTS, 2, async (client) => {
-      await request('POST', '/api/orders/', { order_items: [{ product: pick(spread), quantity: 1 }] }, { authorization: tokens[client]! });
+      await request('POST', '/api/orders/orders/', { order_items: [{ product: pick(spread), quantity: 1 }] }, { authorization: tokens[client]! });
       return 'ok';
     });
     // Bare and HTTP back to back per scenario, so both see the same background load on a shared machine.

@@ -22,7 +22,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('cart holds under concurrency', (
   const put = (user: TestUser, productId: string, quantity: number) =>
     t.app.inject({ method: 'PUT', url: `/api/cart/items/${productId}/`, headers: user.auth, payload: { quantity } });
   const order = (user: TestUser, productId: string, quantity: number) =>
-    t.app.inject({ method: 'POST', url: '/api/orders/', headers: user.auth, payload: { order_items: [{ product: productId, quantity }] } });
+    t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: user.auth, payload: { order_items: [{ product: productId, quantity }] } });
   const clearAll = () => Promise.all(users.map((u) => t.app.inject({ method: 'DELETE', url: '/api/cart/', headers: u.auth })));
 
   it('50 carts racing for 10 units: exactly 10 held', async () => {
@@ -48,7 +48,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('cart holds under concurrency', (
     expect(results.filter((r) => r.statusCode === 201)).toHaveLength(1);
     expect(results.filter((r) => r.statusCode === 409)).toHaveLength(4);
     expect(await stockOf(t, p.id)).toBe(7);
-    const history = await t.app.inject({ method: 'GET', url: '/api/orders/', headers: buyer.auth });
+    const history = await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: buyer.auth });
     expect(history.json().results.filter((o: { order_items: Array<{ product: string }> }) => o.order_items[0]?.product === p.id)).toHaveLength(1);
   });
 

@@ -66,7 +66,7 @@ describe.runIf(onRealPostgres)('Redis lost and back', () => {
   const put = (user: TestUser, productId: string, quantity: number) =>
     t.app.inject({ method: 'PUT', url: `/api/cart/items/${productId}/`, headers: user.auth, payload: { quantity } });
   const order = (user: TestUser, productId: string, quantity: number) =>
-    t.app.inject({ method: 'POST', url: '/api/orders/', headers: user.auth, payload: { order_items: [{ product: productId, quantity }] } });
+    t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: user.auth, payload: { order_items: [{ product: productId, quantity }] } });
 
   it('serves carts from Redis, answers 503 without it, never oversells, and recovers', async () => {
     const [p, q] = await Promise.all([createProduct(t, { stock: 10 }), createProduct(t, { stock: 5 })]);

@@ -21,7 +21,7 @@ describe.runIf(onRealPostgres)('orders under concurrency (real PostgreSQL)', () 
   afterAll(() => t.close());
 
   const place = (user: TestUser, items: Array<{ product: string; quantity: number }>, headers: Record<string, string> = {}) =>
-    t.app.inject({ method: 'POST', url: '/api/orders/', headers: { ...user.auth, ...headers }, payload: { order_items: items } });
+    t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: { ...user.auth, ...headers }, payload: { order_items: items } });
 
   async function ordersOf(productId: string): Promise<number> {
     const [row] = await queryRows<{ units: number }>(
@@ -91,7 +91,7 @@ describe.runIf(onRealPostgres)('orders under concurrency (real PostgreSQL)', () 
     const buyer = buyers[1]!;
     const id = (await place(buyer, [{ product: p.id, quantity: 4 }])).json().id;
     const answers = await Promise.all(
-      Array.from({ length: 10 }, () => t.app.inject({ method: 'POST', url: `/api/orders/${id}/cancel/`, headers: buyer.auth })),
+      Array.from({ length: 10 }, () => t.app.inject({ method: 'POST', url: `/api/orders/orders/${id}/cancel/`, headers: buyer.auth })),
     );
     expect(answers.filter((x) => x.statusCode === 200)).toHaveLength(1);
     expect(answers.filter((x) => x.statusCode === 409)).toHaveLength(9);

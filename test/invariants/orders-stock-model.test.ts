@@ -56,7 +56,7 @@ describe('stock bookkeeping model', () => {
             for (const l of s.lines) wanted[l.product]! += l.quantity;
             const res = await t.app.inject({
               method: 'POST',
-              url: '/api/orders/',
+              url: '/api/orders/orders/',
               headers: buyer.auth,
               payload: { order_items: s.lines.map((l) => ({ product: products[l.product]!.id, quantity: l.quantity })) },
             });
@@ -68,7 +68,7 @@ describe('stock bookkeeping model', () => {
             }
           } else if (confirmed.length > 0) {
             const [order] = confirmed.splice(s.pick % confirmed.length, 1);
-            const res = await t.app.inject({ method: 'POST', url: `/api/orders/${order!.id}/cancel/`, headers: buyer.auth });
+            const res = await t.app.inject({ method: 'POST', url: `/api/orders/orders/${order!.id}/cancel/`, headers: buyer.auth });
             expect(res.statusCode).toBe(200);
             order!.units.forEach((u, i) => (model[i]! += u));
           }

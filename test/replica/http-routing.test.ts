@@ -65,15 +65,15 @@ describe.runIf(replicaExclusive)('read routing at the HTTP edge (real streaming 
 
       const placed = await t.app.inject({
         method: 'POST',
-        url: '/api/orders/',
+        url: '/api/orders/orders/',
         headers: customer.auth,
         payload: { order_items: [{ product: stocked.id, quantity: 1 }] },
       });
       expect(placed.statusCode).toBe(201);
       orderId = placed.json().id;
-      const history = await t.app.inject({ method: 'GET', url: '/api/orders/', headers: customer.auth });
+      const history = await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: customer.auth });
       expect(history.json().results.map((o: { id: string }) => o.id)).toContain(orderId);
-      const detail = await t.app.inject({ method: 'GET', url: `/api/orders/${orderId}/`, headers: customer.auth });
+      const detail = await t.app.inject({ method: 'GET', url: `/api/orders/orders/${orderId}/`, headers: customer.auth });
       expect(detail.statusCode).toBe(200);
     } finally {
       await resumeReplay();

@@ -47,12 +47,12 @@ describe('cart', () => {
     expect(refused.json()).toMatchObject({ code: 'insufficient_stock', items: [{ product: p.id, requested: 4, available: 3 }] });
     expect((await cart(bob)).json().items).toEqual([]);
 
-    const order = await t.app.inject({ method: 'POST', url: '/api/orders/', headers: bob.auth, payload: { order_items: [{ product: p.id, quantity: 4 }] } });
+    const order = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: bob.auth, payload: { order_items: [{ product: p.id, quantity: 4 }] } });
     expect(order.statusCode).toBe(409);
     expect(order.json().code).toBe('insufficient_stock');
     expect(await stockOf(t, p.id)).toBe(10);
     // What is not held can still be ordered directly.
-    const small = await t.app.inject({ method: 'POST', url: '/api/orders/', headers: bob.auth, payload: { order_items: [{ product: p.id, quantity: 3 }] } });
+    const small = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: bob.auth, payload: { order_items: [{ product: p.id, quantity: 3 }] } });
     expect(small.statusCode).toBe(201);
     await clear(alice);
     expect(await quantityOf(bob, p.id)).toBe(7);

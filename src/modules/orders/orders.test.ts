@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const place = (user: TestUser, payload: unknown, headers: Record<string, string> = {}) =>
-  t.app.inject({ method: 'POST', url: '/api/orders/', headers: { ...user.auth, ...headers }, payload: payload as object });
+  t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: { ...user.auth, ...headers }, payload: payload as object });
 
 async function count(table: string): Promise<number> {
   const [row] = await queryRows<{ n: number }>(t.services.db.primary, sql.raw(`select count(*)::int as n from orders.${table}`));
@@ -52,7 +52,7 @@ describe('placing an order', () => {
     const p = await createProduct(t, { stock: 5, priceCents: 300 });
     const id = (await place(alice, { order_items: [{ product: p.id, quantity: 1 }] })).json().id;
     await setPrice(t, p.id, 999);
-    const res = await t.app.inject({ method: 'GET', url: `/api/orders/${id}/`, headers: alice.auth });
+    const res = await t.app.inject({ method: 'GET', url: `/api/orders/orders/${id}/`, headers: alice.auth });
     expect(res.json().order_items[0].price).toBe('3.00');
   });
 
@@ -131,7 +131,7 @@ describe('validation: every bad request is refused and changes nothing', () => {
   });
 
   it('requires a signed-in customer', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/api/orders/', payload: { order_items: [] } });
+    const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', payload: { order_items: [] } });
     expect(res.statusCode).toBe(401);
   });
 });
@@ -214,14 +214,14 @@ describe('history, cancel and ship', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await place(carol, { order_items: [{ product: p.id, quantity: 1 }] })).json().id);
     await place(alice, { order_items: [{ product: p.id, quantity: 1 }] });
-    const first = await t.app.inject({ method: 'GET', url: '/api/orders/?limit=2', headers: carol.auth });
+    const first = await t.app.inject({ method: 'GET', url: '/api/orders/orders/?limit=2', headers: carol.auth });
     expect(first.statusCode).toBe(200);
     const page = first.json();
     expect(page.count).toBe(3);
     expect(page.results.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
     expect(page.previous).toBeNull();
     expect(page.next).toMatch(/offset=2/);
-    const second = await t.app.inject({ method: 'GET', url: '/api/orders?limit=2&offset=2', headers: carol.auth });
+    const second = await t.app.inject({ method: 'GET', url: '/api/orders/orders?limit=2&offset=2', headers: carol.auth });
     expect(second.json().results.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
     expect(second.json().next).toBeNull();
   });
@@ -229,22 +229,22 @@ describe('history, cancel and ship', () => {
   it("answers 404 for someone else's order and for an unknown one", async () => {
     const p = await createProduct(t, { stock: 10 });
     const id = (await place(alice, { order_items: [{ product: p.id, quantity: 1 }] })).json().id;
-    expect((await t.app.inject({ method: 'GET', url: `/api/orders/${id}/`, headers: alice.auth })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: `/api/orders/${id}/`, headers: bob.auth })).statusCode).toBe(404);
-    expect((await t.app.inject({ method: 'POST', url: `/api/orders/${id}/cancel/`, headers: bob.auth })).statusCode).toBe(404);
-    expect((await t.app.inject({ method: 'GET', url: '/api/orders/01890000-0000-7000-8000-000000000000/', headers: alice.auth })).statusCode).toBe(404);
-    expect((await t.app.inject({ method: 'GET', url: '/api/orders/nope/', headers: alice.auth })).statusCode).toBe(400);
+    expect((await t.app.inject({ method: 'GET', url: `/api/orders/orders/${id}/`, headers: alice.auth })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: `/api/orders/orders/${id}/`, headers: bob.auth })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'POST', url: `/api/orders/orders/${id}/cancel/`, headers: bob.auth })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: '/api/orders/orders/01890000-0000-7000-8000-000000000000/', headers: alice.auth })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: '/api/orders/orders/nope/', headers: alice.auth })).statusCode).toBe(400);
     expect(await stockOf(t, p.id)).toBe(9);
   });
 
-  it('cancels an own order once, putting its units back once', async () => {
+  it('cancels an own order once (reason: customer), putting its units back once', async () => {
     const p = await createProduct(t, { stock: 10 });
     const id = (await place(alice, { order_items: [{ product: p.id, quantity: 4 }] })).json().id;
-    const res = await t.app.inject({ method: 'POST', url: `/api/orders/${id}/cancel/`, headers: alice.auth });
+    const res = await t.app.inject({ method: 'POST', url: `/api/orders/orders/${id}/cancel/`, headers: alice.auth });
     expect(res.statusCode).toBe(200);
-    expect(res.json().status).toBe('cancelled');
+    expect(res.json()).toMatchObject({ status: 'cancelled', cancel_reason: 'customer' });
     expect(await stockOf(t, p.id)).toBe(10);
-    const again = await t.app.inject({ method: 'POST', url: `/api/orders/${id}/cancel/`, headers: alice.auth });
+    const again = await t.app.inject({ method: 'POST', url: `/api/orders/orders/${id}/cancel/`, headers: alice.auth });
     expect(again.statusCode).toBe(409);
     expect(again.json().code).toBe('conflict');
     expect(await stockOf(t, p.id)).toBe(10);
@@ -254,14 +254,17 @@ describe('history, cancel and ship', () => {
     const p = await createProduct(t, { stock: 10 });
     const shipped = (await place(alice, { order_items: [{ product: p.id, quantity: 1 }] })).json().id;
     const other = (await place(alice, { order_items: [{ product: p.id, quantity: 2 }] })).json().id;
-    expect((await t.app.inject({ method: 'POST', url: `/api/orders/${shipped}/ship/`, headers: alice.auth })).statusCode).toBe(403);
-    const ship = await t.app.inject({ method: 'POST', url: `/api/orders/${shipped}/ship/`, headers: staff.auth });
+    expect((await t.app.inject({ method: 'POST', url: `/api/orders/orders/${shipped}/ship/`, headers: alice.auth })).statusCode).toBe(403);
+    const ship = await t.app.inject({ method: 'POST', url: `/api/orders/orders/${shipped}/ship/`, headers: staff.auth });
     expect(ship.statusCode).toBe(200);
     expect(ship.json().status).toBe('shipped');
-    expect((await t.app.inject({ method: 'POST', url: `/api/orders/${shipped}/ship/`, headers: staff.auth })).statusCode).toBe(409);
-    expect((await t.app.inject({ method: 'POST', url: `/api/orders/${shipped}/cancel/`, headers: alice.auth })).statusCode).toBe(409);
-    expect((await t.app.inject({ method: 'POST', url: `/api/orders/${other}/cancel/`, headers: staff.auth })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'POST', url: `/api/orders/${other}/ship/`, headers: staff.auth })).statusCode).toBe(409);
+    expect((await t.app.inject({ method: 'POST', url: `/api/orders/orders/${shipped}/ship/`, headers: staff.auth })).statusCode).toBe(409);
+    expect((await t.app.inject({ method: 'POST', url: `/api/orders/orders/${shipped}/cancel/`, headers: alice.auth })).statusCode).toBe(409);
+    const byStaff = await t.app.inject({ method: 'POST', url: `/api/orders/orders/${other}/cancel/`, headers: staff.auth });
+    expect(byStaff.statusCode).toBe(200);
+    expect(byStaff.json().cancel_reason).toBe('staff');
+    expect(ship.json().cancel_reason).toBeNull();
+    expect((await t.app.inject({ method: 'POST', url: `/api/orders/orders/${other}/ship/`, headers: staff.auth })).statusCode).toBe(409);
     expect(await stockOf(t, p.id)).toBe(9);
   });
 });
@@ -270,7 +273,7 @@ describe('outbox', () => {
   it('records order events in the order transaction and relays each once', async () => {
     const p = await createProduct(t, { stock: 10 });
     const id = (await place(alice, { order_items: [{ product: p.id, quantity: 1 }] })).json().id;
-    await t.app.inject({ method: 'POST', url: `/api/orders/${id}/cancel/`, headers: alice.auth });
+    await t.app.inject({ method: 'POST', url: `/api/orders/orders/${id}/cancel/`, headers: alice.auth });
     const mine = await queryRows<{ topic: string }>(
       t.services.db.primary,
       sql`select topic from orders.outbox where payload->>'order_id' = ${id} and published_at is null order by id`,

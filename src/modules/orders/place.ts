@@ -42,13 +42,13 @@ export async function placeInTransaction(
     lines: orderLines,
   };
   const createdAt = await insertOrder(tx, draft, outboxPayload(draft));
-  const order: Order = { ...draft, createdAt };
+  const order: Order = { ...draft, createdAt, cancelReason: null };
   const body = presentOrder(order);
   await complete(tx, { status: 201, body });
   return { order, body, taken: taken.products };
 }
 
-function outboxPayload(order: Omit<Order, 'createdAt'>) {
+function outboxPayload(order: Omit<Order, 'createdAt' | 'cancelReason'>) {
   return {
     order_id: order.id,
     customer_id: order.customerId,

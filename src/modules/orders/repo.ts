@@ -1,12 +1,13 @@
 /** SQL of the orders module; every function takes its executor (primary or a transaction) first. */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
-import type { Order, OrderLine, OrderStatus } from './tables.ts';
+import type { CancelReason, Order, OrderLine, OrderStatus } from './tables.ts';
 
 interface OrderRow {
   id: string;
   customer_id: string;
   status: OrderStatus;
   total_cents: number;
+  cancel_reason: CancelReason | null;
   created_at: Date | string;
 }
 
@@ -27,7 +28,7 @@ const uuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
  * The order, its lines and its `order.created` outbox record in one statement: one round trip
  * while the transaction holds the stock row locks.
  */
-export async function insertOrder(tx: Db, order: Omit<Order, 'createdAt'>, outboxPayload: unknown): Promise<Date> {
+export async function insertOrder(tx: Db, order: Omit<Order, 'createdAt' | 'cancelReason'>, outboxPayload: unknown): Promise<Date> {
   const lines = order.lines.map((l) => ({
     product_id: l.productId,
     name: l.name,
@@ -61,7 +62,7 @@ export async function insertOutbox(tx: Db, topic: OutboxTopic, payload: unknown)
 export async function findOrder(db: Db, id: string): Promise<Order | undefined> {
   const [row] = await queryRows<OrderRow>(
     db,
-    sql`select id, customer_id, status, total_cents, created_at from orders.orders where id = ${id}`,
+    sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders where id = ${id}`,
   );
   if (!row) return undefined;
   const lines = await linesOf(db, [row.id]);
@@ -73,7 +74,7 @@ export async function listOrders(db: Db, customerId: string, limit: number, offs
   const [rows, [counted]] = await Promise.all([
     queryRows<OrderRow>(
       db,
-      sql`select id, customer_id, status, total_cents, created_at from orders.orders
+      sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders
           where customer_id = ${customerId}
           order by created_at desc, id desc limit ${limit} offset ${offset}`,
     ),
@@ -109,12 +110,18 @@ async function linesOf(db: Db, orderIds: string[]): Promise<Map<string, OrderLin
  * Moves an order from one of `from` to `to` only if it is still there: the status check and the
  * change are one statement, so two cancels cannot both succeed (and restock twice).
  */
-export async function transitionStatus(tx: Db, id: string, from: OrderStatus[], to: OrderStatus): Promise<Order | undefined> {
+export async function transitionStatus(
+  tx: Db,
+  id: string,
+  from: OrderStatus[],
+  to: OrderStatus,
+  cancelReason: CancelReason | null = null,
+): Promise<Order | undefined> {
   const [row] = await queryRows<OrderRow>(
     tx,
-    sql`update orders.orders set status = ${to}, updated_at = now()
+    sql`update orders.orders set status = ${to}, cancel_reason = ${cancelReason}, updated_at = now()
         where id = ${id} and status = any(${`{${from.join(',')}}`}::text[])
-        returning id, customer_id, status, total_cents, created_at`,
+        returning id, customer_id, status, total_cents, cancel_reason, created_at`,
   );
   if (!row) return undefined;
   const lines = await linesOf(tx, [row.id]);
@@ -128,6 +135,7 @@ function toOrder(row: OrderRow, lines: OrderLine[]): Order {
     status: row.status,
     totalCents: Number(row.total_cents),
     createdAt: new Date(row.created_at),
+    cancelReason: row.cancel_reason,
     lines,
   };
 }

@@ -49,6 +49,8 @@ export const OrderJson = Type.Object({
     }),
   ),
   created_at: Type.String({ format: 'date-time' }),
+  /** Null unless cancelled: by the customer, by staff, or `out_of_stock` (flash-sale mode). */
+  cancel_reason: Type.Union([Type.Literal('customer'), Type.Literal('staff'), Type.Literal('out_of_stock'), Type.Null()]),
 });
 export type OrderJson = Static<typeof OrderJson>;
 
@@ -68,5 +70,6 @@ export function presentOrder(order: Order): OrderJson {
       line_total: formatMoney(line.lineTotalCents),
     })),
     created_at: order.createdAt.toISOString(),
+    cancel_reason: order.cancelReason,
   };
 }

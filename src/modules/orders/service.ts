@@ -103,7 +103,8 @@ export function createOrdersService(deps: OrdersDeps) {
     const order = await db.primary.transaction(async (tx) => {
       const visible = await repo.findOrder(tx, id);
       if (!visible || (actor.role !== 'staff' && visible.customerId !== actor.id)) return undefined;
-      const cancelled = await repo.transitionStatus(tx, id, ['confirmed'], 'cancelled');
+      const reason = actor.role === 'staff' && visible.customerId !== actor.id ? 'staff' : 'customer';
+      const cancelled = await repo.transitionStatus(tx, id, ['confirmed'], 'cancelled', reason);
       if (!cancelled) return undefined;
       await stock.returnStock(tx, cancelled.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
       await repo.insertOutbox(tx, 'order.cancelled', { order_id: id, customer_id: cancelled.customerId, cancelled_by: actor.id });

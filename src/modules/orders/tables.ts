@@ -6,11 +6,15 @@ export const ordersSchema = pgSchema('orders');
 export const ORDER_STATUSES = ['pending', 'confirmed', 'shipped', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+export const CANCEL_REASONS = ['customer', 'staff', 'out_of_stock'] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
 export const orders = ordersSchema.table('orders', {
   id: uuid('id').primaryKey(),
   customerId: uuid('customer_id').notNull(),
   status: text('status', { enum: ORDER_STATUSES }).notNull(),
   totalCents: bigint('total_cents', { mode: 'number' }).notNull(),
+  cancelReason: text('cancel_reason', { enum: CANCEL_REASONS }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
@@ -66,5 +70,7 @@ export interface Order {
   status: OrderStatus;
   totalCents: number;
   createdAt: Date;
+  /** Null unless cancelled. */
+  cancelReason: CancelReason | null;
   lines: OrderLine[];
 }
