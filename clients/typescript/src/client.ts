@@ -1,6 +1,6 @@
 /**
  * The typed client of the opply-commerce API: openapi-fetch over the types openapi-typescript
- * generates from /openapi.json (schema.d.ts), plus what every app would otherwise write itself:
+ * generates from /openapi.json (schema.ts), plus what every app would otherwise write itself:
  * bearer tokens with refresh rotation, and an Idempotency-Key per logical order kept across retries.
  */
 import createClient, { type Client } from 'openapi-fetch';
