@@ -11,8 +11,9 @@ import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
 import { registerRateLimit } from './platform/http/rate-limit.ts';
 import { registerSecurityHeaders } from './platform/http/security-headers.ts';
-import { serverOptions, TypeBoxValidatorCompiler } from './platform/http/server-options.ts';
+import { serverOptions, validatorCompiler } from './platform/http/server-options.ts';
 import type { Services } from './services.ts';
+import { AppError } from './platform/errors.ts';
 import { identityRoutes } from './modules/identity/routes.ts';
 import { catalogRoutes } from './modules/catalog/routes.ts';
 import { ordersRoutes } from './modules/orders/routes.ts';
@@ -21,20 +22,22 @@ import { cartRoutes } from './modules/cart/routes.ts';
 export async function buildApp(services: Services) {
   const { config, logger } = services;
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
 
   registerProblemHandlers(app);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
-  // Hooks with no I/O take the callback form: no promise per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
-    done();
-  });
-  // While shutting down, answers close their keep-alive connection so the server can finish.
+  // While shutting down, new requests get a 503 and every answer closes its keep-alive connection
+  // so the server can finish.
   let draining = false;
   app.addHook('preClose', async () => {
     draining = true;
+  });
+  // Hooks with no I/O take the callback form: no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    if (draining) done(new AppError('unavailable', 'The server is shutting down', { headers: { 'Retry-After': '1' } }));
+    else done();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) void reply.header('connection', 'close');

@@ -13,6 +13,7 @@ export const PROBLEMS = {
   conflict: { status: 409, title: 'Conflict' },
   idempotency_key_in_progress: { status: 409, title: 'Idempotency key in progress' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   unknown_product: { status: 422, title: 'Unknown product' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
