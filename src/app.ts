@@ -7,6 +7,7 @@ import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
 import { registerDocs } from './platform/http/docs.ts';
+import { registerInputHandling } from './platform/http/input.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
 import { registerRateLimit } from './platform/http/rate-limit.ts';
@@ -24,9 +25,10 @@ export async function buildApp(services: Services) {
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 
-  registerProblemHandlers(app);
+  registerProblemHandlers(app, services.dependencies);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
+  registerInputHandling(app);
   // While shutting down, new requests get a 503 and every answer closes its keep-alive connection
   // so the server can finish.
   let draining = false;

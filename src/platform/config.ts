@@ -124,11 +124,18 @@ export function loadConfig(env: Env = {}) {
       poolMax: r.int('DATABASE_POOL_MAX', 20, 1, 1000),
       replicaMaxLagSeconds: r.int('REPLICA_MAX_LAG_SECONDS', 5, 0, 3600),
       replicaCheckIntervalMs: r.int('REPLICA_CHECK_INTERVAL_MS', 2000, 100, 600_000),
+      /** Request deadlines (db.ts DatabaseDeadlines): a stuck database answers 503 in bounded time. */
+      deadlines: databaseDeadlines(r),
       dataDir: path.resolve(r.str('DATA_DIR', './data')),
       migrateOnStart: r.bool('MIGRATE_ON_START', true),
       seedDemoData: r.bool('SEED_DEMO_DATA', databaseUrl === undefined),
     },
-    redis: { url: r.url('REDIS_URL', ['redis:', 'rediss:']), keyPrefix: r.str('REDIS_KEY_PREFIX', '') },
+    redis: {
+      url: r.url('REDIS_URL', ['redis:', 'rediss:']),
+      keyPrefix: r.str('REDIS_KEY_PREFIX', ''),
+      /** A command without an answer in this time fails (a paused or stuck Redis → 503, not a hang). */
+      commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
+    },
     auth: {
       jwtSecret,
       jwtIssuer: r.str('JWT_ISSUER', 'opply-commerce'),
@@ -152,6 +159,18 @@ export function loadConfig(env: Env = {}) {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+function databaseDeadlines(r: ReturnType<typeof reader>) {
+  const statementMs = r.int('DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 3_600_000);
+  const queryMs = r.int('DATABASE_QUERY_TIMEOUT_MS', statementMs + 1000, 100, 3_700_000);
+  if (queryMs <= statementMs) r.problems.push('DATABASE_QUERY_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (the server cancels first)');
+  return {
+    statementMs,
+    queryMs,
+    idleInTransactionMs: r.int('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    connectMs: r.int('DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
+  };
 }
 
 export type Config = ReturnType<typeof loadConfig>;

@@ -33,7 +33,7 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.beforeWrite();
     } catch (error) {
-      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { cause: error });
+      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { dependency: 'redis', cause: error });
     }
     const result = await fn();
     await bump(true);
