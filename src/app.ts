@@ -13,6 +13,7 @@ import { registerProblemHandlers } from './platform/http/problem.ts';
 import { registerRateLimit } from './platform/http/rate-limit.ts';
 import { registerSecurityHeaders } from './platform/http/security-headers.ts';
 import { serverOptions, validatorCompiler } from './platform/http/server-options.ts';
+import { registerTraceContext } from './platform/http/trace-context.ts';
 import type { Services } from './services.ts';
 import { AppError } from './platform/errors.ts';
 import { identityRoutes } from './modules/identity/routes.ts';
@@ -45,6 +46,7 @@ export async function buildApp(services: Services) {
     if (draining) void reply.header('connection', 'close');
     done(null, payload);
   });
+  if (config.tracing.endpoint) registerTraceContext(app);
   registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
   // Without allowed origins there is nothing for the plugin to do but run a hook on every request.
   // An OPTIONS request then finds no route (404); the plugin's catch-all route answered 401 behind

@@ -70,7 +70,17 @@ function reader(env: Env) {
     }
     return value as T;
   };
-  return { problems, raw, str, int, bool, url, urlList, oneOf };
+  const ratio = (name: string, fallback: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      problems.push(`${name} must be a number between 0 and 1 (got "${value}")`);
+      return fallback;
+    }
+    return n;
+  };
+  return { problems, raw, str, int, bool, url, urlList, oneOf, ratio };
 }
 
 function isUrl(value: string, protocols: string[]): boolean {
@@ -155,6 +165,16 @@ export function loadConfig(env: Env = {}) {
     },
     /** Background jobs in the API process: the default when there is no Redis (one process). */
     jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },
+    /**
+     * OpenTelemetry traces, exported over OTLP (http/protobuf) to this base URL; off when unset
+     * (no SDK is loaded then). New traces are kept at `sampleRatio`; a request whose caller sent a
+     * sampled `traceparent` is always kept (parent-based).
+     */
+    tracing: {
+      endpoint: r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
+      serviceName: r.str('OTEL_SERVICE_NAME', 'opply-commerce'),
+      sampleRatio: r.ratio('OTEL_TRACES_SAMPLER_ARG', 1),
+    },
     orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
