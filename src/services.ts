@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './platform/config.ts';
 import { createDatabase, type Database } from './platform/db.ts';
+import { createMailer } from './platform/mail.ts';
 import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
@@ -39,7 +40,8 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   const kv = redis ? createRedisStore(redis) : createMemoryStore();
   const platform: Platform = { config, logger, db, kv, redis };
 
-  const identity = createIdentityService({ platform });
+  const mailer = createMailer(config, logger);
+  const identity = createIdentityService({ platform, mailer });
   // Stock holds (carts, and every order for the moment it is written): Redis when configured.
   const holdStore = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
   const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
@@ -59,6 +61,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     orders,
     cart,
     async close() {
+      mailer.close();
       await holdStore.close();
       await kv.close();
       await db.close();

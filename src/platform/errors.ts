@@ -35,6 +35,8 @@ export interface AppErrorOptions {
   extra?: Record<string, unknown>;
   /** Response headers (e.g. Retry-After). */
   headers?: Record<string, string>;
+  /** A status other than the code's usual one, where the contract says so (400 invalid_token of a reset). */
+  status?: number;
   cause?: unknown;
 }
 
@@ -51,7 +53,7 @@ export class AppError extends Error {
   ) {
     super(detail ?? PROBLEMS[code].title, { cause: options.cause });
     this.name = 'AppError';
-    this.status = PROBLEMS[code].status;
+    this.status = options.status ?? PROBLEMS[code].status;
     this.errors = options.errors;
     this.extra = options.extra;
     this.headers = options.headers;
