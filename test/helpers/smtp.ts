@@ -10,6 +10,8 @@ import { SMTPServer } from 'smtp-server';
 export interface TestSmtp {
   url: string;
   mails: ParsedMail[];
+  /** The mails received so far for `to`. */
+  mailsTo(to: string): ParsedMail[];
   /** Resolves with the first mail (received or still to come) to `to` after `after` mails. */
   waitForMail(to: string, options?: { after?: number; timeoutMs?: number }): Promise<ParsedMail>;
   start(): Promise<void>;
@@ -51,6 +53,7 @@ export async function startTestSmtp(): Promise<TestSmtp> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    mailsTo: (to) => mails.filter((m) => addressed(m, to)),
     async waitForMail(to, { after = 0, timeoutMs = 10_000 } = {}) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
