@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './platform/config.ts';
 import { createDatabase, type Database } from './platform/db.ts';
 import { createDependencyMonitor, type MonitorOptions } from './platform/dependencies.ts';
+import { createMailer } from './platform/mail.ts';
 import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
@@ -55,7 +56,8 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   if (redis) probes.redis = () => kv.ping();
   const platform: Platform = { config, logger, db, kv, redis, dependencies };
 
-  const identity = createIdentityService({ platform });
+  const mailer = createMailer(config, logger);
+  const identity = createIdentityService({ platform, mailer });
   // Stock holds (carts, and every order for the moment it is written): Redis when configured.
   const holdStore = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
   const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
@@ -76,6 +78,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     cart,
     async close() {
       dependencies.close();
+      mailer.close();
       await holdStore.close();
       await kv.close();
       await db.close();

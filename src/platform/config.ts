@@ -6,6 +6,8 @@ import path from 'node:path';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
+export const DEV_MAIL_FROM = 'opply-commerce <no-reply@localhost>';
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -107,6 +109,14 @@ export function loadConfig(env: Env = {}) {
   if ((adminUsername === undefined) !== (adminPassword === undefined)) {
     r.problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   }
+  const smtpUrl = r.url('SMTP_URL', ['smtp:', 'smtps:']);
+  // Without a transport, development writes mails to the log; production would silently send
+  // nothing (no password resets), so it refuses to start instead.
+  if (production && r.raw('SMTP_URL') === undefined) {
+    r.problems.push('SMTP_URL must be set in production (mails such as password resets need a transport)');
+  }
+  const appResetUrl = r.raw('APP_RESET_URL');
+  if (appResetUrl !== undefined && !URL.canParse(appResetUrl)) r.problems.push('APP_RESET_URL must be a URL (https://… or an app scheme such as myapp://reset)');
   if (production && adminPassword !== undefined && adminPassword.length < 12) {
     r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
   }
@@ -174,6 +184,19 @@ export function loadConfig(env: Env = {}) {
       endpoint: r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
       serviceName: r.str('OTEL_SERVICE_NAME', 'opply-commerce'),
       sampleRatio: r.ratio('OTEL_TRACES_SAMPLER_ARG', 1),
+    },
+    mail: {
+      smtpUrl,
+      from: r.str('MAIL_FROM', DEV_MAIL_FROM),
+      /** Base of the link in reset mails (the token goes in its fragment); PUBLIC_URL/reset-password when unset. */
+      appResetUrl,
+    },
+    passwordReset: {
+      maxPerEmail: r.int('PASSWORD_RESET_MAX_PER_EMAIL', 3, 1, 1000),
+      maxPerAddress: r.int('PASSWORD_RESET_MAX_PER_ADDRESS', 20, 1, 100_000),
+      windowSeconds: r.int('PASSWORD_RESET_WINDOW_SECONDS', 3600, 1, 86_400),
+      /** Every answer of POST password-reset/ takes at least this long, account or not. */
+      minResponseMs: r.int('PASSWORD_RESET_MIN_RESPONSE_MS', 250, 0, 10_000),
     },
     orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
   };

@@ -40,6 +40,8 @@ export interface AppErrorOptions {
   headers?: Record<string, string>;
   /** `unavailable`: the dependency that is missing (counted and logged by the problem handler). */
   dependency?: DependencyName;
+  /** A status other than the code's usual one, where the contract says so (400 invalid_token of a reset). */
+  status?: number;
   cause?: unknown;
 }
 
@@ -57,7 +59,7 @@ export class AppError extends Error {
   ) {
     super(detail ?? PROBLEMS[code].title, { cause: options.cause });
     this.name = 'AppError';
-    this.status = PROBLEMS[code].status;
+    this.status = options.status ?? PROBLEMS[code].status;
     this.errors = options.errors;
     this.extra = options.extra;
     this.headers = options.headers;
