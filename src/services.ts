@@ -63,7 +63,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
   const orders = createOrdersService({
     platform,
-    stock: { takeStock: catalog.takeStock, returnStock: catalog.returnStock },
+    stock: { returnStock: catalog.returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
     holds: createOrderHolds({ store: holdStore, primary: db.primary, logger, cartTtlSeconds: config.cart.ttlSeconds }),
@@ -77,6 +77,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     orders,
     cart,
     async close() {
+      await orders.close();
       dependencies.close();
       mailer.close();
       await holdStore.close();

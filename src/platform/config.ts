@@ -198,7 +198,13 @@ export function loadConfig(env: Env = {}) {
       /** Every answer of POST password-reset/ takes at least this long, account or not. */
       minResponseMs: r.int('PASSWORD_RESET_MIN_RESPONSE_MS', 250, 0, 10_000),
     },
-    orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
+    orders: {
+      idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
+      /** Most orders the batching writer puts in one transaction. */
+      batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
+      /** Longest an order may wait for its batch before it is answered 503. */
+      queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
