@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
+import { briefly } from '../dependencies.ts';
 import { AppError } from '../errors.ts';
 import { metrics, registry } from '../metrics.ts';
 import { problemResponse } from './docs.ts';
@@ -80,7 +81,7 @@ export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[
           await withTimeout(check(), TIMEOUT_MS);
           return [name, 'ok'] as const;
         } catch (error) {
-          request.log.warn({ err: error, dependency: name }, 'readiness check failed');
+          request.log.warn({ dependency: name, ...briefly(error) }, 'readiness check failed');
           return [name, 'unavailable'] as const;
         }
       }),
