@@ -37,10 +37,14 @@ export async function registerConsole(app: FastifyInstance, distDir: string) {
   const indexFile = path.join(distDir, 'index.html');
   // Read once: the page is small and changes only with a new build (a new process).
   const page = existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : undefined;
-  const hide = { hide: true };
   // The server ignores trailing slashes, so this route answers /admin too. The page's asset URLs
   // are absolute (/admin/assets/…), so it works from either.
-  app.get('/admin/', { schema: hide }, (_request, reply) => {
+  const pageSchema = {
+    tags: ['operations'],
+    summary: 'The staff console (a web page over this API)',
+    response: { 200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+  };
+  app.get('/admin/', { schema: pageSchema }, (_request, reply) => {
     if (!page) throw new AppError('not_found', 'The console is not built: run `npm run build:console`');
     const nonce = randomBytes(16).toString('base64');
     return reply
