@@ -12,6 +12,7 @@ import { listProducts, type ListRequest } from './list.ts';
 import { presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import type { StockMirror } from './holds.ts';
 import { seedCatalog } from './seed.ts';
 import { returnStock } from './stock.ts';
 
@@ -19,6 +20,8 @@ export interface CatalogDeps {
   platform: Platform;
   /** Units held in live carts (the cart's hold store); absent: nothing is held. */
   heldUnits?: HeldUnits | undefined;
+  /** After a committed stock change: the hold store's mirror moves forward (holds.ts). */
+  onStockWritten?: ((mirrors: StockMirror[]) => Promise<void>) | undefined;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -56,9 +59,20 @@ export function createCatalogService(deps: CatalogDeps) {
     return category.id;
   }
 
-  async function answer(id: string): Promise<ProductJson> {
+  async function stockWritten(mirrors: StockMirror[]): Promise<void> {
+    try {
+      await deps.onStockWritten?.(mirrors);
+    } catch (error) {
+      // Committed already; a mirror left behind is re-read once it ages out (STOCK_MIRROR_MAX_AGE_SECONDS).
+      logger.warn({ err: error }, 'stock mirror not moved after a stock change');
+    }
+  }
+
+  /** The product as the primary has it now; `stockChanged`: the mirror is moved to it too. */
+  async function answer(id: string, stockChanged = false): Promise<ProductJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
+    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentProduct(row, await heldOf(id));
   }
 
@@ -81,7 +95,7 @@ export function createCatalogService(deps: CatalogDeps) {
     const held = body.quantity === undefined ? 0 : await heldOf(id);
     const outcome = await write(() => withFkCheck(() => repo.updateProduct(db.primary, id, values, held)));
     stockRefused(outcome, held);
-    return answer(id);
+    return answer(id, body.quantity !== undefined);
   }
 
   return {
@@ -140,7 +154,7 @@ export function createCatalogService(deps: CatalogDeps) {
         'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
       );
       stockRefused(outcome, held);
-      return answer(id);
+      return answer(id, true);
     },
 
     async listCategories(): Promise<CategoryJson[]> {
@@ -180,6 +194,16 @@ export function createCatalogService(deps: CatalogDeps) {
      * catalog version so no cached page shows the old quantity. Never throws.
      */
     bumpVersion: () => bump(false),
+
+    /**
+     * For writers outside the catalog's own paths (scripts, test factories writing SQL): what a
+     * staff change does after its commit — the mirrors move to the new stock, and with `content`
+     * (names, prices, archived) the content version moves so remembered product facts are dropped.
+     */
+    async changedOutside(options: { mirrors?: StockMirror[]; content?: boolean }): Promise<void> {
+      if (options.mirrors) await stockWritten(options.mirrors);
+      await bump(options.content ?? false);
+    },
 
     /** Loads the demo catalog into an empty database (the embedded default). */
     async seedDemoIfEmpty(): Promise<boolean> {

@@ -137,7 +137,9 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
   }
 
   async function run(batch: Queued[]) {
+    const started = performance.now();
     const { outcomes, changed } = await writeBatch(batch);
+    logger.debug({ orders: batch.length, ms: Math.round(performance.now() - started) }, 'order batch written');
     if (changed.length > 0 && deps.afterCommit) await deps.afterCommit(changed).catch((error) => logger.warn({ err: error }, 'afterCommit failed'));
     batch.forEach((q, i) => q.resolve(outcomes[i]!));
   }
