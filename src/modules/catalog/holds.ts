@@ -18,6 +18,7 @@
 import { inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { HeldUnits } from './present.ts';
 import { products } from './tables.ts';
@@ -159,7 +160,7 @@ export function throttledWarn(logger: Logger, message: string) {
   return (error: unknown) => {
     if (Date.now() - last < 30_000) return;
     last = Date.now();
-    logger.warn({ err: error }, message);
+    logger.warn(briefly(error), message);
   };
 }
 

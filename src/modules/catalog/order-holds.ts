@@ -15,6 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { getProductsForHold, insufficientStock, throttledWarn, type HoldLine, type HoldResult, type HoldStore, type ProductForHold, type StockMirror } from './holds.ts';
@@ -105,7 +106,7 @@ function commitsByTurn(store: HoldStore, onError: (error: unknown) => void) {
 export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number; mirrorMaxAgeMs: number }): OrderHolds {
   const { store, logger } = deps;
   const degraded = throttledWarn(logger, 'hold store unreachable: direct orders rely on the database guard alone');
-  const quietly = (what: string) => (error: unknown) => logger.warn({ err: error }, what);
+  const quietly = (what: string) => (error: unknown) => logger.warn(briefly(error), what);
   const readProducts = createProductReader(deps.primary);
   const spend = commitsByTurn(store, quietly('could not release spent holds; they expire by themselves'));
 
@@ -133,7 +134,7 @@ export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: 
         result = await hold(holder, lines, cart ? deps.cartTtlSeconds : ORDER_HOLD_SECONDS);
       } catch (error) {
         // Invariant 7: a cart cannot be trusted without its store, a direct order can (invariant 1).
-        if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { cause: error });
+        if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { dependency: 'redis', cause: error });
         degraded(error);
         return NOTHING_HELD;
       }

@@ -3,15 +3,16 @@
  * read path (a replica that has replayed the last catalog write); writes go to the primary, move
  * the catalog version before answering, and answer from the primary (read-your-writes).
  */
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { parseMoney } from '../../platform/money.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createCatalogCache } from './cache.ts';
 import { listProducts, type ListRequest } from './list.ts';
-import { presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
+import { presentInventory, presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
-import type { CategoryJson, InventoryChangeBody, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
 import type { StockMirror } from './holds.ts';
 import { seedCatalog } from './seed.ts';
 import { returnStock } from './stock.ts';
@@ -36,7 +37,7 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.beforeWrite();
     } catch (error) {
-      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { cause: error });
+      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { dependency: 'redis', cause: error });
     }
     const result = await fn();
     await bump(true);
@@ -64,7 +65,7 @@ export function createCatalogService(deps: CatalogDeps) {
       await deps.onStockWritten?.(mirrors);
     } catch (error) {
       // Committed already; a mirror left behind is re-read once it ages out (STOCK_MIRROR_MAX_AGE_SECONDS).
-      logger.warn({ err: error }, 'stock mirror not moved after a stock change');
+      logger.warn(briefly(error), 'stock mirror not moved after a stock change');
     }
   }
 
@@ -74,6 +75,14 @@ export function createCatalogService(deps: CatalogDeps) {
     if (!row || row.archived) throw notFound('Product');
     if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentProduct(row, await heldOf(id));
+  }
+
+  /** On the primary: staff read their own stock change at once. */
+  async function inventory(id: string, stockChanged = false): Promise<InventoryJson> {
+    const row = await repo.findProduct(db.primary, id);
+    if (!row || row.archived) throw notFound('Product');
+    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
+    return presentInventory(row, await heldOf(id));
   }
 
   function stockRefused(outcome: 'ok' | 'missing' | 'below_held', held: number) {
@@ -147,14 +156,26 @@ export function createCatalogService(deps: CatalogDeps) {
       if (!archived) throw notFound('Product');
     },
 
-    /** `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units. */
-    async changeInventory(id: string, body: InventoryChangeBody): Promise<ProductJson> {
+    /**
+     * `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units.
+     * Answers the inventory view: the product plus `stock` and `held`.
+     */
+    async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
       const held = await heldOf(id);
       const outcome = await write(() =>
         'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
       );
       stockRefused(outcome, held);
-      return answer(id, true);
+      return inventory(id, true);
+    },
+
+    inventory,
+
+    /** Live products at or below `maxStock`, least first, each with its held units. */
+    async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
+      const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
+      const held = deps.heldUnits && rows.length > 0 ? await deps.heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
+      return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));
     },
 
     async listCategories(): Promise<CategoryJson[]> {

@@ -8,6 +8,7 @@ import type { Platform } from '../../platform/platform.ts';
 import type { OrderHolds } from '../catalog/order-holds.ts';
 import { normalizeLines, type ReturnStock, type StockLine } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
+import { hourlyStats } from './stats.ts';
 import { createOrderWriter, type WriteRequest } from './batch-writer.ts';
 import * as repo from './repo.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
@@ -109,8 +110,13 @@ export function createOrdersService(deps: OrdersDeps) {
     return presentOrder(order);
   }
 
-  async function listOrders(customerId: string, limit: number, offset: number) {
-    const page = await repo.listOrders(db.primary, customerId, limit, offset);
+  /**
+   * A customer sees only their own orders; staff every customer's, optionally of one customer.
+   * On the primary: a customer's new order and a status staff just changed show at once.
+   */
+  async function listOrders(viewer: AuthUser, filter: repo.OrderFilter, limit: number, offset: number) {
+    const scoped = viewer.role === 'staff' ? filter : { status: filter.status, customerId: viewer.id };
+    const page = await repo.listOrders(db.primary, scoped, limit, offset);
     return { count: page.count, results: page.orders.map(presentOrder) };
   }
 
@@ -196,6 +202,7 @@ export function createOrdersService(deps: OrdersDeps) {
     requestHash,
     getOrder,
     listOrders,
+    hourlyStats: (date: string) => hourlyStats(db, date),
     cancelOrder,
     shipOrder,
     relayOutbox,
