@@ -5,8 +5,8 @@
  *     npx tsx bench/tracing/run.ts
  * Servers, all started once and loaded in turn, each round in a rotated order:
  *  - bare node:http sending the page's bytes (the ceiling);
- *  - the baseline: this branch's merge base with main (BENCH_BASELINE_REF), extracted with
- *    `git archive`, tracing off — the code as it was before tracing;
+ *  - the baseline: the code as it was before tracing (the parent of the commit that added
+ *    src/platform/tracing.ts, or BENCH_BASELINE_REF), extracted with `git archive`;
  *  - this code with tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset);
  *  - this code with tracing on, every trace sampled, and with 10 % sampled, exporting over OTLP
  *    to a sink (a bare server of its own answering 200) that stands in for a collector.
@@ -36,7 +36,9 @@ const generator = pickGenerator();
 const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(' ');
 const started = new Date().toISOString();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-tracing-'));
-const baselineRef = process.env.BENCH_BASELINE_REF ?? execSync('git merge-base HEAD main').toString().trim();
+// By default the code just before tracing was added (the parent of the commit that created tracing.ts).
+const firstTracing = execSync('git log --diff-filter=A --format=%H -- src/platform/tracing.ts').toString().trim().split('\n').at(-1);
+const baselineRef = process.env.BENCH_BASELINE_REF ?? execSync(`git rev-parse ${firstTracing}^`).toString().trim();
 const baselineDir = path.join(dir, 'baseline');
 
 /** The baseline's code beside this one, sharing this checkout's node_modules. */
@@ -105,21 +107,26 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rps = (t: Target) => median(t.runs.map((r) => r.rps));
-const [ceiling, baseline] = [rps(targets[0]!), rps(targets[1]!)];
+const fixed = (x: number | undefined, digits: number) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
+const [ceiling, baseline] = [targets[0]!, targets[1]!];
+// Ratios are taken round by round (the two runs minutes apart at most), then their median: on a
+// machine whose load swings, that is steadier than a ratio of medians.
+const perRound = (t: Target, value: (r: Target['runs'][number]) => number | undefined, of: Target) =>
+  median(t.runs.map((r, i) => value(r)! / value(of.runs[i]!)!));
 console.log(
   `\ntracing bench, ${started}: ${os.availableParallelism()} cores, node ${process.version}, ${generator.name}, ` +
     `${ROUNDS} rounds x ${SECONDS} s x ${CONNECTIONS} connections, load average ${loadBefore} -> ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`,
 );
-console.log('| cached page | req/s (median) | req/s each round | p50 ms | p99 ms | vs ceiling | vs baseline | server CPU µs/req | non-2xx | errors |');
-console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| cached page | req/s (median) | req/s each round | p50 ms | p99 ms | vs ceiling | req/s vs baseline | server CPU µs/req | CPU vs baseline | non-2xx | errors |');
+console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const t of targets) {
   const sum = (f: (r: LoadResult) => number) => t.runs.reduce((a, r) => a + f(r), 0);
-  const us = t.runs.every((r) => r.serverUs !== undefined) ? median(t.runs.map((r) => r.serverUs!)).toFixed(0) : '-';
+  const cpu = t.runs.every((r) => r.serverUs !== undefined) ? median(t.runs.map((r) => r.serverUs!)) : undefined;
+  const vsBaseline = (value: (r: Target['runs'][number]) => number | undefined) => (t === ceiling ? undefined : perRound(t, value, baseline));
   console.log(
-    `| ${t.name} | ${Math.round(rps(t))} | ${t.runs.map((r) => Math.round(r.rps)).join(' / ')} | ${median(t.runs.map((r) => r.p50)).toFixed(1)} | ` +
-      `${median(t.runs.map((r) => r.p99)).toFixed(1)} | ${(rps(t) / ceiling).toFixed(2)} | ${t === targets[0] ? '-' : (rps(t) / baseline).toFixed(3)} | ${us} | ` +
-      `${sum((r) => r.non2xx)} | ${sum((r) => r.errors)} |`,
+    `| ${t.name} | ${Math.round(median(t.runs.map((r) => r.rps)))} | ${t.runs.map((r) => Math.round(r.rps)).join(' / ')} | ` +
+      `${median(t.runs.map((r) => r.p50)).toFixed(1)} | ${median(t.runs.map((r) => r.p99)).toFixed(1)} | ${perRound(t, (r) => r.rps, ceiling).toFixed(2)} | ` +
+      `${fixed(vsBaseline((r) => r.rps), 3)} | ${fixed(cpu, 0)} | ${fixed(vsBaseline((r) => r.serverUs), 3)} | ${sum((r) => r.non2xx)} | ${sum((r) => r.errors)} |`,
   );
 }
 
