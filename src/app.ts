@@ -7,6 +7,7 @@ import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
 import { registerDocs } from './platform/http/docs.ts';
+import { registerDraining } from './platform/http/draining.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
 import { registerRateLimit } from './platform/http/rate-limit.ts';
@@ -32,14 +33,7 @@ export async function buildApp(services: Services) {
     done();
   });
   // While shutting down, answers close their keep-alive connection so the server can finish.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
-  });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) void reply.header('connection', 'close');
-    done(null, payload);
-  });
+  registerDraining(app);
   registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
   // Without allowed origins there is nothing for the plugin to do but run a hook on every request.
   // An OPTIONS request then finds no route (404); the plugin's catch-all route answered 401 behind
