@@ -10,18 +10,23 @@ import type { FastifyInstance } from 'fastify';
 
 const starters = new WeakMap<FastifyInstance, () => void>();
 
-export function registerDraining(app: FastifyInstance) {
+/** Installs the hooks; `closing()` is true once app.close() has begun (new requests then get 503). */
+export function registerDraining(app: FastifyInstance): { closing: () => boolean } {
   let draining = false;
-  const start = () => {
+  let closing = false;
+  starters.set(app, () => {
     draining = true;
-  };
-  starters.set(app, start);
+  });
   // app.close() without a signal first (tests, scripts) drains too, without the wait.
-  app.addHook('preClose', async () => start());
+  app.addHook('preClose', async () => {
+    draining = true;
+    closing = true;
+  });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) void reply.header('connection', 'close');
     done(null, payload);
   });
+  return { closing: () => closing };
 }
 
 /** From now on every answer closes its connection (the listener stays open). */
