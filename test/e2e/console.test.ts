@@ -166,7 +166,13 @@ describe.skipIf(!hasChromium)('staff console in Chromium', { timeout: 120_000 },
   it('fits a tablet', async () => {
     const tablet = await openConsole(browser, baseUrl, 'tablet');
     const { page } = tablet;
-    await signIn(page, ADMIN.username, ADMIN.password);
+    // Signed in with the keyboard alone.
+    await page.goto('/admin/');
+    await page.getByLabel(/^Username/).focus();
+    await page.keyboard.type(ADMIN.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(ADMIN.password);
+    await page.keyboard.press('Enter');
     await page.getByText('Orders per hour today (UTC)').waitFor();
     await tablet.shot('dashboard');
     for (const [name, hash, ready] of [
@@ -179,6 +185,8 @@ describe.skipIf(!hasChromium)('staff console in Chromium', { timeout: 120_000 },
       await page.goto(`/admin/${hash}`);
       await page.getByText(ready, { exact: true }).first().waitFor();
       await tablet.shot(name);
+      expect(await page.evaluate("document.querySelectorAll('input').length"), `inputs on ${name}`).toBeGreaterThan(0);
+      expect(await page.evaluate(UNLABELLED_INPUTS), `inputs without a label on ${name}`).toEqual([]);
     }
     // Nothing wider than the screen: no sideways scrolling on a tablet.
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(820);
@@ -186,6 +194,12 @@ describe.skipIf(!hasChromium)('staff console in Chromium', { timeout: 120_000 },
     await tablet.context.close();
   });
 });
+
+/** Form controls a screen reader could not name (MUI's hidden native select inputs excluded). */
+const UNLABELLED_INPUTS = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter((el) => el.getAttribute('aria-hidden') !== 'true')
+  .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')))
+  .map((el) => el.outerHTML.slice(0, 160))`;
 
 async function session(page: Page): Promise<{ access: string; refresh: string }> {
   return JSON.parse(String(await page.evaluate(`sessionStorage.getItem(${JSON.stringify(SESSION_KEY)})`)));
