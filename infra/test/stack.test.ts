@@ -149,11 +149,23 @@ describe('containers', () => {
         assert.doesNotMatch(JSON.stringify(Value), /resolve:secretsmanager|:\/\/[^/]*:[^/]*@/, `${c.Name}: ${Name}`);
       }
       const secrets = (c.Secrets as Array<{ Name: string }>).map((s) => s.Name);
-      for (const name of ['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_AUTH_TOKEN']) assert.ok(secrets.includes(name), `${c.Name} lacks ${name}`);
+      for (const name of ['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_AUTH_TOKEN', 'SMTP_URL']) assert.ok(secrets.includes(name), `${c.Name} lacks ${name}`);
       assert.equal(c.Environment.find((e: { Name: string }) => e.Name === 'NODE_ENV')?.Value, 'production');
     }
     const staff = containers.find((c) => c.Name === 'create-staff');
     assert.ok(staff.Secrets.some((s: { Name: string }) => s.Name === 'ADMIN_PASSWORD'));
+  });
+
+  it('mail: SMTP_URL from the named secret, the SES identity and MAIL_FROM from the settings', () => {
+    const mail = synth({ sesIdentity: 'shop.example.com' });
+    mail.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'shop.example.com' });
+    const worker = resources(mail, 'AWS::ECS::TaskDefinition')
+      .flatMap(([, task]) => task.Properties!.ContainerDefinitions as any[])
+      .find((c) => c.Name === 'worker');
+    assert.equal(worker.Environment.find((e: { Name: string }) => e.Name === 'MAIL_FROM')?.Value, 'no-reply@shop.example.com');
+    const smtp = worker.Secrets.find((s: { Name: string }) => s.Name === 'SMTP_URL');
+    assert.match(JSON.stringify(smtp.ValueFrom), /secret:opply-commerce\/smtp-url/);
+    assert.equal(resources(plain, 'AWS::SES::EmailIdentity').length, 0);
   });
 
   it('logs go to CloudWatch log groups with a retention', () => {

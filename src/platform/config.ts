@@ -6,6 +6,8 @@ import path from 'node:path';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
+export const DEV_MAIL_FROM = 'opply-commerce <no-reply@localhost>';
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -70,7 +72,17 @@ function reader(env: Env) {
     }
     return value as T;
   };
-  return { problems, raw, str, int, bool, url, urlList, oneOf };
+  const ratio = (name: string, fallback: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      problems.push(`${name} must be a number between 0 and 1 (got "${value}")`);
+      return fallback;
+    }
+    return n;
+  };
+  return { problems, raw, str, int, bool, url, urlList, oneOf, ratio };
 }
 
 function isUrl(value: string, protocols: string[]): boolean {
@@ -97,6 +109,14 @@ export function loadConfig(env: Env = {}) {
   if ((adminUsername === undefined) !== (adminPassword === undefined)) {
     r.problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   }
+  const smtpUrl = r.url('SMTP_URL', ['smtp:', 'smtps:']);
+  // Without a transport, development writes mails to the log; production would silently send
+  // nothing (no password resets), so it refuses to start instead.
+  if (production && r.raw('SMTP_URL') === undefined) {
+    r.problems.push('SMTP_URL must be set in production (mails such as password resets need a transport)');
+  }
+  const appResetUrl = r.raw('APP_RESET_URL');
+  if (appResetUrl !== undefined && !URL.canParse(appResetUrl)) r.problems.push('APP_RESET_URL must be a URL (https://… or an app scheme such as myapp://reset)');
   if (production && adminPassword !== undefined && adminPassword.length < 12) {
     r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
   }
@@ -124,11 +144,18 @@ export function loadConfig(env: Env = {}) {
       poolMax: r.int('DATABASE_POOL_MAX', 20, 1, 1000),
       replicaMaxLagSeconds: r.int('REPLICA_MAX_LAG_SECONDS', 5, 0, 3600),
       replicaCheckIntervalMs: r.int('REPLICA_CHECK_INTERVAL_MS', 2000, 100, 600_000),
+      /** Request deadlines (db.ts DatabaseDeadlines): a stuck database answers 503 in bounded time. */
+      deadlines: databaseDeadlines(r),
       dataDir: path.resolve(r.str('DATA_DIR', './data')),
       migrateOnStart: r.bool('MIGRATE_ON_START', true),
       seedDemoData: r.bool('SEED_DEMO_DATA', databaseUrl === undefined),
     },
-    redis: { url: r.url('REDIS_URL', ['redis:', 'rediss:']), keyPrefix: r.str('REDIS_KEY_PREFIX', '') },
+    redis: {
+      url: r.url('REDIS_URL', ['redis:', 'rediss:']),
+      keyPrefix: r.str('REDIS_KEY_PREFIX', ''),
+      /** A command without an answer in this time fails (a paused or stuck Redis → 503, not a hang). */
+      commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
+    },
     auth: {
       jwtSecret,
       jwtIssuer: r.str('JWT_ISSUER', 'opply-commerce'),
@@ -148,10 +175,51 @@ export function loadConfig(env: Env = {}) {
     },
     /** Background jobs in the API process: the default when there is no Redis (one process). */
     jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },
-    orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
+    /**
+     * OpenTelemetry traces, exported over OTLP (http/protobuf) to this base URL; off when unset
+     * (no SDK is loaded then). New traces are kept at `sampleRatio`; a request whose caller sent a
+     * sampled `traceparent` is always kept (parent-based).
+     */
+    tracing: {
+      endpoint: r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
+      serviceName: r.str('OTEL_SERVICE_NAME', 'opply-commerce'),
+      sampleRatio: r.ratio('OTEL_TRACES_SAMPLER_ARG', 1),
+    },
+    mail: {
+      smtpUrl,
+      from: r.str('MAIL_FROM', DEV_MAIL_FROM),
+      /** Base of the link in reset mails (the token goes in its fragment); PUBLIC_URL/reset-password when unset. */
+      appResetUrl,
+    },
+    passwordReset: {
+      maxPerEmail: r.int('PASSWORD_RESET_MAX_PER_EMAIL', 3, 1, 1000),
+      maxPerAddress: r.int('PASSWORD_RESET_MAX_PER_ADDRESS', 20, 1, 100_000),
+      windowSeconds: r.int('PASSWORD_RESET_WINDOW_SECONDS', 3600, 1, 86_400),
+      /** Every answer of POST password-reset/ takes at least this long, account or not. */
+      minResponseMs: r.int('PASSWORD_RESET_MIN_RESPONSE_MS', 250, 0, 10_000),
+    },
+    orders: {
+      idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
+      /** Most orders the batching writer puts in one transaction. */
+      batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
+      /** Longest an order may wait for its batch before it is answered 503. */
+      queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+function databaseDeadlines(r: ReturnType<typeof reader>) {
+  const statementMs = r.int('DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 3_600_000);
+  const queryMs = r.int('DATABASE_QUERY_TIMEOUT_MS', statementMs + 1000, 100, 3_700_000);
+  if (queryMs <= statementMs) r.problems.push('DATABASE_QUERY_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (the server cancels first)');
+  return {
+    statementMs,
+    queryMs,
+    idleInTransactionMs: r.int('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    connectMs: r.int('DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
+  };
 }
 
 export type Config = ReturnType<typeof loadConfig>;

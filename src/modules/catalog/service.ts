@@ -13,7 +13,7 @@ import { presentInventory, presentProduct, productEntry, renderEntry, type HeldU
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
 import { seedCatalog } from './seed.ts';
-import { returnStock, takeStock } from './stock.ts';
+import { returnStock } from './stock.ts';
 
 export interface CatalogDeps {
   platform: Platform;
@@ -33,7 +33,7 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.beforeWrite();
     } catch (error) {
-      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { cause: error });
+      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { dependency: 'redis', cause: error });
     }
     const result = await fn();
     await bump(true);
@@ -93,10 +93,9 @@ export function createCatalogService(deps: CatalogDeps) {
 
   return {
     /**
-     * Stock moved by orders, inside the caller's transaction: the only writers of `stock` besides
-     * staff inventory changes (invariant 1 lives in stock.ts).
+     * Stock returned by a cancelled order, inside the caller's transaction. Orders take stock
+     * through stock.ts's lockProducts / takeLocked (the batch writer); invariant 1 lives there.
      */
-    takeStock,
     returnStock,
     /** The public base URL of page links, when configured. */
     publicUrl: deps.platform.config.http.publicUrl,

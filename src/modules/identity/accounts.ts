@@ -123,6 +123,7 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
 
     async updateCustomer(id: string, changes: CustomerChanges): Promise<UserRow> {
       const current = await findCustomer(id);
+      if (current.closedAt) throw new AppError('conflict', 'The customer closed this account; it cannot be changed or reopened');
       const { isActive, ...profile } = changes;
       let row = current;
       if (Object.values(profile).some((v) => v !== undefined)) row = await update(id, profile, true, current);

@@ -17,7 +17,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
         tags: ['orders'],
         headers: IdempotencyHeaders,
         body: PlaceOrderBody,
-        response: { 200: OrderJson, 201: OrderJson },
+        response: { 201: OrderJson },
       },
     },
     async (request, reply) => {
@@ -29,7 +29,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
         requestHash: key === undefined ? undefined : service.requestHash('orders.place', request.body),
       });
       if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-      return reply.code(outcome.status === 200 ? 200 : 201).send(outcome.body);
+      return reply.code(201).send(outcome.body);
     },
   );
 
