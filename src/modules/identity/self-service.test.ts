@@ -167,3 +167,23 @@ describe('DELETE me/', () => {
     expect((await call('DELETE', 'me/', user.access, {})).json().code).toBe('validation_failed');
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents the self-service operations with their answers', async () => {
+    const { paths } = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const expected: Array<[string, string, string]> = [
+      ['/api/identity/logout/all/', 'post', '204'],
+      ['/api/identity/me/password/', 'post', '204'],
+      ['/api/identity/me/', 'delete', '204'],
+      ['/api/identity/password-reset/', 'post', '202'],
+      ['/api/identity/password-reset/confirm/', 'post', '204'],
+    ];
+    for (const [path, method, status] of expected) {
+      const operation = paths[path]?.[method];
+      expect(operation?.responses?.[status], `${method} ${path} ${status}`).toBeDefined();
+      expect(operation.responses['4XX'], `${method} ${path} problems`).toBeDefined();
+    }
+    expect(paths['/api/identity/me/'].delete.requestBody.content['application/json'].schema.required).toEqual(['password']);
+    expect(paths['/api/identity/customers/{id}/'].get.responses['200'].content['application/json'].schema.properties).toHaveProperty('closed_at');
+  });
+});
