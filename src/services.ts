@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './platform/config.ts';
 import { createDatabase, type Database } from './platform/db.ts';
+import { createDependencyMonitor, type MonitorOptions } from './platform/dependencies.ts';
 import { createMailer } from './platform/mail.ts';
 import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
@@ -24,6 +25,9 @@ export interface ServiceOverrides {
 }
 
 export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}) {
+  // Probes are looked up when a dependency is down, by then db and kv exist.
+  const probes: MonitorOptions['probes'] = {};
+  const dependencies = createDependencyMonitor({ logger, probes });
   const db =
     overrides.db ??
     (await createDatabase({
@@ -33,12 +37,24 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       dataDir: config.database.dataDir,
       replicaMaxLagSeconds: config.database.replicaMaxLagSeconds,
       replicaCheckIntervalMs: config.database.replicaCheckIntervalMs,
+      deadlines: config.database.deadlines,
+      onConnectionError: (error) => dependencies.failed('database', error),
       logger,
     }));
-  const redis = overrides.redis ?? (config.redis.url ? createRedisClient(config.redis.url, config.redis.keyPrefix, logger) : null);
+  const redis =
+    overrides.redis ??
+    (config.redis.url
+      ? createRedisClient(config.redis.url, config.redis.keyPrefix, logger, {
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          onDown: (error) => dependencies.failed('redis', error),
+          onUp: () => dependencies.recovered('redis'),
+        })
+      : null);
   if (redis) await waitForRedis(redis).catch((error) => logger.warn({ err: error }, 'Redis not ready at start; retrying in the background'));
   const kv = redis ? createRedisStore(redis) : createMemoryStore();
-  const platform: Platform = { config, logger, db, kv, redis };
+  probes.database = () => db.ping();
+  if (redis) probes.redis = () => kv.ping();
+  const platform: Platform = { config, logger, db, kv, redis, dependencies };
 
   const mailer = createMailer(config, logger);
   const identity = createIdentityService({ platform, mailer });
@@ -61,6 +77,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     orders,
     cart,
     async close() {
+      dependencies.close();
       mailer.close();
       await holdStore.close();
       await kv.close();

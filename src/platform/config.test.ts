@@ -43,4 +43,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x' }).database.seedDemoData).toBe(false);
     expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x', SEED_DEMO_DATA: 'true' }).database.seedDemoData).toBe(true);
   });
+
+  it('turns tracing on with an OTLP endpoint, and checks the sampling ratio', () => {
+    expect(loadConfig({}).tracing).toEqual({ endpoint: undefined, serviceName: 'opply-commerce', sampleRatio: 1 });
+    const traced = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318', OTEL_SERVICE_NAME: 'api', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    expect(traced.tracing).toEqual({ endpoint: 'http://localhost:4318', serviceName: 'api', sampleRatio: 0.25 });
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318', OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be a URL[\s\S]*OTEL_TRACES_SAMPLER_ARG must be a number between 0 and 1/,
+    );
+  });
 });

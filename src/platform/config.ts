@@ -72,7 +72,17 @@ function reader(env: Env) {
     }
     return value as T;
   };
-  return { problems, raw, str, int, bool, url, urlList, oneOf };
+  const ratio = (name: string, fallback: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      problems.push(`${name} must be a number between 0 and 1 (got "${value}")`);
+      return fallback;
+    }
+    return n;
+  };
+  return { problems, raw, str, int, bool, url, urlList, oneOf, ratio };
 }
 
 function isUrl(value: string, protocols: string[]): boolean {
@@ -134,11 +144,18 @@ export function loadConfig(env: Env = {}) {
       poolMax: r.int('DATABASE_POOL_MAX', 20, 1, 1000),
       replicaMaxLagSeconds: r.int('REPLICA_MAX_LAG_SECONDS', 5, 0, 3600),
       replicaCheckIntervalMs: r.int('REPLICA_CHECK_INTERVAL_MS', 2000, 100, 600_000),
+      /** Request deadlines (db.ts DatabaseDeadlines): a stuck database answers 503 in bounded time. */
+      deadlines: databaseDeadlines(r),
       dataDir: path.resolve(r.str('DATA_DIR', './data')),
       migrateOnStart: r.bool('MIGRATE_ON_START', true),
       seedDemoData: r.bool('SEED_DEMO_DATA', databaseUrl === undefined),
     },
-    redis: { url: r.url('REDIS_URL', ['redis:', 'rediss:']), keyPrefix: r.str('REDIS_KEY_PREFIX', '') },
+    redis: {
+      url: r.url('REDIS_URL', ['redis:', 'rediss:']),
+      keyPrefix: r.str('REDIS_KEY_PREFIX', ''),
+      /** A command without an answer in this time fails (a paused or stuck Redis → 503, not a hang). */
+      commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
+    },
     auth: {
       jwtSecret,
       jwtIssuer: r.str('JWT_ISSUER', 'opply-commerce'),
@@ -158,6 +175,16 @@ export function loadConfig(env: Env = {}) {
     },
     /** Background jobs in the API process: the default when there is no Redis (one process). */
     jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },
+    /**
+     * OpenTelemetry traces, exported over OTLP (http/protobuf) to this base URL; off when unset
+     * (no SDK is loaded then). New traces are kept at `sampleRatio`; a request whose caller sent a
+     * sampled `traceparent` is always kept (parent-based).
+     */
+    tracing: {
+      endpoint: r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
+      serviceName: r.str('OTEL_SERVICE_NAME', 'opply-commerce'),
+      sampleRatio: r.ratio('OTEL_TRACES_SAMPLER_ARG', 1),
+    },
     mail: {
       smtpUrl,
       from: r.str('MAIL_FROM', DEV_MAIL_FROM),
@@ -175,6 +202,18 @@ export function loadConfig(env: Env = {}) {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+function databaseDeadlines(r: ReturnType<typeof reader>) {
+  const statementMs = r.int('DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 3_600_000);
+  const queryMs = r.int('DATABASE_QUERY_TIMEOUT_MS', statementMs + 1000, 100, 3_700_000);
+  if (queryMs <= statementMs) r.problems.push('DATABASE_QUERY_TIMEOUT_MS must be above DATABASE_STATEMENT_TIMEOUT_MS (the server cancels first)');
+  return {
+    statementMs,
+    queryMs,
+    idleInTransactionMs: r.int('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    connectMs: r.int('DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 600_000),
+  };
 }
 
 export type Config = ReturnType<typeof loadConfig>;

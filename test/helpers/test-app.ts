@@ -10,7 +10,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
-import { createDatabase, type Database } from '../../src/platform/db.ts';
+import { createDatabase, type Database, type DatabaseDeadlines } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { createServices, type Services } from '../../src/services.ts';
@@ -28,6 +28,10 @@ export interface TestDatabaseOptions {
   /** Route reads to the replicas of TEST_DATABASE_REPLICA_URLS (default: when they are set). */
   replicas?: boolean;
   replicaMaxLagSeconds?: number;
+  /** Fault tests: the URLs the app connects through (a fault proxy), given the real ones. */
+  via?: { primary?: (url: string) => string; replica?: (url: string) => string };
+  deadlines?: Partial<DatabaseDeadlines>;
+  poolMax?: number;
 }
 
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
@@ -41,9 +45,10 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   const url = databaseUrl(testDatabaseUrl, name);
   const replicaUrls = options.replicas === false ? [] : testReplicaUrls.map((r) => databaseUrl(r, name));
   const db = await createDatabase({
-    url,
-    replicaUrls,
-    poolMax: 20,
+    url: options.via?.primary?.(url) ?? url,
+    replicaUrls: replicaUrls.map((r) => options.via?.replica?.(r) ?? r),
+    poolMax: options.poolMax ?? 20,
+    ...(options.deadlines ? { deadlines: options.deadlines } : {}),
     replicaMaxLagSeconds: options.replicaMaxLagSeconds ?? 5,
     replicaCheckIntervalMs: 200,
   });

@@ -6,6 +6,7 @@
  *
  * Redis unreachable → every cart call answers 503 `unavailable` (invariant 7); nothing is guessed.
  */
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { cartHolder, insufficientStock, type HoldStore, type Holding, type ProductForHold } from '../catalog/holds.ts';
@@ -26,7 +27,7 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { cause: error });
+    throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { dependency: 'redis', cause: error });
   }
 }
 
@@ -49,7 +50,7 @@ export function createCartService(deps: CartDeps) {
       else lines.push({ productId, name: p.name, priceCents: p.priceCents, quantity });
     }
     // A product archived since it was put in the cart cannot be ordered: its hold is let go.
-    if (gone.length > 0) await holds.release(holder, gone).catch((error) => logger.warn({ err: error }, 'could not release holds on archived products'));
+    if (gone.length > 0) await holds.release(holder, gone).catch((error) => logger.warn(briefly(error), 'could not release holds on archived products'));
     lines.sort((a, b) => (a.productId < b.productId ? -1 : 1));
     return presentCart(lines, holding.expiresAt);
   }
@@ -123,7 +124,7 @@ export function createCartService(deps: CartDeps) {
         },
       });
     } finally {
-      if (leased) await kv.del(lease).catch((error) => logger.warn({ err: error }, 'checkout lease not released; it expires by itself'));
+      if (leased) await kv.del(lease).catch((error) => logger.warn(briefly(error), 'checkout lease not released; it expires by itself'));
     }
   }
 

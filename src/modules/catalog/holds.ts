@@ -18,6 +18,7 @@
 import { inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { HeldUnits } from './present.ts';
@@ -168,14 +169,14 @@ export function throttledWarn(logger: Logger, message: string) {
   return (error: unknown) => {
     if (Date.now() - last < 30_000) return;
     last = Date.now();
-    logger.warn({ err: error }, message);
+    logger.warn(briefly(error), message);
   };
 }
 
 export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number }): OrderHolds {
   const { store, primary, logger } = deps;
   const degraded = throttledWarn(logger, 'hold store unreachable: direct orders rely on the database guard alone');
-  const quietly = (what: string) => (error: unknown) => logger.warn({ err: error }, what);
+  const quietly = (what: string) => (error: unknown) => logger.warn(briefly(error), what);
 
   return {
     async acquire(lines, cart) {
@@ -191,7 +192,7 @@ export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: 
         result = await store.setHolds(holder, holdLines, cart ? deps.cartTtlSeconds : ORDER_HOLD_SECONDS);
       } catch (error) {
         // Invariant 7: a cart cannot be trusted without its store, a direct order can (invariant 1).
-        if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { cause: error });
+        if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { dependency: 'redis', cause: error });
         degraded(error);
         return NOTHING_HELD;
       }

@@ -9,9 +9,9 @@ import { parseMoney } from '../../platform/money.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createCatalogCache } from './cache.ts';
 import { listProducts, type ListRequest } from './list.ts';
-import { presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
+import { presentInventory, presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
-import type { CategoryJson, InventoryChangeBody, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
 import { seedCatalog } from './seed.ts';
 import { returnStock, takeStock } from './stock.ts';
 
@@ -33,7 +33,7 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.beforeWrite();
     } catch (error) {
-      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { cause: error });
+      throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { dependency: 'redis', cause: error });
     }
     const result = await fn();
     await bump(true);
@@ -60,6 +60,13 @@ export function createCatalogService(deps: CatalogDeps) {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
     return presentProduct(row, await heldOf(id));
+  }
+
+  /** On the primary: staff read their own stock change at once. */
+  async function inventory(id: string): Promise<InventoryJson> {
+    const row = await repo.findProduct(db.primary, id);
+    if (!row || row.archived) throw notFound('Product');
+    return presentInventory(row, await heldOf(id));
   }
 
   function stockRefused(outcome: 'ok' | 'missing' | 'below_held', held: number) {
@@ -134,14 +141,26 @@ export function createCatalogService(deps: CatalogDeps) {
       if (!archived) throw notFound('Product');
     },
 
-    /** `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units. */
-    async changeInventory(id: string, body: InventoryChangeBody): Promise<ProductJson> {
+    /**
+     * `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units.
+     * Answers the inventory view: the product plus `stock` and `held`.
+     */
+    async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
       const held = await heldOf(id);
       const outcome = await write(() =>
         'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
       );
       stockRefused(outcome, held);
-      return answer(id);
+      return inventory(id);
+    },
+
+    inventory,
+
+    /** Live products at or below `maxStock`, least first, each with its held units. */
+    async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
+      const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
+      const held = deps.heldUnits && rows.length > 0 ? await deps.heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
+      return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));
     },
 
     async listCategories(): Promise<CategoryJson[]> {

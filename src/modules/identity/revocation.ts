@@ -14,6 +14,7 @@
  */
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db.ts';
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { KeyValueStore } from '../../platform/kv.ts';
 import { tokenState } from './repo.ts';
@@ -44,7 +45,7 @@ export function createRevocationList(kv: KeyValueStore, db: Database, accessTtlS
       try {
         values = await kv.mget([userKey(claims.userId), sessionKey(claims.sessionId)]);
       } catch (error) {
-        if (!degraded) logger.warn({ err: error }, 'revocation list unavailable; checking tokens against the database');
+        if (!degraded) logger.warn(briefly(error), 'revocation list unavailable; checking tokens against the database');
         degraded = true;
         return fromDatabase(claims);
       }
@@ -66,7 +67,7 @@ export function createRevocationList(kv: KeyValueStore, db: Database, accessTtlS
       try {
         await kv.set(userKey(userId), exceptSession ? `${at.getTime()}:${exceptSession}` : String(at.getTime()), ttl);
       } catch (error) {
-        throw new AppError('unavailable', 'Could not revoke the account\'s tokens; try again', { cause: error });
+        throw new AppError('unavailable', 'Could not revoke the account\'s tokens; try again', { dependency: 'redis', cause: error });
       }
     },
 
@@ -75,7 +76,7 @@ export function createRevocationList(kv: KeyValueStore, db: Database, accessTtlS
       try {
         await Promise.all(sessionIds.map((id) => kv.set(sessionKey(id), '1', ttl)));
       } catch (error) {
-        logger.warn({ err: error }, 'could not mark sessions revoked; their access tokens expire on their own');
+        logger.warn(briefly(error), 'could not mark sessions revoked; their access tokens expire on their own');
       }
     },
   };

@@ -69,16 +69,30 @@ export async function findOrder(db: Db, id: string): Promise<Order | undefined> 
   return toOrder(row, lines.get(row.id) ?? []);
 }
 
-/** Own orders newest first: served by orders_customer_created_idx. */
-export async function listOrders(db: Db, customerId: string, limit: number, offset: number): Promise<{ count: number; orders: Order[] }> {
+export interface OrderFilter {
+  /** Only this customer's orders (a customer's own history always sets it). */
+  customerId?: string | undefined;
+  status?: OrderStatus | undefined;
+}
+
+/**
+ * Orders newest first, id as the tie-break. A customer's history is served by
+ * orders_customer_created_idx; the staff list over every customer by the indexes of
+ * migrations/0320_orders_staff_list.sql ((status, created_at, id) and (created_at, id)).
+ */
+export async function listOrders(db: Db, filter: OrderFilter, limit: number, offset: number): Promise<{ count: number; orders: Order[] }> {
+  const conditions = [
+    ...(filter.customerId === undefined ? [] : [sql`customer_id = ${filter.customerId}`]),
+    ...(filter.status === undefined ? [] : [sql`status = ${filter.status}`]),
+  ];
+  const where = conditions.length === 0 ? sql`` : sql`where ${sql.join(conditions, sql` and `)}`;
   const [rows, [counted]] = await Promise.all([
     queryRows<OrderRow>(
       db,
-      sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders
-          where customer_id = ${customerId}
+      sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders ${where}
           order by created_at desc, id desc limit ${limit} offset ${offset}`,
     ),
-    queryRows<{ count: number }>(db, sql`select count(*) as count from orders.orders where customer_id = ${customerId}`),
+    queryRows<{ count: number }>(db, sql`select count(*) as count from orders.orders ${where}`),
   ]);
   const lines = await linesOf(db, rows.map((r) => r.id));
   return { count: Number(counted?.count ?? 0), orders: rows.map((r) => toOrder(r, lines.get(r.id) ?? [])) };
@@ -165,4 +179,27 @@ export async function purgePublishedOutbox(db: Db, olderThanSeconds: number): Pr
     sql`delete from orders.outbox where published_at < now() - make_interval(secs => ${olderThanSeconds}) returning id`,
   );
   return rows.length;
+}
+
+export interface HourCount {
+  hour: number;
+  orders: number;
+  units: number;
+}
+
+/**
+ * Orders and units per hour (UTC) in [from, to), cancelled orders left out: what was sold.
+ * Reads one day's range of the created_at index (migrations/0320_orders_staff_list.sql).
+ */
+export async function hourlyCounts(db: Db, from: Date, to: Date): Promise<HourCount[]> {
+  const rows = await queryRows<{ hour: number; orders: number; units: number }>(
+    db,
+    sql`select extract(hour from o.created_at at time zone 'UTC')::int as hour,
+               count(distinct o.id)::int as orders, coalesce(sum(l.quantity), 0)::int as units
+        from orders.orders o join orders.order_lines l on l.order_id = o.id
+        where o.created_at >= ${from.toISOString()}::timestamptz and o.created_at < ${to.toISOString()}::timestamptz
+          and o.status <> 'cancelled'
+        group by 1 order by 1`,
+  );
+  return rows.map((r) => ({ hour: Number(r.hour), orders: Number(r.orders), units: Number(r.units) }));
 }

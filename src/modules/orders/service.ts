@@ -9,6 +9,7 @@ import type { OrderHolds } from '../catalog/holds.ts';
 import { normalizeLines, type ReturnStock, type StockLine, type TakeStock } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { placeInTransaction } from './place.ts';
+import { hourlyStats } from './stats.ts';
 import * as repo from './repo.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
 
@@ -83,8 +84,13 @@ export function createOrdersService(deps: OrdersDeps) {
     return presentOrder(order);
   }
 
-  async function listOrders(customerId: string, limit: number, offset: number) {
-    const page = await repo.listOrders(db.primary, customerId, limit, offset);
+  /**
+   * A customer sees only their own orders; staff every customer's, optionally of one customer.
+   * On the primary: a customer's new order and a status staff just changed show at once.
+   */
+  async function listOrders(viewer: AuthUser, filter: repo.OrderFilter, limit: number, offset: number) {
+    const scoped = viewer.role === 'staff' ? filter : { status: filter.status, customerId: viewer.id };
+    const page = await repo.listOrders(db.primary, scoped, limit, offset);
     return { count: page.count, results: page.orders.map(presentOrder) };
   }
 
@@ -169,6 +175,7 @@ export function createOrdersService(deps: OrdersDeps) {
     requestHash,
     getOrder,
     listOrders,
+    hourlyStats: (date: string) => hourlyStats(db, date),
     cancelOrder,
     shipOrder,
     relayOutbox,
