@@ -148,10 +148,13 @@ describe('DELETE me/', () => {
 
     // Staff see a closed customer, and cannot reopen it.
     const customer = await t.app.inject({ method: 'GET', url: `/api/identity/customers/${user.id}/`, headers: staff.auth });
-    expect(customer.json()).toMatchObject({ is_active: false, closed_at: expect.any(String), username: `deleted-${user.id}` });
+    expect(customer.json()).toMatchObject({ is_active: false, closed_at: expect.any(String), username: `deleted:${user.id}`, email: `deleted:${user.id}` });
     const reopen = await t.app.inject({ method: 'PATCH', url: `/api/identity/customers/${user.id}/`, headers: staff.auth, payload: { is_active: true } });
     expect(reopen.statusCode).toBe(409);
 
+    // The tombstones cannot be registered (so none is taken before an account closes).
+    const squat = await call('POST', 'register/', undefined, { username: `deleted:${user.id}`, email: `deleted:${user.id}`, password: 'another fine passphrase' });
+    expect(squat.json().errors.map((e: { field: string }) => e.field).sort()).toEqual(['email', 'username']);
     // The username and the email are free again.
     const again = await call('POST', 'register/', undefined, { username: user.username, email, password: 'another fine passphrase' });
     expect(again.statusCode).toBe(201);
