@@ -37,6 +37,8 @@ export class Compute extends Construct {
   readonly createStaffTask: ecs.FargateTaskDefinition;
   readonly jwtSecret: secretsmanager.Secret;
   readonly staffPasswordSecret: secretsmanager.Secret;
+  /** Each task's log group by container name (alarms read the worker's). */
+  readonly logGroups = new Map<string, logs.LogGroup>();
 
   private readonly image: ecs.ContainerImage;
   private readonly environment: Record<string, string>;
@@ -198,6 +200,7 @@ export class Compute extends Construct {
       logGroupName: `/opply-commerce/${Stack.of(this).stackName}/${name}`,
       retention: this.props.logRetention,
     });
+    this.logGroups.set(name, logGroup);
     task.addContainer(name, {
       image: this.image,
       command,

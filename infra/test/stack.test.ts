@@ -16,7 +16,7 @@ type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: st
 const featureFlags = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')).context;
 
 function synth(context: Record<string, string> = {}): Template {
-  const app = new App({ context: { ...featureFlags, imageTag: 'abc1234', corsOrigins: 'https://shop.example.com', ...context } });
+  const app = new App({ context: { ...featureFlags, imageTag: 'abc1234', corsOrigins: 'https://shop.example.com', mailFrom: 'no-reply@shop.example.com', ...context } });
   const stack = new CommerceStack(app, 'Test', { settings: settingsFromContext(app.node) });
   return Template.fromStack(stack);
 }
@@ -275,6 +275,15 @@ describe('alarms', () => {
     assert.equal(alarms.filter((a) => a.MetricName === 'DatabaseMemoryUsagePercentage').length, 2, 'one per Redis node');
     const [[topicId]] = resources(plain, 'AWS::SNS::Topic') as [[string, Resource]];
     for (const a of alarms) assert.deepEqual(a.AlarmActions, [{ Ref: topicId }], a.AlarmDescription);
+  });
+
+  it('mail: failing deliveries and mails dropped undelivered, counted from the worker log', () => {
+    const filters = resources(plain, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties!);
+    const names = filters.map((f) => f.MetricTransformations[0].MetricName).sort();
+    assert.deepEqual(names, ['MailDeliveryFailures', 'MailsDropped']);
+    for (const f of filters) assert.match(JSON.stringify(f.LogGroupName), /WorkerLogs/);
+    const alarms = resources(plain, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    for (const name of names) assert.equal(alarms.filter((a) => a.MetricName === name && a.Namespace === 'OpplyCommerce').length, 1, name);
   });
 
   it('subscribes the on-call address when given', () => {
