@@ -3,6 +3,7 @@
  * read path (a replica that has replayed the last catalog write); writes go to the primary, move
  * the catalog version before answering, and answer from the primary (read-your-writes).
  */
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { parseMoney } from '../../platform/money.ts';
@@ -44,8 +45,10 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.bump({ content });
     } catch (error) {
-      // The change is committed; pages cached from before it expire with their TTL.
-      logger.error({ err: error }, 'catalog version could not be moved after a change');
+      // The change is committed; pages cached from before it expire with their TTL. Redis being
+      // down is logged once by the monitor; this line is per change, so it carries no stack.
+      deps.platform.dependencies.failed('redis', error);
+      logger.warn(briefly(error), 'catalog version could not be moved after a change; cached pages expire with their TTL');
     }
   }
 
