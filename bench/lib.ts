@@ -76,6 +76,8 @@ export async function startServer(opts: {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       SEED_DEMO_DATA: 'false',
+      // Production refuses to start without a mail transport; no bench sends a mail.
+      SMTP_URL: 'smtp://127.0.0.1:2525',
       ...opts.env,
     },
     stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],

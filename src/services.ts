@@ -6,13 +6,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './platform/config.ts';
 import { createDatabase, type Database } from './platform/db.ts';
+import { createDependencyMonitor, type MonitorOptions } from './platform/dependencies.ts';
+import { createMailer } from './platform/mail.ts';
 import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
 import { createOrdersService } from './modules/orders/service.ts';
 import { createCartService } from './modules/cart/service.ts';
-import { createOrderHolds, getProductsForHold, heldUnitsOrNone } from './modules/catalog/holds.ts';
+import { heldUnitsOrNone } from './modules/catalog/holds.ts';
+import { createProductFacts } from './modules/catalog/product-facts.ts';
+import { createOrderHolds } from './modules/catalog/order-holds.ts';
 import { createMemoryHoldStore } from './modules/catalog/holds-memory.ts';
 import { createRedisHoldStore } from './modules/catalog/holds-redis.ts';
 
@@ -23,6 +27,9 @@ export interface ServiceOverrides {
 }
 
 export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}) {
+  // Probes are looked up when a dependency is down, by then db and kv exist.
+  const probes: MonitorOptions['probes'] = {};
+  const dependencies = createDependencyMonitor({ logger, probes });
   const db =
     overrides.db ??
     (await createDatabase({
@@ -32,25 +39,49 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       dataDir: config.database.dataDir,
       replicaMaxLagSeconds: config.database.replicaMaxLagSeconds,
       replicaCheckIntervalMs: config.database.replicaCheckIntervalMs,
+      deadlines: config.database.deadlines,
+      onConnectionError: (error) => dependencies.failed('database', error),
       logger,
     }));
-  const redis = overrides.redis ?? (config.redis.url ? createRedisClient(config.redis.url, config.redis.keyPrefix, logger) : null);
+  const redis =
+    overrides.redis ??
+    (config.redis.url
+      ? createRedisClient(config.redis.url, config.redis.keyPrefix, logger, {
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          onDown: (error) => dependencies.failed('redis', error),
+          onUp: () => dependencies.recovered('redis'),
+        })
+      : null);
   if (redis) await waitForRedis(redis).catch((error) => logger.warn({ err: error }, 'Redis not ready at start; retrying in the background'));
   const kv = redis ? createRedisStore(redis) : createMemoryStore();
-  const platform: Platform = { config, logger, db, kv, redis };
+  probes.database = () => db.ping();
+  if (redis) probes.redis = () => kv.ping();
+  const platform: Platform = { config, logger, db, kv, redis, dependencies };
 
-  const identity = createIdentityService({ platform });
+  const mailer = createMailer(config, logger);
+  const identity = createIdentityService({ platform, mailer });
   // Stock holds (carts, and every order for the moment it is written): Redis when configured.
   const holdStore = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
-  const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
+  const catalog = createCatalogService({
+    platform,
+    heldUnits: heldUnitsOrNone(holdStore, logger),
+    // Staff stock changes move the mirror at once, so carts trusting it see them.
+    onStockWritten: (mirrors) => holdStore.commitMany([], mirrors),
+  });
   const orders = createOrdersService({
     platform,
-    stock: { takeStock: catalog.takeStock, returnStock: catalog.returnStock },
+    stock: { returnStock: catalog.returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
-    holds: createOrderHolds({ store: holdStore, primary: db.primary, logger, cartTtlSeconds: config.cart.ttlSeconds }),
+    holds: createOrderHolds({
+      store: holdStore,
+      primary: db.primary,
+      logger,
+      cartTtlSeconds: config.cart.ttlSeconds,
+      mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
+    }),
   });
-  const cart = createCartService({ platform, holds: holdStore, getProducts: (ids) => getProductsForHold(db.primary, ids), orders });
+  const cart = createCartService({ platform, holds: holdStore, facts: createProductFacts({ primary: db.primary, kv }), orders });
 
   return {
     ...platform,
@@ -59,6 +90,9 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     orders,
     cart,
     async close() {
+      await orders.close();
+      dependencies.close();
+      mailer.close();
       await holdStore.close();
       await kv.close();
       await db.close();

@@ -10,6 +10,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import type { Data } from './data.ts';
 import { DATABASE_NAME } from './data.ts';
@@ -36,6 +37,8 @@ export class Compute extends Construct {
   readonly createStaffTask: ecs.FargateTaskDefinition;
   readonly jwtSecret: secretsmanager.Secret;
   readonly staffPasswordSecret: secretsmanager.Secret;
+  /** Each task's log group by container name (alarms read the worker's). */
+  readonly logGroups = new Map<string, logs.LogGroup>();
 
   private readonly image: ecs.ContainerImage;
   private readonly environment: Record<string, string>;
@@ -79,12 +82,17 @@ export class Compute extends Construct {
       SHUTDOWN_TIMEOUT_MS: '25000',
       ...(settings.corsOrigins ? { CORS_ORIGINS: settings.corsOrigins } : {}),
       ...(settings.publicUrl ? { PUBLIC_URL: settings.publicUrl } : {}),
+      ...(settings.appResetUrl ? { APP_RESET_URL: settings.appResetUrl } : {}),
+      ...this.mail(settings),
     };
     this.secrets = {
       DATABASE_USER: ecs.Secret.fromSecretsManager(data.databaseSecret, 'username'),
       DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(data.databaseSecret, 'password'),
       REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisAuthSecret),
       JWT_SECRET: ecs.Secret.fromSecretsManager(this.jwtSecret),
+      // Amazon SES's SMTP interface: smtp://<user>:<password>@email-smtp.<region>.amazonaws.com:587?requireTLS=true,
+      // put in Secrets Manager by the operator (docs/deploy-aws.md); the app refuses to start without it.
+      SMTP_URL: ecs.Secret.fromSecretsManager(secretsmanager.Secret.fromSecretNameV2(this, 'SmtpUrl', settings.smtpSecretName)),
     };
 
     // ---- api ----
@@ -164,6 +172,18 @@ export class Compute extends Construct {
     });
   }
 
+  /** The SES identity mails are sent as (when the stack manages it) and MAIL_FROM. */
+  private mail(settings: Settings): Record<string, string> {
+    const identity = settings.sesIdentity;
+    if (identity) {
+      new ses.EmailIdentity(this, 'MailIdentity', {
+        identity: identity.includes('@') ? ses.Identity.email(identity) : ses.Identity.domain(identity),
+      });
+    }
+    const from = settings.mailFrom ?? (identity ? (identity.includes('@') ? identity : `no-reply@${identity}`) : undefined);
+    return from ? { MAIL_FROM: from } : {};
+  }
+
   private taskDefinition(
     id: string,
     name: string,
@@ -180,6 +200,7 @@ export class Compute extends Construct {
       logGroupName: `/opply-commerce/${Stack.of(this).stackName}/${name}`,
       retention: this.props.logRetention,
     });
+    this.logGroups.set(name, logGroup);
     task.addContainer(name, {
       image: this.image,
       command,

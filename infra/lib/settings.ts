@@ -16,6 +16,18 @@ export interface Settings {
   corsOrigins?: string;
   /** Public base URL of the API, used in pagination links. */
   publicUrl?: string;
+  /**
+   * Amazon SES identity mails are sent as: a domain (`shop.example.com`, verified by the DKIM
+   * records SES shows) or one address. The stack creates it; without one, an identity verified
+   * by hand must exist.
+   */
+  sesIdentity?: string;
+  /** MAIL_FROM; defaults to no-reply@<sesIdentity> for a domain identity, or the address itself. */
+  mailFrom?: string;
+  /** Name of the Secrets Manager secret holding SMTP_URL (SES SMTP credentials), made before the first deploy. */
+  smtpSecretName: string;
+  /** APP_RESET_URL: an app deep-link base for reset links; PUBLIC_URL/reset-password when unset. */
+  appResetUrl?: string;
   /** E-mail address subscribed to the alarm topic. */
   alarmEmail?: string;
   natGateways: number;
@@ -47,6 +59,7 @@ export interface Settings {
 export const DEFAULTS: Settings = {
   repositoryName: 'opply-commerce',
   imageTag: 'latest',
+  smtpSecretName: 'opply-commerce/smtp-url',
   natGateways: 1,
   api: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 6 },
   worker: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 3 },
@@ -97,6 +110,10 @@ export function settingsFromContext(node: Node): Settings {
     certificateArn: str('certificateArn'),
     corsOrigins: str('corsOrigins'),
     publicUrl: str('publicUrl'),
+    sesIdentity: str('sesIdentity'),
+    mailFrom: str('mailFrom'),
+    smtpSecretName: str('smtpSecretName') ?? d.smtpSecretName,
+    appResetUrl: str('appResetUrl'),
     alarmEmail: str('alarmEmail'),
     natGateways: num('natGateways', d.natGateways, 1, 2),
     api: {

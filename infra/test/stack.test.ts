@@ -16,7 +16,7 @@ type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: st
 const featureFlags = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')).context;
 
 function synth(context: Record<string, string> = {}): Template {
-  const app = new App({ context: { ...featureFlags, imageTag: 'abc1234', corsOrigins: 'https://shop.example.com', ...context } });
+  const app = new App({ context: { ...featureFlags, imageTag: 'abc1234', corsOrigins: 'https://shop.example.com', mailFrom: 'no-reply@shop.example.com', ...context } });
   const stack = new CommerceStack(app, 'Test', { settings: settingsFromContext(app.node) });
   return Template.fromStack(stack);
 }
@@ -149,11 +149,23 @@ describe('containers', () => {
         assert.doesNotMatch(JSON.stringify(Value), /resolve:secretsmanager|:\/\/[^/]*:[^/]*@/, `${c.Name}: ${Name}`);
       }
       const secrets = (c.Secrets as Array<{ Name: string }>).map((s) => s.Name);
-      for (const name of ['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_AUTH_TOKEN']) assert.ok(secrets.includes(name), `${c.Name} lacks ${name}`);
+      for (const name of ['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_AUTH_TOKEN', 'SMTP_URL']) assert.ok(secrets.includes(name), `${c.Name} lacks ${name}`);
       assert.equal(c.Environment.find((e: { Name: string }) => e.Name === 'NODE_ENV')?.Value, 'production');
     }
     const staff = containers.find((c) => c.Name === 'create-staff');
     assert.ok(staff.Secrets.some((s: { Name: string }) => s.Name === 'ADMIN_PASSWORD'));
+  });
+
+  it('mail: SMTP_URL from the named secret, the SES identity and MAIL_FROM from the settings', () => {
+    const mail = synth({ sesIdentity: 'shop.example.com' });
+    mail.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'shop.example.com' });
+    const worker = resources(mail, 'AWS::ECS::TaskDefinition')
+      .flatMap(([, task]) => task.Properties!.ContainerDefinitions as any[])
+      .find((c) => c.Name === 'worker');
+    assert.equal(worker.Environment.find((e: { Name: string }) => e.Name === 'MAIL_FROM')?.Value, 'no-reply@shop.example.com');
+    const smtp = worker.Secrets.find((s: { Name: string }) => s.Name === 'SMTP_URL');
+    assert.match(JSON.stringify(smtp.ValueFrom), /secret:opply-commerce\/smtp-url/);
+    assert.equal(resources(plain, 'AWS::SES::EmailIdentity').length, 0);
   });
 
   it('logs go to CloudWatch log groups with a retention', () => {
@@ -263,6 +275,15 @@ describe('alarms', () => {
     assert.equal(alarms.filter((a) => a.MetricName === 'DatabaseMemoryUsagePercentage').length, 2, 'one per Redis node');
     const [[topicId]] = resources(plain, 'AWS::SNS::Topic') as [[string, Resource]];
     for (const a of alarms) assert.deepEqual(a.AlarmActions, [{ Ref: topicId }], a.AlarmDescription);
+  });
+
+  it('mail: failing deliveries and mails dropped undelivered, counted from the worker log', () => {
+    const filters = resources(plain, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties!);
+    const names = filters.map((f) => f.MetricTransformations[0].MetricName).sort();
+    assert.deepEqual(names, ['MailDeliveryFailures', 'MailsDropped']);
+    for (const f of filters) assert.match(JSON.stringify(f.LogGroupName), /WorkerLogs/);
+    const alarms = resources(plain, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    for (const name of names) assert.equal(alarms.filter((a) => a.MetricName === name && a.Namespace === 'OpplyCommerce').length, 1, name);
   });
 
   it('subscribes the on-call address when given', () => {

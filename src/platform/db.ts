@@ -13,6 +13,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { failedDependency } from './dependencies.ts';
 import { isEmptyDataDir, readEmbeddedTemplate } from './embedded-template.ts';
 import { createReplicaRouter, type ReadOptions, type ReplicaRouter } from './replicas.ts';
 
@@ -46,8 +47,29 @@ export interface DatabaseOptions {
   loadDataDir?: Blob;
   replicaMaxLagSeconds?: number;
   replicaCheckIntervalMs?: number;
+  deadlines?: Partial<DatabaseDeadlines>;
+  /** Told when a pooled connection fails while idle (the database going away). */
+  onConnectionError?: (error: unknown) => void;
   logger?: Logger;
 }
+
+/**
+ * Every database call is bounded, so a stuck database gives a 503 in bounded time, never a hang:
+ *  - statementMs: the server cancels a statement running (or waiting for a lock) longer (57014);
+ *  - idleInTransactionMs: the server ends a session that holds a transaction open and idle;
+ *  - connectMs: waiting for a pooled connection (pool exhausted) or for a new one to open;
+ *  - queryMs: the client gives up on a reply that does not come (a lost packet, a black-holed
+ *    server, a COMMIT whose answer never arrives) and closes that connection. Above statementMs,
+ *    so a slow statement is cancelled by the server first and its connection stays usable.
+ */
+export interface DatabaseDeadlines {
+  statementMs: number;
+  idleInTransactionMs: number;
+  connectMs: number;
+  queryMs: number;
+}
+
+export const DEFAULT_DEADLINES: DatabaseDeadlines = { statementMs: 5000, idleInTransactionMs: 10_000, connectMs: 3000, queryMs: 6000 };
 
 // PostgreSQL returns int8 (count(*), sums) as strings; our counts fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -88,23 +110,97 @@ async function createPglite(options: DatabaseOptions): Promise<Database> {
   };
 }
 
-function newPool(url: string, max: number, logger?: Logger): pg.Pool {
+/**
+ * A client whose query that timed out on the client side (query_timeout) closes its connection.
+ * node-postgres otherwise keeps the connection waiting for the reply and the pool hands it out
+ * again, so every later query on it would time out too. The error listener is there because a
+ * checked-out client's socket error is also delivered to its query; without one the emit would
+ * crash the process (the pool listens only while a client is idle).
+ */
+class DeadlineClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+
+  override query(...args: unknown[]): never {
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      args[args.length - 1] = (error: unknown, result: unknown) => {
+        this.abandonIfTimedOut(error);
+        (last as (e: unknown, r: unknown) => void)(error, result);
+      };
+    }
+    const result = (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise) result.catch((error: unknown) => this.abandonIfTimedOut(error));
+    return result as never;
+  }
+
+  private abandonIfTimedOut(error: unknown) {
+    if ((error as Error | undefined)?.message !== 'Query read timeout') return;
+    (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  }
+}
+
+function newPool(url: string, max: number, deadlines: DatabaseDeadlines, options: DatabaseOptions): pg.Pool {
   const pool = new pg.Pool({
+    Client: DeadlineClient,
     connectionString: url,
     max,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: deadlines.connectMs,
+    statement_timeout: deadlines.statementMs,
+    idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
+    query_timeout: deadlines.queryMs,
     application_name: 'opply-commerce',
   });
   // An idle client that loses its server emits here; without a listener the process would crash.
-  pool.on('error', (error) => logger?.warn({ err: error }, 'idle database client error'));
+  pool.on('error', (error) => (options.onConnectionError ? options.onConnectionError(error) : options.logger?.warn({ err: error }, 'idle database client error')));
   return pool;
 }
 
+/**
+ * Transactions on a connection we check out and always give back. drizzle's own pool transaction
+ * sends BEGIN before its try/finally, so a connection that fails at BEGIN (reset, server gone)
+ * was never released: each such failure took one connection from the pool for good, and after
+ * `poolMax` of them every request timed out waiting for one (found by test/faults). A connection
+ * that failed is handed back with its error, so the pool closes it instead of reusing it.
+ */
+function releasingTransactions(primary: Db, pool: pg.Pool): Db {
+  const transaction: Db['transaction'] = async (fn, config) => {
+    const client = await pool.connect();
+    let failure: unknown;
+    try {
+      return await (drizzlePg({ client }) as unknown as Db).transaction(fn, config);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      client.release(failure !== undefined && failedDependency(failure) === 'database' ? (failure as Error) : undefined);
+    }
+  };
+  Object.defineProperty(primary, 'transaction', { value: transaction });
+  return primary;
+}
+
+/** Migrations run on a connection of their own, without the request deadlines (an index build takes long). */
+async function runUnbounded(url: string, script: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, application_name: 'opply-commerce-migrate' });
+  await client.connect();
+  try {
+    await client.query(script);
+  } finally {
+    await client.end();
+  }
+}
+
 async function createPostgres(url: string, options: DatabaseOptions): Promise<Database> {
-  const pool = newPool(url, options.poolMax ?? 20, options.logger);
-  const primary = drizzlePg({ client: pool }) as unknown as Db;
-  const replicaPools = (options.replicaUrls ?? []).map((replicaUrl) => newPool(replicaUrl, options.poolMax ?? 20, options.logger));
+  const deadlines = { ...DEFAULT_DEADLINES, ...options.deadlines };
+  const pool = newPool(url, options.poolMax ?? 20, deadlines, options);
+  const primary = releasingTransactions(drizzlePg({ client: pool }) as unknown as Db, pool);
+  // A replica's idle errors are the router's business: its health check logs the outage once.
+  const replicaOptions = { ...options, onConnectionError: () => undefined };
+  const replicaPools = (options.replicaUrls ?? []).map((replicaUrl) => newPool(replicaUrl, options.poolMax ?? 20, deadlines, replicaOptions));
   const replicas = createReplicaRouter(
     primary,
     replicaPools.map((replicaPool, i) => ({
@@ -124,9 +220,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     read: (fn, readOptions) => replicas.read(fn, readOptions),
     raw: { kind: 'postgres', pool },
     replicas,
-    runScript: async (script) => {
-      await pool.query(script);
-    },
+    runScript: (script) => runUnbounded(url, script),
     ping: async () => {
       await pool.query('select 1');
     },

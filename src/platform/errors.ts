@@ -2,6 +2,8 @@
  * Errors are typed once here and rendered once, as problem+json, by the HTTP error handler.
  * Every code is a row of the error table in API.md.
  */
+import type { DependencyName } from './dependencies.ts';
+
 export const PROBLEMS = {
   validation_failed: { status: 400, title: 'Validation failed' },
   not_authenticated: { status: 401, title: 'Not authenticated' },
@@ -13,6 +15,7 @@ export const PROBLEMS = {
   conflict: { status: 409, title: 'Conflict' },
   idempotency_key_in_progress: { status: 409, title: 'Idempotency key in progress' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   unknown_product: { status: 422, title: 'Unknown product' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
@@ -35,6 +38,10 @@ export interface AppErrorOptions {
   extra?: Record<string, unknown>;
   /** Response headers (e.g. Retry-After). */
   headers?: Record<string, string>;
+  /** `unavailable`: the dependency that is missing (counted and logged by the problem handler). */
+  dependency?: DependencyName;
+  /** A status other than the code's usual one, where the contract says so (400 invalid_token of a reset). */
+  status?: number;
   cause?: unknown;
 }
 
@@ -43,6 +50,7 @@ export class AppError extends Error {
   readonly errors: FieldError[] | undefined;
   readonly extra: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly dependency: DependencyName | undefined;
 
   constructor(
     readonly code: ProblemCode,
@@ -51,10 +59,11 @@ export class AppError extends Error {
   ) {
     super(detail ?? PROBLEMS[code].title, { cause: options.cause });
     this.name = 'AppError';
-    this.status = PROBLEMS[code].status;
+    this.status = options.status ?? PROBLEMS[code].status;
     this.errors = options.errors;
     this.extra = options.extra;
     this.headers = options.headers;
+    this.dependency = options.dependency;
   }
 }
 

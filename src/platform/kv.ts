@@ -2,8 +2,9 @@
  * The key-value store behind the cache, rate limits and revocation lists: Redis when REDIS_URL is
  * set, otherwise an in-process implementation with the same behaviour (expiry included).
  *
- * Redis commands fail fast while the connection is down (no offline queue), so callers can
- * degrade — the cache reads as a miss — instead of hanging.
+ * Redis commands fail fast while the connection is down (no offline queue: nothing waits for a
+ * reconnect), and a command without an answer within `commandTimeoutMs` (a paused or stuck Redis)
+ * fails too, so callers degrade — the cache reads as a miss, carts answer 503 — instead of hanging.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -23,24 +24,43 @@ export interface KeyValueStore {
   close(): Promise<void>;
 }
 
-export function createRedisClient(url: string, keyPrefix: string, logger?: Logger): Redis {
+export interface RedisClientOptions {
+  /** 0: no command timeout (a client for blocking reads such as XREADGROUP BLOCK). */
+  commandTimeoutMs?: number | undefined;
+  /** Told when the connection goes down and when it is ready again (dependencies.ts). */
+  onDown?: (error: unknown) => void;
+  onUp?: () => void;
+}
+
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1000;
+
+export function createRedisClient(url: string, keyPrefix: string, logger?: Logger, options: RedisClientOptions = {}): Redis {
+  const commandTimeout = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
   const redis = new Redis(url, {
     keyPrefix,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    ...(commandTimeout > 0 ? { commandTimeout } : {}),
     // Reconnect forever with a capped back-off: Redis coming back must heal the service by itself.
     retryStrategy: (times) => Math.min(times * 100, 2000),
     lazyConnect: false,
   });
   batchTurns(redis);
   let down = false;
+  // One line per outage (the monitor's, when there is one), not one per reconnect attempt.
   redis.on('error', (error) => {
-    if (!down) logger?.warn({ err: error }, 'redis connection error');
+    if (!down) {
+      if (options.onDown) options.onDown(error);
+      else logger?.warn({ err: error }, 'redis connection error');
+    }
     down = true;
   });
   redis.on('ready', () => {
-    if (down) logger?.info('redis connection restored');
+    if (down) {
+      if (options.onUp) options.onUp();
+      else logger?.info('redis connection restored');
+    }
     down = false;
   });
   return redis;

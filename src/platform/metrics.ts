@@ -30,6 +30,18 @@ export const metrics = {
     labelNames: ['replica'] as const,
     registers: [registry],
   }),
+  dependencyUp: new client.Gauge({
+    name: 'dependency_up',
+    help: '1 while the dependency answers, 0 from its first failure until a probe succeeds',
+    labelNames: ['name'] as const,
+    registers: [registry],
+  }),
+  dependencyRefusals: new client.Counter({
+    name: 'dependency_refusals_total',
+    help: 'Requests answered 503 unavailable because the dependency was missing or too slow',
+    labelNames: ['name'] as const,
+    registers: [registry],
+  }),
   cacheLookups: new client.Counter({
     name: 'cache_lookups_total',
     help: 'Cache lookups by cache and result',

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Database } from './db.ts';
+import type { DependencyMonitor } from './dependencies.ts';
 import type { KeyValueStore } from './kv.ts';
 
 export interface Platform {
@@ -12,4 +13,6 @@ export interface Platform {
   kv: KeyValueStore;
   /** The Redis client when REDIS_URL is set; modules with a Redis implementation use it. */
   redis: Redis | null;
+  /** Outage tracking: one log line down, one back, `dependency_up` (dependencies.ts). */
+  dependencies: DependencyMonitor;
 }

@@ -8,6 +8,7 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from './db.ts';
+import { briefly, failedDependency } from './dependencies.ts';
 import { findPgError } from './errors.ts';
 import { metrics } from './metrics.ts';
 
@@ -46,12 +47,13 @@ export interface ReplicaRouterOptions {
   logger?: Logger | undefined;
 }
 
-/** Errors that say "this server cannot be reached or is going away", as opposed to a bad query. */
+/**
+ * Errors that say "this replica cannot serve the read now", as opposed to a bad query: it cannot
+ * be reached, is going away, timed out, or cancelled the read for a conflict with replay (40001 on
+ * a hot standby). The read is then retried on the primary.
+ */
 export function isConnectionError(error: unknown): boolean {
-  const code = findPgError(error)?.code;
-  if (code) return code.startsWith('08') || code.startsWith('57P') || code === '53300';
-  const message = String((error as Error | undefined)?.message ?? error);
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|timeout|terminated|Connection|connect/i.test(message);
+  return failedDependency(error) === 'database' || findPgError(error)?.code === '40001';
 }
 
 async function hasReplayed(db: Db, lsn: string): Promise<boolean> {
@@ -68,7 +70,7 @@ export function createReplicaRouter(primary: Db, targets: ReplicaTarget[], optio
   let timer: NodeJS.Timeout | undefined;
 
   const markDown = (replica: ReplicaState, error: unknown) => {
-    if (replica.healthy) options.logger?.warn({ replica: replica.name, err: error }, 'replica unhealthy, reads go to the primary');
+    if (replica.healthy) options.logger?.warn({ replica: replica.name, ...briefly(error) }, 'replica unhealthy, reads go to the primary');
     replica.healthy = false;
     metrics.replicaHealthy.set({ replica: replica.name }, 0);
   };

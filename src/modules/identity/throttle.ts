@@ -9,6 +9,7 @@
  * holding one valid account could reset the address counter between guesses at other accounts.
  */
 import type { Logger } from 'pino';
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { KeyValueStore } from '../../platform/kv.ts';
 
@@ -34,7 +35,7 @@ export function createLoginThrottle(kv: KeyValueStore, settings: ThrottleSetting
     try {
       return await fn();
     } catch (error) {
-      logger.warn({ err: error }, `login throttle unavailable (${what})`);
+      logger.warn(briefly(error), `login throttle unavailable (${what})`);
       return undefined;
     }
   }

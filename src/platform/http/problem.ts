@@ -2,7 +2,11 @@
  * The one place errors become HTTP answers: every error is application/problem+json (RFC 9457)
  * with a stable `code` and the request id; a fault is a 500 that says nothing about its cause.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { briefly, failedDependency, type DependencyMonitor } from '../dependencies.ts';
 import { AppError, PROBLEMS, type FieldError, type ProblemCode } from '../errors.ts';
 
 const PROBLEM_BASE = 'https://opply-commerce.dev/problems/';
@@ -20,8 +24,12 @@ export function problemBody(error: AppError, requestId: string) {
   };
 }
 
+/** API.md: a 503 always says when to try again; a dependency outage is usually seconds. */
+const RETRY_AFTER_SECONDS = '1';
+
 export function sendProblem(reply: FastifyReply, error: AppError) {
   if (error.headers) void reply.headers(error.headers);
+  if (error.status === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', RETRY_AFTER_SECONDS);
   return reply.code(error.status).type('application/problem+json').send(JSON.stringify(problemBody(error, reply.request.id)));
 }
 
@@ -60,6 +68,10 @@ export function toAppError(error: unknown): AppError {
   }
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (mapped) return new AppError(mapped, mapped === 'validation_failed' ? 'The body is not valid JSON' : e.message);
+  const dependency = failedDependency(error);
+  if (dependency) {
+    return new AppError('unavailable', 'A service this request needs is unavailable or did not answer in time; try again shortly', { dependency, cause: error });
+  }
   if (e instanceof SyntaxError && e.statusCode === 400) return new AppError('validation_failed', 'The body is not valid JSON');
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     const byStatus = (Object.keys(PROBLEMS) as ProblemCode[]).find((c) => PROBLEMS[c].status === e.statusCode);
@@ -68,14 +80,64 @@ export function toAppError(error: unknown): AppError {
   return new AppError('internal_error', 'An unexpected error occurred; quote the request id when reporting it', { cause: error });
 }
 
-export function registerProblemHandlers(app: FastifyInstance) {
+/**
+ * A missing dependency is not a fault of ours: one warn line without a stack per refused request,
+ * the outage itself logged once by the monitor (see dependencies.ts).
+ */
+function noteUnavailable(request: FastifyRequest, error: AppError, monitor: DependencyMonitor | undefined) {
+  const dependency = error.dependency ?? failedDependency(error.cause);
+  if (dependency) {
+    monitor?.failed(dependency, error.cause ?? error);
+    monitor?.refused(dependency);
+  }
+  const cause = error.cause === undefined ? {} : briefly(error.cause);
+  request.log.warn({ code: error.code, status: error.status, dependency, ...cause }, error.detail ?? error.code);
+}
+
+export function registerProblemHandlers(app: FastifyInstance, monitor?: DependencyMonitor) {
   app.setErrorHandler((error, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (appError.code === 'unavailable') noteUnavailable(request, appError, monitor);
+    else if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code, status: appError.status }, appError.detail ?? appError.code);
     return sendProblem(reply, appError);
   });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
   );
+}
+
+/**
+ * Answers the router gives before any route or hook runs (a path parameter over maxParamLength:
+ * 414; a malformed URL: 400): the same problem+json, with the request id, as every other answer.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  request.log.info({ code: error.code }, error.message);
+  void reply.header('x-request-id', request.id);
+  return sendProblem(reply, toAppError(error));
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: ProblemCode; detail: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'validation_failed', detail: 'The request took too long to arrive' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'validation_failed', detail: 'The request headers are too large' },
+};
+
+/**
+ * What Node's HTTP parser refuses (bad framing, headers over the limit, a request too slow to
+ * arrive) never reaches Fastify: written straight on the socket, in the problem shape, with a
+ * fresh request id since there is no request to take one from.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, code: 'validation_failed', detail: 'The request is not valid HTTP' };
+  const requestId = randomUUID();
+  const body = JSON.stringify({ ...problemBody(new AppError(known.code, known.detail), requestId), status: known.status });
+  this.log.debug({ err: error, request_id: requestId }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -1,5 +1,6 @@
 /** A per-client-address request budget over the whole API (RATE_LIMIT_PER_MINUTE; 0 turns it off). */
 import type { FastifyInstance } from 'fastify';
+import { briefly } from '../dependencies.ts';
 import { AppError } from '../errors.ts';
 import type { KeyValueStore } from '../kv.ts';
 
@@ -12,7 +13,7 @@ export function registerRateLimit(app: FastifyInstance, kv: KeyValueStore, perMi
       result = await kv.hit(`rl:ip:${request.ip}:${Math.floor(Date.now() / 60_000)}`, 60);
     } catch (error) {
       // A limiter that cannot count lets the request through rather than taking the API down.
-      request.log.warn({ err: error }, 'rate limiter unavailable');
+      request.log.warn(briefly(error), 'rate limiter unavailable');
       return;
     }
     if (result.count > perMinute) {

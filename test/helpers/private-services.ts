@@ -1,0 +1,227 @@
+/**
+ * Private Redis and PostgreSQL servers for fault tests: each on a free loopback port, in a temp
+ * directory of its own, started by the test that needs it and removed afterwards. A test may kill,
+ * pause or stop these; the machine's shared services (5432, 5433, 6379) are never touched.
+ *
+ * Availability: Redis needs `redis-server` on the PATH; PostgreSQL needs the Debian server binaries
+ * (/usr/lib/postgresql/<major>/bin) and root (initdb runs as the `postgres` user). Gate tests with
+ * `privateRedisAvailable` / `privatePostgresAvailable`.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+function which(command: string): string | undefined {
+  try {
+    return execFileSync('which', [command], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A port that was free a moment ago (the kernel's choice for port 0). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+const redisServer = which('redis-server');
+export const privateRedisAvailable = redisServer !== undefined;
+
+export interface PrivateRedisOptions {
+  /** Append-only file with `appendfsync always`: every acknowledged write survives a kill -9. */
+  appendonly?: boolean;
+}
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  dir: string;
+  /** Sends a signal to the server (SIGKILL: a crash; its AOF, if any, stays for restart()). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the server again on the same port and directory (reloading its AOF). */
+  restart(): Promise<void>;
+  /** CLIENT PAUSE ALL for `ms`: every client's commands wait, as on a stalled server. */
+  pause(ms: number): Promise<void>;
+  /** Stops the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  if (!redisServer) throw new Error('redis-server is not installed');
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opply-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'];
+  args.push(...(options.appendonly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  let child: ChildProcess | undefined;
+
+  const ping = async () => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } finally {
+      client.disconnect();
+    }
+  };
+
+  async function start() {
+    child = spawn(redisServer!, args, { stdio: 'ignore' });
+    await until(`private Redis on ${port}`, ping, 10_000);
+  }
+
+  async function kill(signal: NodeJS.Signals = 'SIGKILL') {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill(signal);
+    });
+  }
+
+  await start();
+  return {
+    url,
+    port,
+    dir,
+    kill,
+    restart: start,
+    async pause(ms) {
+      const client = new Redis(url, { maxRetriesPerRequest: 0 });
+      try {
+        await client.call('CLIENT', 'PAUSE', String(ms), 'ALL');
+      } finally {
+        client.disconnect();
+      }
+    },
+    async stop() {
+      await kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+function postgresBin(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const majors = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')));
+  const newest = majors.sort((a, b) => Number(a) - Number(b)).at(-1);
+  return newest ? path.join(root, newest, 'bin') : undefined;
+}
+
+const pgBin = postgresBin();
+const isRoot = process.getuid?.() === 0;
+export const privatePostgresAvailable = pgBin !== undefined && isRoot && which('runuser') !== undefined;
+
+export interface PrivatePostgres {
+  /** URL of the `postgres` database (user postgres, trust auth). */
+  url: string;
+  port: number;
+  /** URL of another database on this server. */
+  urlOf(database: string): string;
+  /** Fast shutdown (`pg_ctl stop -m fast`): connections are closed, new ones refused. */
+  stop(): Promise<void>;
+  /** Immediate shutdown, as a crash (`-m immediate`). */
+  crash(): Promise<void>;
+  /** Starts the server again on the same port and data directory. */
+  start(): Promise<void>;
+  /** Stops the server and removes its data directory. */
+  destroy(): Promise<void>;
+}
+
+function asPostgres(command: string, args: string[]): void {
+  execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'pipe', timeout: 60_000 });
+}
+
+export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+  if (!privatePostgresAvailable) throw new Error('private PostgreSQL needs the server binaries and root');
+  const port = await freePort();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'opply-pg-'));
+  chmodSync(root, 0o755);
+  const data = path.join(root, 'data');
+  const socketDir = path.join(root, 'sock');
+  for (const dir of [data, socketDir]) {
+    execFileSync('mkdir', ['-p', dir]);
+    chownSync(dir, uidOf('postgres'), gidOf('postgres'));
+  }
+  asPostgres(path.join(pgBin!, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  const options = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const ctl = (...args: string[]) => asPostgres(path.join(pgBin!, 'pg_ctl'), ['-D', data, ...args]);
+  const urlOf = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
+
+  const ready = async () => {
+    const client = new pg.Client({ connectionString: urlOf('postgres'), connectionTimeoutMillis: 500 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return true;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+
+  async function start() {
+    ctl('-o', options, '-l', path.join(socketDir, 'server.log'), '-w', 'start');
+    await until(`private PostgreSQL on ${port}`, ready, 30_000);
+  }
+
+  await start();
+  return {
+    url: urlOf('postgres'),
+    port,
+    urlOf,
+    async stop() {
+      ctl('-m', 'fast', '-w', 'stop');
+    },
+    async crash() {
+      ctl('-m', 'immediate', '-w', 'stop');
+    },
+    start,
+    async destroy() {
+      try {
+        ctl('-m', 'immediate', '-w', 'stop');
+      } catch {
+        // already stopped
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function uidOf(user: string): number {
+  return Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+}
+
+function gidOf(user: string): number {
+  return Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+}
