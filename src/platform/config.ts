@@ -134,6 +134,8 @@ export function loadConfig(env: Env = {}) {
       /** Where requests are rate limited instead, when not here (e.g. "aws-waf"); read by check:production. */
       edgeRateLimit: r.raw('EDGE_RATE_LIMIT'),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+      /** After SIGTERM, how long to keep listening with every answer closing its connection. */
+      shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 1000, 0, 60_000),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
     },
