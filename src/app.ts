@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
 import { registerConsole } from './platform/http/console.ts';
 import { registerDocs } from './platform/http/docs.ts';
+import { registerDraining } from './platform/http/draining.ts';
 import { registerInputHandling } from './platform/http/input.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
@@ -33,21 +34,14 @@ export async function buildApp(services: Services) {
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
   registerInputHandling(app);
-  // While shutting down, new requests get a 503 and every answer closes its keep-alive connection
-  // so the server can finish.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
-  });
+  // While shutting down: from SIGTERM on every answer closes its keep-alive connection
+  // (draining.ts); once the server closes, new requests get a 503.
+  const drain = registerDraining(app);
   // Hooks with no I/O take the callback form: no promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    if (draining) done(new AppError('unavailable', 'The server is shutting down', { headers: { 'Retry-After': '1' } }));
+    if (drain.closing()) done(new AppError('unavailable', 'The server is shutting down', { headers: { 'Retry-After': '1' } }));
     else done();
-  });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) void reply.header('connection', 'close');
-    done(null, payload);
   });
   if (config.tracing.endpoint) registerTraceContext(app);
   registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });

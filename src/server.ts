@@ -1,11 +1,13 @@
 /**
  * Entry point: loadConfig → createServices → startup tasks → buildApp → listen. On SIGTERM or
- * SIGINT it stops accepting connections, lets in-flight requests finish (up to
- * SHUTDOWN_TIMEOUT_MS), then closes the pools.
+ * SIGINT it drains for SHUTDOWN_DRAIN_MS (still listening, every answer closing its connection),
+ * stops accepting connections, lets in-flight requests finish (all within SHUTDOWN_TIMEOUT_MS),
+ * then closes the pools.
  */
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
+import { startDraining } from './platform/http/draining.ts';
 import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig, type Config } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
@@ -25,6 +27,9 @@ export function closeOnSignals(app: FastifyInstance, services: Services, config:
     }, config.http.shutdownTimeoutMs);
     force.unref();
     try {
+      // Keep listening a moment with every answer closing its connection (draining.ts), then close.
+      startDraining(app);
+      await new Promise((resolve) => setTimeout(resolve, config.http.shutdownDrainMs));
       await app.close();
       await jobs?.stop();
       await services.close();

@@ -134,6 +134,8 @@ export function loadConfig(env: Env = {}) {
       /** Where requests are rate limited instead, when not here (e.g. "aws-waf"); read by check:production. */
       edgeRateLimit: r.raw('EDGE_RATE_LIMIT'),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+      /** After SIGTERM, how long to keep listening with every answer closing its connection. */
+      shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 1000, 0, 60_000),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
     },
@@ -167,7 +169,11 @@ export function loadConfig(env: Env = {}) {
       adminUsername,
       adminPassword,
     },
-    catalog: { cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400) },
+    catalog: {
+      cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
+      /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
+      mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+    },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
       maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),
