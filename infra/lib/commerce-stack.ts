@@ -71,6 +71,7 @@ export class CommerceStack extends Stack {
       redisNodeIds: this.data.redisNodeIds,
       dbConnectionsAlarm: settings.dbConnectionsAlarm,
       alarmEmail: settings.alarmEmail,
+      workerLogs: this.compute.logGroups.get('worker')!,
     });
 
     const out = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });

@@ -169,7 +169,11 @@ export function loadConfig(env: Env = {}) {
       adminUsername,
       adminPassword,
     },
-    catalog: { cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400) },
+    catalog: {
+      cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
+      /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
+      mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+    },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
       maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),

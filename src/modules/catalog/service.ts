@@ -3,6 +3,7 @@
  * read path (a replica that has replayed the last catalog write); writes go to the primary, move
  * the catalog version before answering, and answer from the primary (read-your-writes).
  */
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { parseMoney } from '../../platform/money.ts';
@@ -12,6 +13,7 @@ import { listProducts, type ListRequest } from './list.ts';
 import { presentInventory, presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import type { StockMirror } from './holds.ts';
 import { seedCatalog } from './seed.ts';
 import { returnStock } from './stock.ts';
 
@@ -19,6 +21,8 @@ export interface CatalogDeps {
   platform: Platform;
   /** Units held in live carts (the cart's hold store); absent: nothing is held. */
   heldUnits?: HeldUnits | undefined;
+  /** After a committed stock change: the hold store's mirror moves forward (holds.ts). */
+  onStockWritten?: ((mirrors: StockMirror[]) => Promise<void>) | undefined;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -44,8 +48,10 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.bump({ content });
     } catch (error) {
-      // The change is committed; pages cached from before it expire with their TTL.
-      logger.error({ err: error }, 'catalog version could not be moved after a change');
+      // The change is committed; pages cached from before it expire with their TTL. Redis being
+      // down is logged once by the monitor; this line is per change, so it carries no stack.
+      deps.platform.dependencies.failed('redis', error);
+      logger.warn(briefly(error), 'catalog version could not be moved after a change; cached pages expire with their TTL');
     }
   }
 
@@ -56,16 +62,28 @@ export function createCatalogService(deps: CatalogDeps) {
     return category.id;
   }
 
-  async function answer(id: string): Promise<ProductJson> {
+  async function stockWritten(mirrors: StockMirror[]): Promise<void> {
+    try {
+      await deps.onStockWritten?.(mirrors);
+    } catch (error) {
+      // Committed already; a mirror left behind is re-read once it ages out (STOCK_MIRROR_MAX_AGE_SECONDS).
+      logger.warn(briefly(error), 'stock mirror not moved after a stock change');
+    }
+  }
+
+  /** The product as the primary has it now; `stockChanged`: the mirror is moved to it too. */
+  async function answer(id: string, stockChanged = false): Promise<ProductJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
+    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentProduct(row, await heldOf(id));
   }
 
   /** On the primary: staff read their own stock change at once. */
-  async function inventory(id: string): Promise<InventoryJson> {
+  async function inventory(id: string, stockChanged = false): Promise<InventoryJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
+    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentInventory(row, await heldOf(id));
   }
 
@@ -88,7 +106,7 @@ export function createCatalogService(deps: CatalogDeps) {
     const held = body.quantity === undefined ? 0 : await heldOf(id);
     const outcome = await write(() => withFkCheck(() => repo.updateProduct(db.primary, id, values, held)));
     stockRefused(outcome, held);
-    return answer(id);
+    return answer(id, body.quantity !== undefined);
   }
 
   return {
@@ -150,7 +168,7 @@ export function createCatalogService(deps: CatalogDeps) {
         'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
       );
       stockRefused(outcome, held);
-      return inventory(id);
+      return inventory(id, true);
     },
 
     inventory,
@@ -199,6 +217,16 @@ export function createCatalogService(deps: CatalogDeps) {
      * catalog version so no cached page shows the old quantity. Never throws.
      */
     bumpVersion: () => bump(false),
+
+    /**
+     * For writers outside the catalog's own paths (scripts, test factories writing SQL): what a
+     * staff change does after its commit — the mirrors move to the new stock, and with `content`
+     * (names, prices, archived) the content version moves so remembered product facts are dropped.
+     */
+    async changedOutside(options: { mirrors?: StockMirror[]; content?: boolean }): Promise<void> {
+      if (options.mirrors) await stockWritten(options.mirrors);
+      await bump(options.content ?? false);
+    },
 
     /** Loads the demo catalog into an empty database (the embedded default). */
     async seedDemoIfEmpty(): Promise<boolean> {

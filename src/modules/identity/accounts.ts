@@ -80,7 +80,7 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
     const at = new Date();
     await revocation.revokeUser(user.id, at);
     const row = await db.primary.transaction(async (tx: Db) => {
-      const updated = await repo.updateUser(tx, user.id, { isActive: false, tokensNotBefore: at }, true);
+      const updated = await repo.updateUser(tx, user.id, { isActive: false, tokensNotBefore: at, tokensNotBeforeSession: null }, true);
       await repo.revokeUserTokens(tx, user.id);
       return updated;
     });

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { startTestSmtp, type TestSmtp } from '../../../test/helpers/smtp.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { onRealPostgres } from '../../../test/helpers/test-env.ts';
 import { startJobs } from '../../jobs.ts';
+import { resetLink } from './mails.ts';
 import { queryRows, sql } from '../../platform/db.ts';
 
 let t: TestApp;
@@ -174,6 +176,21 @@ describe('password reset by mail', () => {
       await jobs.stop();
     }
   }, 30_000);
+
+  it.runIf(onRealPostgres)('lets one of two confirms racing with one token win', async () => {
+    const user = await createUser(t);
+    const token = await resetToken(user);
+    const results = await Promise.all([confirm(token, 'first racer passphrase'), confirm(token, 'second racer passphrase')]);
+    expect(results.map((r) => r.statusCode).sort()).toEqual([204, 400]);
+    const winner = results[0]!.statusCode === 204 ? 'first racer passphrase' : 'second racer passphrase';
+    expect((await post('token/', { username: user.username, password: winner })).statusCode).toBe(200);
+  });
+
+  it('builds links with the token in the fragment, for web pages and app deep links', () => {
+    expect(resetLink('https://shop.example.com/reset-password', 'T')).toBe('https://shop.example.com/reset-password#token=T');
+    expect(resetLink('shopapp://reset', 'T')).toBe('shopapp://reset#token=T');
+    expect(resetLink('https://shop.example.com/#/reset?x=1', 'T')).toBe('https://shop.example.com/#/reset?x=1&token=T');
+  });
 
   it('validates its bodies', async () => {
     expect((await post('password-reset/', { email: 'not an email' })).json().code).toBe('validation_failed');

@@ -226,8 +226,10 @@ export async function anonymiseUser(db: Db, userId: string, at: Date): Promise<U
   const [row] = await db
     .update(users)
     .set({
-      username: sql`'deleted-' || ${users.id}`,
-      email: sql`'deleted-' || ${users.id} || '@deleted.invalid'`,
+      // ':' is outside what registration, profile edits and staff accept in a username or an
+      // email, so no account can hold a tombstone before its owner closes (a unique violation).
+      username: sql`'deleted:' || ${users.id}`,
+      email: sql`'deleted:' || ${users.id}`,
       firstName: '',
       lastName: '',
       passwordHash: '',

@@ -148,10 +148,13 @@ describe('DELETE me/', () => {
 
     // Staff see a closed customer, and cannot reopen it.
     const customer = await t.app.inject({ method: 'GET', url: `/api/identity/customers/${user.id}/`, headers: staff.auth });
-    expect(customer.json()).toMatchObject({ is_active: false, closed_at: expect.any(String), username: `deleted-${user.id}` });
+    expect(customer.json()).toMatchObject({ is_active: false, closed_at: expect.any(String), username: `deleted:${user.id}`, email: `deleted:${user.id}` });
     const reopen = await t.app.inject({ method: 'PATCH', url: `/api/identity/customers/${user.id}/`, headers: staff.auth, payload: { is_active: true } });
     expect(reopen.statusCode).toBe(409);
 
+    // The tombstones cannot be registered (so none is taken before an account closes).
+    const squat = await call('POST', 'register/', undefined, { username: `deleted:${user.id}`, email: `deleted:${user.id}`, password: 'another fine passphrase' });
+    expect(squat.json().errors.map((e: { field: string }) => e.field).sort()).toEqual(['email', 'username']);
     // The username and the email are free again.
     const again = await call('POST', 'register/', undefined, { username: user.username, email, password: 'another fine passphrase' });
     expect(again.statusCode).toBe(201);
@@ -165,5 +168,25 @@ describe('DELETE me/', () => {
     expect(res.json().code).toBe('not_authenticated');
     expect((await me(user.access)).statusCode).toBe(200);
     expect((await call('DELETE', 'me/', user.access, {})).json().code).toBe('validation_failed');
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents the self-service operations with their answers', async () => {
+    const { paths } = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const expected: Array<[string, string, string]> = [
+      ['/api/identity/logout/all/', 'post', '204'],
+      ['/api/identity/me/password/', 'post', '204'],
+      ['/api/identity/me/', 'delete', '204'],
+      ['/api/identity/password-reset/', 'post', '202'],
+      ['/api/identity/password-reset/confirm/', 'post', '204'],
+    ];
+    for (const [path, method, status] of expected) {
+      const operation = paths[path]?.[method];
+      expect(operation?.responses?.[status], `${method} ${path} ${status}`).toBeDefined();
+      expect(operation.responses['4XX'], `${method} ${path} problems`).toBeDefined();
+    }
+    expect(paths['/api/identity/me/'].delete.requestBody.content['application/json'].schema.required).toEqual(['password']);
+    expect(paths['/api/identity/customers/{id}/'].get.responses['200'].content['application/json'].schema.properties).toHaveProperty('closed_at');
   });
 });

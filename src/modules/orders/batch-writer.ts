@@ -34,6 +34,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { briefly, failedDependency } from '../../platform/dependencies.ts';
 import { AppError, findPgError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { lockProducts, takeLocked } from '../catalog/stock.ts';
@@ -71,14 +72,20 @@ interface Queued extends Entry {
 const ATTEMPTS = 3;
 const RETRY_AFTER = { 'retry-after': '1' };
 
-const unavailable = (detail: string) => ({ kind: 'refused' as const, error: new AppError('unavailable', detail, { headers: RETRY_AFTER }) });
+const unavailable = (detail: string, cause?: unknown) => ({
+  kind: 'refused' as const,
+  error: new AppError('unavailable', detail, { headers: RETRY_AFTER, ...(cause === undefined ? {} : { dependency: 'database' as const, cause }) }),
+});
 
-/** Worth running again: the database or the connection failed, not the request. */
+/**
+ * Worth running again: the database or the connection failed (platform/dependencies.ts), or the
+ * batch lost a race — a serialization failure or deadlock (40…), or another writer inserting one
+ * of its ids first (23505: the next attempt finds that order).
+ */
 export function isTransient(error: unknown): boolean {
+  if (failedDependency(error) === 'database') return true;
   const code = findPgError(error)?.code;
-  if (code) return /^(40|08|53|57P)/.test(code) || code === '23505' || code === '55P03';
-  const message = error instanceof Error ? error.message : String(error);
-  return /connection|terminat|ECONNRE|EPIPE|timeout/i.test(message);
+  return code !== undefined && (code.startsWith('40') || code === '23505');
 }
 
 export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
@@ -117,13 +124,13 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
         return await attempt(entries, n > 1);
       } catch (error) {
         if (isTransient(error) && n < ATTEMPTS) {
-          logger.warn({ err: error, orders: entries.length, attempt: n }, 'order batch failed; retrying it');
+          logger.warn({ ...briefly(error), orders: entries.length, attempt: n }, 'order batch failed; retrying it');
           await new Promise((r) => setTimeout(r, 20 * n * n));
           continue;
         }
         if (isTransient(error)) {
-          logger.error({ err: error, orders: entries.length }, 'order batch failed after retries; its requests get 503');
-          return { outcomes: entries.map(() => unavailable('Orders cannot be written right now; nothing was ordered, try again')), changed: [] };
+          logger.warn({ ...briefly(error), orders: entries.length }, 'order batch failed after retries; its requests get 503');
+          return { outcomes: entries.map(() => unavailable('Orders cannot be written right now; nothing was ordered, try again', error)), changed: [] };
         }
         if (entries.length === 1) {
           logger.error({ err: error }, 'order could not be written');
@@ -137,8 +144,10 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
   }
 
   async function run(batch: Queued[]) {
+    const started = performance.now();
     const { outcomes, changed } = await writeBatch(batch);
-    if (changed.length > 0 && deps.afterCommit) await deps.afterCommit(changed).catch((error) => logger.warn({ err: error }, 'afterCommit failed'));
+    logger.debug({ orders: batch.length, ms: Math.round(performance.now() - started) }, 'order batch written');
+    if (changed.length > 0 && deps.afterCommit) await deps.afterCommit(changed).catch((error: unknown) => logger.warn(briefly(error), 'afterCommit failed'));
     batch.forEach((q, i) => q.resolve(outcomes[i]!));
   }
 

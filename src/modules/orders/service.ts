@@ -5,7 +5,7 @@
 import type { AuthUser } from '../../platform/http/auth.ts';
 import { AppError, notFound } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
-import type { OrderHolds } from '../catalog/holds.ts';
+import type { OrderHolds } from '../catalog/order-holds.ts';
 import { normalizeLines, type ReturnStock, type StockLine } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { hourlyStats } from './stats.ts';
@@ -138,12 +138,13 @@ export function createOrdersService(deps: OrdersDeps) {
       const reason = actor.role === 'staff' && visible.customerId !== actor.id ? 'staff' : 'customer';
       const cancelled = await repo.transitionStatus(tx, id, ['confirmed'], 'cancelled', reason);
       if (!cancelled) return undefined;
-      await stock.returnStock(tx, cancelled.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
+      const mirrors = await stock.returnStock(tx, cancelled.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
       await repo.insertOutbox(tx, 'order.cancelled', { order_id: id, customer_id: cancelled.customerId, cancelled_by: actor.id });
-      return cancelled;
+      return { ...cancelled, mirrors };
     });
     if (!order) return refuseTransition(id, actor, 'cancelled');
-    await stockChanged(order.lines.map((l) => l.productId));
+    // The units are back: carts see them at once through the mirror, not after it ages out.
+    await Promise.all([stockChanged(order.lines.map((l) => l.productId)), deps.holds?.advance(order.mirrors)]);
     return presentOrder(order);
   }
 
