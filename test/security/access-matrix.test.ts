@@ -118,7 +118,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
       return { url: '/api/identity/me/', payload: { password: as?.password ?? 'x' }, as };
     },
   },
-  'POST /api/identity/password-reset': { access: 'public', ok: 202, send: () => ({ url: '/api/identity/password-reset/', payload: { email: `${users.customerA.username}@example.com` } }) },
+  'POST /api/identity/password-reset': { access: 'public', ok: 202, send: () => ({ url: '/api/identity/password-reset/', payload: { email: `reset-${randomUUID().slice(0, 8)}@example.com` } }) },
   // A valid token only comes by mail; an unknown one is refused alike for every caller (not 401/403).
   'POST /api/identity/password-reset/confirm': { access: 'public', ok: 400, send: () => ({ url: '/api/identity/password-reset/confirm/', payload: { token: 'unknown', new_password: STRONG } }) },
   'GET /api/identity/me': { access: 'customer', ok: 200, send: () => ({ url: '/api/identity/me/' }) },
