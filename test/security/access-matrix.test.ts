@@ -7,11 +7,14 @@
  * refused one is problem+json and changes nothing. A route without an expectation below fails.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, login, type TestUser } from '../helpers/auth.ts';
 import { createProduct } from '../helpers/catalog-factory.ts';
 import { snapshot } from '../helpers/state-snapshot.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
+import { projectRoot } from '../../src/platform/paths.ts';
 import { routeKey, routeTable } from './route-table.ts';
 
 type Caller = 'anonymous' | 'customerA' | 'customerB' | 'staff';
@@ -21,6 +24,8 @@ interface Sent {
   url: string;
   payload?: unknown;
   headers?: Record<string, string>;
+  /** Sent as this user of the caller's role instead (routes that end the caller's own sessions). */
+  as?: TestUser;
 }
 
 interface Expectation {
@@ -40,6 +45,10 @@ interface Expectation {
 const t: TestApp = await buildTestApp({ env: { LOGIN_MAX_FAILURES: '1000' } });
 let users: Record<Exclude<Caller, 'anonymous'>, TestUser>;
 const authOf = (caller: Caller) => (caller === 'anonymous' ? {} : users[caller].auth);
+/** A new user in the caller's role, for routes that revoke or close the caller's own account. */
+const standIn = async (caller: Caller) => (caller === 'anonymous' ? undefined : createUser(t, { staff: caller === 'staff' }));
+const STRONG = 'correct horse battery staple 42';
+const consoleAsset = readdirSync(path.join(projectRoot(), 'console', 'dist', 'assets'))[0];
 
 beforeAll(async () => {
   users = { customerA: await createUser(t), customerB: await createUser(t), staff: await createUser(t, { staff: true }) };
@@ -79,6 +88,9 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'GET /docs/yaml': { access: 'public', ok: 200, send: () => ({ url: '/docs/yaml' }) },
   'GET /docs/static/index.html': { access: 'public', ok: 302, send: () => ({ url: '/docs/static/index.html' }) },
   'GET /docs/static/swagger-initializer.js': { access: 'public', ok: 200, send: () => ({ url: '/docs/static/swagger-initializer.js' }) },
+  // The staff console's page and assets are public files; everything they show comes from the API.
+  'GET /admin': { access: 'public', ok: 200, send: () => ({ url: '/admin/' }) },
+  'GET /admin*': { access: 'public', ok: 200, send: () => ({ url: `/admin/assets/${consoleAsset}` }) },
 
   'POST /api/identity/register': { access: 'public', ok: 201, send: () => ({ url: '/api/identity/register/', payload: newAccount() }) },
   'POST /api/identity/token': {
@@ -89,6 +101,26 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'POST /api/identity/token/refresh': { access: 'public', ok: 200, send: async (c) => ({ url: '/api/identity/token/refresh/', payload: { refresh: await refreshOf(c) } }) },
   'POST /api/identity/token/verify': { access: 'public', ok: 200, send: () => ({ url: '/api/identity/token/verify/', payload: { token: users.customerA.access } }) },
   'POST /api/identity/logout': { access: 'customer', ok: 204, send: async (c) => ({ url: '/api/identity/logout/', payload: { refresh: await refreshOf(c) } }) },
+  'POST /api/identity/logout/all': { access: 'customer', ok: 204, send: async (c) => ({ url: '/api/identity/logout/all/', as: await standIn(c) }) },
+  'POST /api/identity/me/password': {
+    access: 'customer',
+    ok: 204,
+    send: async (c) => {
+      const as = await standIn(c);
+      return { url: '/api/identity/me/password/', payload: { current_password: as?.password ?? 'x', new_password: STRONG }, as };
+    },
+  },
+  'DELETE /api/identity/me': {
+    access: 'customer',
+    ok: 204,
+    send: async (c) => {
+      const as = await standIn(c);
+      return { url: '/api/identity/me/', payload: { password: as?.password ?? 'x' }, as };
+    },
+  },
+  'POST /api/identity/password-reset': { access: 'public', ok: 202, send: () => ({ url: '/api/identity/password-reset/', payload: { email: `reset-${randomUUID().slice(0, 8)}@example.com` } }) },
+  // A valid token only comes by mail; an unknown one is refused alike for every caller (not 401/403).
+  'POST /api/identity/password-reset/confirm': { access: 'public', ok: 400, send: () => ({ url: '/api/identity/password-reset/confirm/', payload: { token: 'unknown', new_password: STRONG } }) },
   'GET /api/identity/me': { access: 'customer', ok: 200, send: () => ({ url: '/api/identity/me/' }) },
   'PATCH /api/identity/me': { access: 'customer', ok: 200, send: () => ({ url: '/api/identity/me/', payload: { first_name: 'Ada' } }) },
   'GET /api/identity/customers': { access: 'staff', ok: 200, send: () => ({ url: '/api/identity/customers/' }) },
@@ -108,6 +140,8 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'PATCH /api/catalog/products/:id': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/`, payload: { price: '3.00' } }) },
   'DELETE /api/catalog/products/:id': { access: 'staff', ok: 204, send: async () => ({ url: `/api/catalog/products/${await product()}/` }) },
   'POST /api/catalog/products/:id/inventory': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/inventory/`, payload: { delta: 1 } }) },
+  'GET /api/catalog/products/:id/inventory': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/inventory/` }) },
+  'GET /api/catalog/inventory/low': { access: 'staff', ok: 200, send: () => ({ url: '/api/catalog/inventory/low/' }) },
   'GET /api/catalog/categories': { access: 'customer', ok: 200, send: () => ({ url: '/api/catalog/categories/' }) },
   'POST /api/catalog/categories': { access: 'staff', ok: 201, send: () => ({ url: '/api/catalog/categories/', payload: { slug: `n-${randomUUID().slice(0, 8)}`, name: 'N' } }) },
   'PATCH /api/catalog/categories/:slug': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/categories/${await category()}/`, payload: { name: 'Renamed' } }) },
@@ -135,6 +169,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
   // API.md: "customer: own order; someone else's → 404" (staff act on orders by cancel and ship).
   'GET /api/orders/orders/:id': { access: 'customer', ok: 200, ownedByA: 'owner-only', send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/` }) },
   'POST /api/orders/orders/:id/cancel': { access: 'customer', ok: 200, ownedByA: 'staff-too', send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/cancel/` }) },
+  'GET /api/orders/stats/hourly': { access: 'staff', ok: 200, send: () => ({ url: '/api/orders/stats/hourly/' }) },
   'POST /api/orders/orders/:id/ship': { access: 'staff', ok: 200, send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/ship/` }) },
 };
 
@@ -170,14 +205,15 @@ describe('access matrix: every route × caller → the documented answer', () =>
     const res = await t.app.inject({
       method: method as 'GET',
       url: sent.url,
-      headers: { ...authOf(caller), ...sent.headers },
+      headers: { ...(sent.as ? sent.as.auth : authOf(caller)), ...sent.headers },
       ...(sent.payload !== undefined ? { payload: sent.payload as object } : {}),
     });
     const want = expected(e, caller);
     expect(res.statusCode, `${key} as ${caller}: ${res.body.slice(0, 300)}`).toBe(want);
     if (want >= 400) {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-      if (method !== 'HEAD') expect(res.json().code).toBe({ 401: 'not_authenticated', 403: 'forbidden', 404: 'not_found' }[want]);
+      const code = { 401: 'not_authenticated', 403: 'forbidden', 404: 'not_found' }[want];
+      if (method !== 'HEAD' && code) expect(res.json().code).toBe(code);
       expect(await snapshot(t, owners), 'a refused request changed something').toEqual(before);
     }
   });
