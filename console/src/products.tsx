@@ -23,7 +23,7 @@ export const MONEY = regex(/^\d{1,10}(\.\d{1,2})?$/, 'A price such as 12.50');
 
 export const productFilters = [
   <TextInput key="q" source="q" label="Search by name" alwaysOn resettable />,
-  <ReferenceInput key="category" source="category" reference="categories" alwaysOn>
+  <ReferenceInput key="category" source="category" reference="categories" perPage={1000} alwaysOn>
     <SelectInput label="Category" optionText="name" emptyText="Any category" />
   </ReferenceInput>,
   <TextInput key="min" source="min_price" label="Min price" validate={MONEY} alwaysOn />,
@@ -52,7 +52,7 @@ function ProductFields({ creating }: { creating?: boolean }) {
       <TextInput source="description" multiline minRows={2} fullWidth />
       <TextInput source="price" validate={[required(), MONEY]} helperText="Decimal, e.g. 12.50" />
       {creating && <NumberInput source="quantity" label="Stock" min={0} step={1} validate={required()} defaultValue={0} />}
-      <ReferenceInput source="category" reference="categories">
+      <ReferenceInput source="category" reference="categories" perPage={1000}>
         <SelectInput label="Category" optionText="name" emptyText="No category" />
       </ReferenceInput>
     </>
