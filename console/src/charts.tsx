@@ -3,7 +3,7 @@
  * image with a text alternative (role="img", aria-label, <title>), so a screen reader gets the
  * numbers the picture shows.
  */
-import { useTheme } from '@mui/material';
+import { Box, Typography, useTheme } from '@mui/material';
 
 export interface Bar {
   label: string;
@@ -55,34 +55,33 @@ export interface StockBar {
   held: number;
 }
 
-/** One row per product: the shelf stock as a bar, the part held in carts shaded. */
+/**
+ * One row per product: the shelf stock as a bar, the part held in carts darker. Rows are HTML
+ * (a list, its text readable by anyone) with the bars drawn beside the words and hidden from
+ * screen readers, which read the figures instead.
+ */
 export function StockBars({ rows, title }: { rows: StockBar[]; title: string }) {
   const theme = useTheme();
-  const width = 900;
-  const rowHeight = 26;
-  const labelWidth = 260;
   const max = Math.max(1, ...rows.map((r) => r.stock));
-  const barWidth = (v: number) => ((width - labelWidth - 60) * v) / max;
-  const height = Math.max(1, rows.length) * rowHeight + 8;
-  const summary = rows.map((r) => `${r.label}: ${r.stock} in stock, ${r.held} held`).join('; ') || 'no product is low';
+  const percent = (v: number) => `${Math.max(0.5, (100 * v) / max)}%`;
   return (
-    <svg viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label={`${title}. ${summary}`}>
-      <title>{`${title}. ${summary}`}</title>
-      {rows.map((row, i) => {
-        const y = i * rowHeight + 4;
-        return (
-          <g key={`${row.label}-${i}`}>
-            <text x={labelWidth - 8} y={y + 15} textAnchor="end" fontSize="12" fill={theme.palette.text.primary}>
-              {row.label.length > 34 ? `${row.label.slice(0, 33)}…` : row.label}
-            </text>
-            <rect x={labelWidth} y={y} width={Math.max(2, barWidth(row.stock))} height={rowHeight - 8} fill={row.stock === 0 ? theme.palette.error.main : theme.palette.warning.main} rx={2} />
-            <rect x={labelWidth} y={y} width={barWidth(Math.min(row.held, row.stock))} height={rowHeight - 8} fill={theme.palette.grey[700]} opacity={0.5} rx={2} />
-            <text x={labelWidth + Math.max(2, barWidth(row.stock)) + 6} y={y + 15} fontSize="12" fill={theme.palette.text.secondary}>
-              {row.held > 0 ? `${row.stock} (${row.held} held)` : row.stock}
-            </text>
-          </g>
-        );
-      })}
-    </svg>
+    <Box component="ul" aria-label={title} sx={{ listStyle: 'none', p: 0, m: 0, display: 'grid', gap: 1 }}>
+      {rows.map((row, i) => (
+        <Box component="li" key={`${row.label}-${i}`} sx={{ display: 'grid', gridTemplateColumns: 'minmax(8rem, 16rem) 1fr', gap: 2, alignItems: 'center' }}>
+          <Typography variant="body2" noWrap title={row.label}>
+            {row.label}
+          </Typography>
+          <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
+            <Box aria-hidden sx={{ position: 'relative', flex: 1, height: 14 }}>
+              <Box sx={{ position: 'absolute', inset: 0, width: percent(row.stock), bgcolor: row.stock === 0 ? 'error.main' : 'warning.main', borderRadius: 0.5 }} />
+              {row.held > 0 && <Box sx={{ position: 'absolute', inset: 0, width: percent(Math.min(row.held, row.stock)), bgcolor: theme.palette.grey[800], opacity: 0.6, borderRadius: 0.5 }} />}
+            </Box>
+            <Typography variant="body2" color="text.secondary" sx={{ minWidth: '7rem' }}>
+              {row.stock} in stock{row.held > 0 ? `, ${row.held} held` : ''}
+            </Typography>
+          </Box>
+        </Box>
+      ))}
+    </Box>
   );
 }

@@ -48,7 +48,7 @@ export function Dashboard() {
         </Grid>
         <Grid size={12}>
           <Card>
-            <CardHeader title={`Low stock (${LOW_STOCK} units or fewer)`} subheader="Shaded: units held in carts" />
+            <CardHeader title={`Low stock (${LOW_STOCK} units or fewer)`} subheader="Darker part: units held in carts" />
             <CardContent>
               {low && low.length === 0 && <Typography>No product is low on stock.</Typography>}
               {low && low.length > 0 && <StockBars title="Products lowest on stock" rows={low.map((p) => ({ label: p.name, stock: p.stock, held: p.held }))} />}

@@ -45,8 +45,11 @@ export async function productPage(params: GetListParams): Promise<GetListResult>
   const answer = await api<CursorPage>(`/api/catalog/products/?${search.toString()}`);
   const nextCursor = answer.next ? new URL(answer.next, location.href).searchParams.get('cursor') : null;
   if (nextCursor) walk.set(page + 1, nextCursor);
+  // On the last page the total is known without counting; before it, only that more follow.
+  const last = answer.next === null;
   return {
     data: answer.results,
-    pageInfo: { hasNextPage: answer.next !== null, hasPreviousPage: page > 1 },
+    ...(last ? { total: (page - 1) * perPage + answer.results.length } : {}),
+    pageInfo: { hasNextPage: !last, hasPreviousPage: page > 1 },
   };
 }

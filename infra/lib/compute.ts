@@ -7,6 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ses from 'aws-cdk-lib/aws-ses';
@@ -95,7 +96,12 @@ export class Compute extends Construct {
     };
 
     // ---- api ----
+    // With X-Ray tracing on, the app exports OTLP/HTTP to the collector beside it in the task.
+    const tracing: Record<string, string> = settings.xrayTracing
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318', OTEL_SERVICE_NAME: 'opply-commerce-api', OTEL_TRACES_SAMPLER_ARG: String(settings.traceSampleRatio) }
+      : {};
     const apiTask = this.taskDefinition('Api', 'api', settings.api, ['node', 'dist/src/server.js'], {
+      environment: tracing,
       portMappings: [{ containerPort: API_PORT }],
       healthCheck: {
         command: ['CMD', 'node', '/app/deploy/docker/healthcheck.mjs'],
@@ -105,6 +111,7 @@ export class Compute extends Construct {
         startPeriod: Duration.seconds(30),
       },
     });
+    if (settings.xrayTracing) this.addTraceCollector(apiTask);
     this.apiService = this.service('ApiService', apiTask, network.apiSg, true);
 
     this.alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
@@ -205,6 +212,29 @@ export class Compute extends Construct {
       secrets: { ...this.secrets, ...extra.secrets },
     });
     return task;
+  }
+
+  /**
+   * The ADOT collector as a sidecar, with the configuration baked into its image that receives
+   * OTLP on 4317/4318 and sends traces to X-Ray. Not essential: if it stops, the API keeps serving
+   * (spans are dropped after the exporter's retries) instead of the task being replaced.
+   */
+  private addTraceCollector(task: ecs.FargateTaskDefinition) {
+    const logGroup = new logs.LogGroup(this, 'AdotCollectorLogs', {
+      logGroupName: `/opply-commerce/${Stack.of(this).stackName}/aws-otel-collector`,
+      retention: this.props.logRetention,
+    });
+    const app = task.defaultContainer!;
+    const collector = task.addContainer('aws-otel-collector', {
+      image: ecs.ContainerImage.fromRegistry(this.props.settings.adotCollectorImage),
+      command: ['--config=/etc/ecs/ecs-xray.yaml'],
+      essential: false,
+      memoryReservationMiB: 64,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'aws-otel-collector' }),
+    });
+    // The collector starts first, so the first requests' spans have somewhere to go.
+    app.addContainerDependencies({ container: collector, condition: ecs.ContainerDependencyCondition.START });
+    task.taskRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSXRayDaemonWriteAccess'));
   }
 
   /** No desiredCount: autoscaling owns the task count, so a deploy does not reset it. */

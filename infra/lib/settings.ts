@@ -45,6 +45,15 @@ export interface Settings {
   requestsPerTargetPerMinute: number;
   /** Alarm when the writer has more connections than this. */
   dbConnectionsAlarm: number;
+  /**
+   * Traces to AWS X-Ray: each api task gets an ADOT collector sidecar, and the app exports to it
+   * over OTLP (off by default).
+   */
+  xrayTracing: boolean;
+  /** Share of new traces kept (the app's OTEL_TRACES_SAMPLER_ARG), in [0, 1]. */
+  traceSampleRatio: number;
+  /** The collector image, pinned: bump it deliberately. */
+  adotCollectorImage: string;
 }
 
 export const DEFAULTS: Settings = {
@@ -63,6 +72,9 @@ export const DEFAULTS: Settings = {
   rateLimitPerMinute: 600,
   requestsPerTargetPerMinute: 3000,
   dbConnectionsAlarm: 300,
+  xrayTracing: false,
+  traceSampleRatio: 0.05,
+  adotCollectorImage: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0',
 };
 
 /** Reads the settings from context; values given on the command line arrive as strings. */
@@ -83,6 +95,13 @@ export function settingsFromContext(node: Node): Settings {
     if (value === undefined) return fallback;
     if (value === 'true' || value === 'false') return value === 'true';
     throw new Error(`context ${key} must be true or false, got "${value}"`);
+  };
+  const ratio = (key: string, fallback: number): number => {
+    const value = str(key);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`context ${key} must be a number in [0, 1], got "${value}"`);
+    return n;
   };
   const d = DEFAULTS;
   return {
@@ -118,5 +137,8 @@ export function settingsFromContext(node: Node): Settings {
     rateLimitPerMinute: num('rateLimitPerMinute', d.rateLimitPerMinute, 0, 1_000_000),
     requestsPerTargetPerMinute: num('requestsPerTargetPerMinute', d.requestsPerTargetPerMinute, 10, 1_000_000),
     dbConnectionsAlarm: num('dbConnectionsAlarm', d.dbConnectionsAlarm, 10, 100_000),
+    xrayTracing: bool('xrayTracing', d.xrayTracing),
+    traceSampleRatio: ratio('traceSampleRatio', d.traceSampleRatio),
+    adotCollectorImage: str('adotCollectorImage') ?? d.adotCollectorImage,
   };
 }

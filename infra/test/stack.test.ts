@@ -174,6 +174,58 @@ describe('containers', () => {
   });
 });
 
+describe('tracing to X-Ray (context xrayTracing=true)', () => {
+  const traced = synth({ xrayTracing: 'true', traceSampleRatio: '0.2' });
+  const taskWith = (template: Template, name: string) =>
+    resources(template, 'AWS::ECS::TaskDefinition').find(([, t]) => t.Properties!.ContainerDefinitions.some((c: { Name: string }) => c.Name === name))!;
+  const env = (container: { Environment: Array<{ Name: string; Value: unknown }> }) => Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value]));
+
+  it('is off by default: no collector, no OTLP endpoint, no X-Ray permission', () => {
+    const containers = resources(plain, 'AWS::ECS::TaskDefinition').flatMap(([, t]) => t.Properties!.ContainerDefinitions as any[]);
+    assert.ok(!containers.some((c) => c.Name === 'aws-otel-collector'));
+    for (const c of containers) assert.ok(!('OTEL_EXPORTER_OTLP_ENDPOINT' in env(c)), c.Name);
+    assert.doesNotMatch(JSON.stringify(plain.toJSON()), /AWSXRayDaemonWriteAccess/);
+  });
+
+  it('puts an ADOT collector beside the api, started first, not essential, exporting to X-Ray', () => {
+    const [, task] = taskWith(traced, 'api');
+    const containers = task.Properties!.ContainerDefinitions as any[];
+    assert.deepEqual(containers.map((c) => c.Name).sort(), ['api', 'aws-otel-collector']);
+    const collector = containers.find((c) => c.Name === 'aws-otel-collector');
+    assert.match(collector.Image, /^public\.ecr\.aws\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+$/);
+    assert.deepEqual(collector.Command, ['--config=/etc/ecs/ecs-xray.yaml']);
+    assert.equal(collector.Essential, false);
+    assert.equal(collector.LogConfiguration.LogDriver, 'awslogs');
+    const api = containers.find((c) => c.Name === 'api');
+    assert.deepEqual(api.DependsOn, [{ ContainerName: 'aws-otel-collector', Condition: 'START' }]);
+    assert.equal(api.Essential, true);
+  });
+
+  it('points the api at the sidecar with the sampling ratio; the other tasks are unchanged', () => {
+    const [, task] = taskWith(traced, 'api');
+    const api = (task.Properties!.ContainerDefinitions as any[]).find((c) => c.Name === 'api');
+    assert.deepEqual(
+      { endpoint: env(api).OTEL_EXPORTER_OTLP_ENDPOINT, service: env(api).OTEL_SERVICE_NAME, ratio: env(api).OTEL_TRACES_SAMPLER_ARG },
+      { endpoint: 'http://localhost:4318', service: 'opply-commerce-api', ratio: '0.2' },
+    );
+    for (const name of ['worker', 'migrate', 'create-staff']) {
+      const [, other] = taskWith(traced, name);
+      assert.equal(other.Properties!.ContainerDefinitions.length, 1, name);
+    }
+  });
+
+  it('lets the api task role write to X-Ray', () => {
+    const [, task] = taskWith(traced, 'api');
+    const roleId = task.Properties!.TaskRoleArn['Fn::GetAtt'][0];
+    const role = traced.toJSON().Resources[roleId];
+    assert.match(JSON.stringify(role.Properties.ManagedPolicyArns), /:iam::aws:policy\/AWSXRayDaemonWriteAccess/);
+  });
+
+  it('refuses a sampling ratio outside [0, 1]', () => {
+    assert.throws(() => synth({ xrayTracing: 'true', traceSampleRatio: '5' }), /traceSampleRatio must be a number in \[0, 1\]/);
+  });
+});
+
 describe('services and scaling', () => {
   it('the api sits behind the load balancer, the worker does not', () => {
     const services = resources(plain, 'AWS::ECS::Service').map(([id, s]) => [id, s.Properties!] as const);

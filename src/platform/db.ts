@@ -13,6 +13,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { failedDependency } from './dependencies.ts';
 import { isEmptyDataDir, readEmbeddedTemplate } from './embedded-template.ts';
 import { createReplicaRouter, type ReadOptions, type ReplicaRouter } from './replicas.ts';
 
@@ -158,6 +159,30 @@ function newPool(url: string, max: number, deadlines: DatabaseDeadlines, options
   return pool;
 }
 
+/**
+ * Transactions on a connection we check out and always give back. drizzle's own pool transaction
+ * sends BEGIN before its try/finally, so a connection that fails at BEGIN (reset, server gone)
+ * was never released: each such failure took one connection from the pool for good, and after
+ * `poolMax` of them every request timed out waiting for one (found by test/faults). A connection
+ * that failed is handed back with its error, so the pool closes it instead of reusing it.
+ */
+function releasingTransactions(primary: Db, pool: pg.Pool): Db {
+  const transaction: Db['transaction'] = async (fn, config) => {
+    const client = await pool.connect();
+    let failure: unknown;
+    try {
+      return await (drizzlePg({ client }) as unknown as Db).transaction(fn, config);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      client.release(failure !== undefined && failedDependency(failure) === 'database' ? (failure as Error) : undefined);
+    }
+  };
+  Object.defineProperty(primary, 'transaction', { value: transaction });
+  return primary;
+}
+
 /** Migrations run on a connection of their own, without the request deadlines (an index build takes long). */
 async function runUnbounded(url: string, script: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, application_name: 'opply-commerce-migrate' });
@@ -172,7 +197,7 @@ async function runUnbounded(url: string, script: string): Promise<void> {
 async function createPostgres(url: string, options: DatabaseOptions): Promise<Database> {
   const deadlines = { ...DEFAULT_DEADLINES, ...options.deadlines };
   const pool = newPool(url, options.poolMax ?? 20, deadlines, options);
-  const primary = drizzlePg({ client: pool }) as unknown as Db;
+  const primary = releasingTransactions(drizzlePg({ client: pool }) as unknown as Db, pool);
   // A replica's idle errors are the router's business: its health check logs the outage once.
   const replicaOptions = { ...options, onConnectionError: () => undefined };
   const replicaPools = (options.replicaUrls ?? []).map((replicaUrl) => newPool(replicaUrl, options.poolMax ?? 20, deadlines, replicaOptions));

@@ -70,7 +70,7 @@ export async function startTracing(config: Config, logger: Logger, options: Trac
   const unregister = registerInstrumentations({ tracerProvider: provider, instrumentations });
   patchLoadedModules();
   const restorePglite = await tracePglite(provider.getTracer('opply-commerce/pglite'));
-  logger.info({ endpoint: endpoint ?? 'in-memory', service: serviceName, sample_ratio: sampleRatio }, 'tracing started');
+  logger.info({ endpoint: endpoint ?? 'in-memory', service_name: serviceName, sample_ratio: sampleRatio }, 'tracing started');
   return {
     async shutdown() {
       unregister();

@@ -5,7 +5,9 @@
  *
  *  - pass:       bytes go through untouched;
  *  - latency:    every chunk, both ways, is held for `ms` (order kept);
- *  - blackhole:  connections are accepted and bytes are swallowed both ways: nothing answers;
+ *  - blackhole:  connections are accepted, bytes are held both ways: nothing answers. As over a
+ *                network partition, TCP delivers what was held once it heals (the fault ends),
+ *                unless the connection was given up meanwhile;
  *  - reset:      every open connection and every new one is reset (RST);
  *  - closeAfter: each connection is closed after the target sent it `bytes` more bytes;
  *  - refuse:     the port stops listening (connection refused), open connections are reset, as
@@ -25,13 +27,46 @@ export type Fault =
   | { kind: 'closeAfter'; bytes: number }
   | { kind: 'refuse' };
 
+/**
+ * One direction of a connection: chunks leave in the order they came, each not before its due
+ * time, so a latency that changes (or ends) mid-stream never reorders the bytes.
+ */
+interface Lane {
+  to: net.Socket;
+  queue: Array<{ chunk: Buffer; due: number }>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function lane(to: net.Socket): Lane {
+  return { to, queue: [], timer: undefined };
+}
+
+function pump(l: Lane) {
+  if (l.timer) return;
+  const now = Date.now();
+  while (l.queue[0] && l.queue[0].due <= now) {
+    const { chunk } = l.queue.shift()!;
+    if (l.to.writable) l.to.write(chunk);
+  }
+  if (l.queue[0]) {
+    l.timer = setTimeout(() => {
+      l.timer = undefined;
+      pump(l);
+    }, l.queue[0].due - now);
+  }
+}
+
 interface Link {
   client: net.Socket;
   upstream: net.Socket;
+  toClient: Lane;
+  toUpstream: Lane;
   /** Bytes the target may still send before the connection is closed (closeAfter). */
   budget: number;
   /** The reply on this connection is being dropped (dropReplyTo matched here). */
   dropping: boolean;
+  /** Bytes held by a black hole, in order, for delivery when it ends. */
+  held: Array<{ to: Lane; chunk: Buffer }>;
 }
 
 export interface FaultProxy {
@@ -58,13 +93,16 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     link.upstream.destroy();
   };
 
-  const deliver = (to: net.Socket, chunk: Buffer) => {
-    if (fault.kind === 'latency') setTimeout(() => to.writable && to.write(chunk), fault.ms);
-    else if (to.writable) to.write(chunk);
+  const deliver = (to: Lane, chunk: Buffer) => {
+    to.queue.push({ chunk, due: Date.now() + (fault.kind === 'latency' ? fault.ms : 0) });
+    pump(to);
   };
 
   const fromClient = (link: Link, chunk: Buffer) => {
-    if (fault.kind === 'blackhole') return;
+    if (fault.kind === 'blackhole') {
+      link.held.push({ to: link.toUpstream, chunk });
+      return;
+    }
     if (armed && armed.match(chunk)) {
       const { resetAfterMs, done } = armed;
       armed = undefined;
@@ -74,27 +112,31 @@ export async function startFaultProxy(target: { host: string; port: number }): P
         done();
       }, resetAfterMs);
     }
-    deliver(link.upstream, chunk);
+    deliver(link.toUpstream, chunk);
   };
 
   const fromTarget = (link: Link, chunk: Buffer) => {
-    if (fault.kind === 'blackhole') return;
+    if (fault.kind === 'blackhole') {
+      link.held.push({ to: link.toClient, chunk });
+      return;
+    }
     if (link.dropping) {
       stats.dropped += chunk.length;
       return;
     }
     if (fault.kind === 'closeAfter') {
       if (chunk.length >= link.budget) {
-        deliver(link.client, chunk.subarray(0, link.budget));
+        deliver(link.toClient, chunk.subarray(0, link.budget));
         link.budget = 0;
         links.delete(link);
+        // end() sends what was written before it, then closes.
         link.client.end();
         link.upstream.destroy();
         return;
       }
       link.budget -= chunk.length;
     }
-    deliver(link.client, chunk);
+    deliver(link.toClient, chunk);
   };
 
   const server = net.createServer((client) => {
@@ -105,7 +147,15 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       return;
     }
     const upstream = net.connect(target.port, target.host);
-    const link: Link = { client, upstream, budget: fault.kind === 'closeAfter' ? fault.bytes : Infinity, dropping: false };
+    const link: Link = {
+      client,
+      upstream,
+      toClient: lane(client),
+      toUpstream: lane(upstream),
+      budget: fault.kind === 'closeAfter' ? fault.bytes : Infinity,
+      dropping: false,
+      held: [],
+    };
     links.add(link);
     client.on('data', (chunk: Buffer) => fromClient(link, chunk));
     upstream.on('data', (chunk: Buffer) => fromTarget(link, chunk));
@@ -144,6 +194,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       fault = next;
       if (next.kind === 'reset' || next.kind === 'refuse') for (const link of [...links]) reset(link);
       if (next.kind === 'closeAfter') for (const link of links) link.budget = next.bytes;
+      if (next.kind !== 'blackhole') {
+        for (const link of links) for (const { to, chunk } of link.held.splice(0)) deliver(to, chunk);
+      }
       if (next.kind === 'refuse' && !wasRefusing) await new Promise((resolve) => server.close(resolve));
       // Listening again on the same port: a connection the app opens now reaches the target.
       if (wasRefusing && next.kind !== 'refuse') await listen(port);

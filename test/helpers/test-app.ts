@@ -15,6 +15,7 @@ import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src
 import { createLogger } from '../../src/platform/logger.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
+import { addFixtureRoutes, checkEveryAnswer } from './contract-hook.ts';
 import { adminUrl, databaseUrl, stamp, TEST_DB_PREFIX, testDatabaseUrl, testRedisUrl, testReplicaUrls } from './test-env.ts';
 
 export interface TestDatabase {
@@ -137,8 +138,9 @@ async function appOver(database: TestDatabase, prefix: string | undefined, optio
   const services = await createServices(config, logger, { db: database.db, ...(redis ? { redis } : {}) });
   await runStartupTasks(services);
   const app = await buildApp(services);
-  options.routes?.(app);
+  const fixtures = addFixtureRoutes(app, options.routes);
   await app.ready();
+  checkEveryAnswer(app, fixtures);
   return {
     app,
     services,

@@ -48,8 +48,10 @@ export function createCatalogService(deps: CatalogDeps) {
     try {
       await cache.bump({ content });
     } catch (error) {
-      // The change is committed; pages cached from before it expire with their TTL.
-      logger.error({ err: error }, 'catalog version could not be moved after a change');
+      // The change is committed; pages cached from before it expire with their TTL. Redis being
+      // down is logged once by the monitor; this line is per change, so it carries no stack.
+      deps.platform.dependencies.failed('redis', error);
+      logger.warn(briefly(error), 'catalog version could not be moved after a change; cached pages expire with their TTL');
     }
   }
 
