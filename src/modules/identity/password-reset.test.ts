@@ -137,7 +137,9 @@ describe('password reset by mail', () => {
     expect(bodies.size).toBe(1);
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     for (const ms of [...known, ...unknown]) expect(ms).toBeGreaterThanOrEqual(MIN_MS - 1);
-    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(50);
+    // Well under the floor: on an idle machine the medians differ by ~1 ms; the bound leaves room for
+    // a loaded CI machine (seen: 2 cores at load 29).
+    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(100);
     if (process.env.REPORT_TIMINGS) process.stderr.write(`reset timings ms: known ${known.map(Math.round)} unknown ${unknown.map(Math.round)}\n`);
     await t.services.identity.deliverMail();
   });
