@@ -114,9 +114,11 @@ describe.runIf(onRealPostgres)('primary database faults under load', () => {
     await checkInvariants(t.database.url!, shop, placed);
   });
 
-  it('connections reset (no connection is lost to the pool), connections refused (a stopped server), then +20 ms latency: 503 or success, and back', async () => {
+  it('connections reset (no connection is lost to the pool), refused (a stopped server), black-holed, then +20 ms latency: 503 or success, and back', async () => {
     await underFault('reset', { kind: 'reset' });
     await underFault('refused (down)', { kind: 'refuse' });
+    // Open connections hang until the client's read timeout, new ones until the connect timeout.
+    await underFault('black hole', { kind: 'blackhole' });
     const slow = await underFault('slow (+20 ms)', { kind: 'latency', ms: 20 });
     expect(tally(slow.answers)['order']?.[201] ?? 0).toBeGreaterThan(0);
     await checkInvariants(t.database.url!, shop, placed);
