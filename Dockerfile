@@ -44,6 +44,8 @@ COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
 COPY --chown=root:root migrations ./migrations
+# The staff console's committed build, served at /admin/.
+COPY --chown=root:root console/dist ./console/dist
 COPY --chown=root:root --chmod=755 deploy/docker/entrypoint.sh deploy/docker/healthcheck.mjs ./deploy/docker/
 ADD --chown=root:root --chmod=644 ${RDS_CA_BUNDLE_URL} /app/certs/rds-global-bundle.pem
 

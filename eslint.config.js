@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'infra/', 'data/', 'coverage/'] },
+  { ignores: ['**/dist/', 'node_modules/', 'infra/', 'data/', 'coverage/', 'console/dist/', 'console/node_modules/', 'artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,6 +5,7 @@
  * result table with ratios to the bare ceiling.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import pg from 'pg';
 
@@ -61,8 +62,11 @@ export async function startServer(opts: {
   env?: Record<string, string>;
   request: Request;
   quietStdout?: boolean;
+  /** Another checkout of the code to run (bench/tracing runs main's beside this branch's). */
+  cwd?: string;
 }): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: opts.cwd,
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -72,6 +76,8 @@ export async function startServer(opts: {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       SEED_DEMO_DATA: 'false',
+      // Production refuses to start without a mail transport; no bench sends a mail.
+      SMTP_URL: 'smtp://127.0.0.1:2525',
       ...opts.env,
     },
     stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],
@@ -146,4 +152,12 @@ export function printRatios(results: Result[], opts: { unit: string; clients: nu
   for (const r of results) {
     console.log(`| ${r.scenario} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / ceiling(r.scenario)).toFixed(2)} | ${JSON.stringify(r.counts)} |`);
   }
+}
+
+/** CPU seconds a process has used so far (Linux /proc; undefined elsewhere). */
+export function cpuOf(pid: number | undefined): number | undefined {
+  const stat = pid && existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : undefined;
+  if (!stat) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
 }

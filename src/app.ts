@@ -2,46 +2,48 @@
  * buildApp(services, config): platform HTTP plugins, then each module's routes, registered
  * explicitly. No services hang on the Fastify instance; routes get theirs as arguments.
  */
+import path from 'node:path';
 import cors from '@fastify/cors';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
+import { registerConsole } from './platform/http/console.ts';
 import { registerDocs } from './platform/http/docs.ts';
+import { registerDraining } from './platform/http/draining.ts';
 import { registerInputHandling } from './platform/http/input.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
 import { registerRateLimit } from './platform/http/rate-limit.ts';
 import { registerSecurityHeaders } from './platform/http/security-headers.ts';
-import { serverOptions, TypeBoxValidatorCompiler } from './platform/http/server-options.ts';
+import { projectRoot } from './platform/paths.ts';
+import { serverOptions, validatorCompiler } from './platform/http/server-options.ts';
+import { registerTraceContext } from './platform/http/trace-context.ts';
 import type { Services } from './services.ts';
+import { AppError } from './platform/errors.ts';
 import { identityRoutes } from './modules/identity/routes.ts';
 import { catalogRoutes } from './modules/catalog/routes.ts';
-import { ordersRoutes } from './modules/orders/routes.ts';
+import { orderStatsRoutes, ordersRoutes } from './modules/orders/routes.ts';
 import { cartRoutes } from './modules/cart/routes.ts';
 
 export async function buildApp(services: Services) {
   const { config, logger } = services;
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
 
   registerProblemHandlers(app, services.dependencies);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
   registerInputHandling(app);
+  // While shutting down: from SIGTERM on every answer closes its keep-alive connection
+  // (draining.ts); once the server closes, new requests get a 503.
+  const drain = registerDraining(app);
   // Hooks with no I/O take the callback form: no promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    done();
+    if (drain.closing()) done(new AppError('unavailable', 'The server is shutting down', { headers: { 'Retry-After': '1' } }));
+    else done();
   });
-  // While shutting down, answers close their keep-alive connection so the server can finish.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
-  });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) void reply.header('connection', 'close');
-    done(null, payload);
-  });
+  if (config.tracing.endpoint) registerTraceContext(app);
   registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { defaultSrc: ["'self'"] } } });
   // Without allowed origins there is nothing for the plugin to do but run a hook on every request.
   // An OPTIONS request then finds no route (404); the plugin's catch-all route answered 401 behind
@@ -50,6 +52,7 @@ export async function buildApp(services: Services) {
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
   await registerDocs(app);
+  await registerConsole(app, path.join(projectRoot(), 'console', 'dist'));
   registerOperations(app, [
     { name: 'database', check: () => services.db.ping() },
     ...(services.redis ? [{ name: 'redis', check: () => services.kv.ping() }] : []),
@@ -59,6 +62,7 @@ export async function buildApp(services: Services) {
   await app.register(async (api) => catalogRoutes(api, services.catalog), { prefix: '/api/catalog' });
   await app.register(async (api) => ordersRoutes(api, services.orders), { prefix: '/api/orders/orders' });
   await app.register(async (api) => cartRoutes(api, services.cart), { prefix: '/api/cart' });
+  await app.register(async (api) => orderStatsRoutes(api, services.orders), { prefix: '/api/orders/stats' });
 
   return app;
 }

@@ -15,6 +15,7 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
   const jobs: Job[] = [
     { name: 'orders.relay-outbox', everyMs: 1_000, run: () => services.orders.relayOutbox() },
     { name: 'orders.purge-idempotency-keys', everyMs: 10 * 60_000, run: () => services.orders.purgeExpiredIdempotencyKeys() },
+    { name: 'identity.deliver-mail', everyMs: 1_000, run: () => services.identity.deliverMail() },
     { name: 'identity.purge-refresh-tokens', everyMs: 60 * 60_000, run: () => services.identity.purgeExpiredRefreshTokens() },
   ];
   const running = new Set<Promise<unknown>>();

@@ -1,18 +1,21 @@
 /**
  * Entry point: loadConfig → createServices → startup tasks → buildApp → listen. On SIGTERM or
- * SIGINT it stops accepting connections, lets in-flight requests finish (up to
- * SHUTDOWN_TIMEOUT_MS), then closes the pools.
+ * SIGINT it drains for SHUTDOWN_DRAIN_MS (still listening, every answer closing its connection),
+ * stops accepting connections, lets in-flight requests finish (all within SHUTDOWN_TIMEOUT_MS),
+ * then closes the pools.
  */
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
+import { startDraining } from './platform/http/draining.ts';
 import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig, type Config } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
+import { startTracing, type Tracing } from './platform/tracing.ts';
 import { createServices, type Services } from './services.ts';
 import { runStartupTasks } from './startup.ts';
 
-export function closeOnSignals(app: FastifyInstance, services: Services, config: Config, jobs?: { stop(): Promise<void> }) {
+export function closeOnSignals(app: FastifyInstance, services: Services, config: Config, jobs?: { stop(): Promise<void> }, tracing?: Tracing) {
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -24,9 +27,13 @@ export function closeOnSignals(app: FastifyInstance, services: Services, config:
     }, config.http.shutdownTimeoutMs);
     force.unref();
     try {
+      // Keep listening a moment with every answer closing its connection (draining.ts), then close.
+      startDraining(app);
+      await new Promise((resolve) => setTimeout(resolve, config.http.shutdownDrainMs));
       await app.close();
       await jobs?.stop();
       await services.close();
+      await tracing?.shutdown();
       services.logger.info('shut down cleanly');
       process.exitCode = 0;
     } catch (error) {
@@ -50,12 +57,14 @@ export async function main(extend?: (app: FastifyInstance) => void | Promise<voi
     throw error;
   }
   const logger = createLogger(config);
+  // Before the services: the Redis client is instrumented only if created after this.
+  const tracing = await startTracing(config, logger);
   const services = await createServices(config, logger);
   await runStartupTasks(services);
   const app = await buildApp(services);
   await extend?.(app);
   const jobs = config.jobs.runInApi ? startJobs(services) : undefined;
-  closeOnSignals(app, services, config, jobs);
+  closeOnSignals(app, services, config, jobs, tracing);
   await app.listen({ port: config.http.port, host: config.http.host });
   return { app, services };
 }

@@ -7,13 +7,16 @@ import type { Logger } from 'pino';
 import type { Config } from './platform/config.ts';
 import { createDatabase, type Database } from './platform/db.ts';
 import { createDependencyMonitor, type MonitorOptions } from './platform/dependencies.ts';
+import { createMailer } from './platform/mail.ts';
 import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
 import { createOrdersService } from './modules/orders/service.ts';
 import { createCartService } from './modules/cart/service.ts';
-import { createOrderHolds, getProductsForHold, heldUnitsOrNone } from './modules/catalog/holds.ts';
+import { heldUnitsOrNone } from './modules/catalog/holds.ts';
+import { createProductFacts } from './modules/catalog/product-facts.ts';
+import { createOrderHolds } from './modules/catalog/order-holds.ts';
 import { createMemoryHoldStore } from './modules/catalog/holds-memory.ts';
 import { createRedisHoldStore } from './modules/catalog/holds-redis.ts';
 
@@ -55,18 +58,30 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   if (redis) probes.redis = () => kv.ping();
   const platform: Platform = { config, logger, db, kv, redis, dependencies };
 
-  const identity = createIdentityService({ platform });
+  const mailer = createMailer(config, logger);
+  const identity = createIdentityService({ platform, mailer });
   // Stock holds (carts, and every order for the moment it is written): Redis when configured.
   const holdStore = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
-  const catalog = createCatalogService({ platform, heldUnits: heldUnitsOrNone(holdStore, logger) });
+  const catalog = createCatalogService({
+    platform,
+    heldUnits: heldUnitsOrNone(holdStore, logger),
+    // Staff stock changes move the mirror at once, so carts trusting it see them.
+    onStockWritten: (mirrors) => holdStore.commitMany([], mirrors),
+  });
   const orders = createOrdersService({
     platform,
-    stock: { takeStock: catalog.takeStock, returnStock: catalog.returnStock },
+    stock: { returnStock: catalog.returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
-    holds: createOrderHolds({ store: holdStore, primary: db.primary, logger, cartTtlSeconds: config.cart.ttlSeconds }),
+    holds: createOrderHolds({
+      store: holdStore,
+      primary: db.primary,
+      logger,
+      cartTtlSeconds: config.cart.ttlSeconds,
+      mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
+    }),
   });
-  const cart = createCartService({ platform, holds: holdStore, getProducts: (ids) => getProductsForHold(db.primary, ids), orders });
+  const cart = createCartService({ platform, holds: holdStore, facts: createProductFacts({ primary: db.primary, kv }), orders });
 
   return {
     ...platform,
@@ -75,7 +90,9 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     orders,
     cart,
     async close() {
+      await orders.close();
       dependencies.close();
+      mailer.close();
       await holdStore.close();
       await kv.close();
       await db.close();

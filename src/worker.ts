@@ -1,6 +1,6 @@
 /**
  * Worker entry point: the same services as the API, running the modules' background jobs
- * (outbox relay, idempotency-key and refresh-token purges). Never imports Fastify.
+ * (outbox relay, mail delivery, idempotency-key and refresh-token purges). Never imports Fastify.
  */
 import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig } from './platform/config.ts';

@@ -46,6 +46,8 @@ async function appRun(store: 'memory' | 'redis') {
   const config = loadConfig({
     NODE_ENV: 'production',
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0001',
+    // Production refuses to start without a mail transport; this bench sends no mail.
+    SMTP_URL: 'smtp://127.0.0.1:2525',
     LOG_LEVEL: 'silent',
     ...(store === 'redis' ? { REDIS_URL, REDIS_KEY_PREFIX: `bench-auth-${process.pid}:` } : {}),
   });

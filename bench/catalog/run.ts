@@ -11,7 +11,7 @@
  * query and the round trip of the call.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,7 +19,7 @@ import type { SQL } from 'drizzle-orm';
 import { createDatabase, queryRows, sql } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
-import { httpClient, signIn, startServer, stopServer } from '../lib.ts';
+import { cpuOf, httpClient, signIn, startServer, stopServer } from '../lib.ts';
 import { pickGenerator, type LoadOptions, type LoadResult } from './generators.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -56,13 +56,6 @@ const bare = spawn(process.execPath, ['bench/catalog/bare-server.mjs', path.join
 const barePort = Number((await createInterface({ input: bare.stdout })[Symbol.asyncIterator]().next()).value);
 const bareUrl = `http://127.0.0.1:${barePort}/api/catalog/products/?limit=20`;
 
-/** CPU seconds a process has used so far (Linux /proc; undefined elsewhere). */
-const cpuOf = (pid: number | undefined): number | undefined => {
-  const stat = pid && existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : undefined;
-  if (!stat) return undefined;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-};
 const redisInfo = createRedisClient(REDIS_URL, '');
 const redisCpu = async () => {
   const info = await redisInfo.info('cpu');

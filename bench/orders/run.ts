@@ -11,8 +11,9 @@
 import { createDatabase, sql, type Database } from '../../src/platform/db.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { takeStock } from '../../src/modules/catalog/stock.ts';
-import { placeInTransaction } from '../../src/modules/orders/place.ts';
+import { createLogger } from '../../src/platform/logger.ts';
+import { loadConfig } from '../../src/platform/config.ts';
+import { createOrderWriter } from '../../src/modules/orders/batch-writer.ts';
 import { admin, databaseUrl, drive, httpClient, printRatios, signIn, startServer, stopServer, type Result } from '../lib.ts';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -38,16 +39,18 @@ async function seed(db: Database): Promise<{ spread: string[]; hot: string }> {
 
 const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
 
-/** The same transaction as POST orders/ (placeInTransaction), on a pool of its own, without HTTP. */
+/** The batching writer alone (what POST orders/ ends in), on a pool of its own, without HTTP. */
 async function runBare(seconds: number, ids: () => string) {
   const db = await createDatabase({ url: dbUrl, poolMax: CLIENTS });
-  const noop = async () => undefined;
+  const logger = createLogger(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn' }));
+  const writer = createOrderWriter({ primary: db.primary, logger, retentionSeconds: 86_400, maxBatch: 200, queueTimeoutMs: 5000 });
   try {
     return await drive(CLIENTS, seconds, async (client) => {
-      await db.primary.transaction((tx) => placeInTransaction(tx, takeStock, CUSTOMERS[client]!, [{ productId: ids(), quantity: 1 }], noop));
-      return 'ok';
+      const outcome = await writer.place({ customerId: CUSTOMERS[client]!, lines: [{ productId: ids(), quantity: 1 }] });
+      return outcome.kind === 'written' ? 'ok' : outcome.kind;
     });
   } finally {
+    await writer.close();
     await db.close();
   }
 }

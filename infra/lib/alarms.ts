@@ -6,6 +6,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -18,6 +19,8 @@ export interface AlarmsProps {
   redisNodeIds: string[];
   dbConnectionsAlarm: number;
   alarmEmail?: string;
+  /** The worker's log group: mail delivery is only visible in its log lines. */
+  workerLogs: logs.ILogGroup;
 }
 
 export class Alarms extends Construct {
@@ -67,6 +70,8 @@ export class Alarms extends Construct {
       2,
     );
 
+    this.mailAlarms(props.workerLogs);
+
     for (const [i, nodeId] of props.redisNodeIds.entries()) {
       this.alarm(
         `RedisMemory${i + 1}`,
@@ -82,6 +87,37 @@ export class Alarms extends Construct {
         2,
       );
     }
+  }
+
+  /**
+   * Mail (password resets) goes through the worker's outbox; its log lines are the signal. Failures
+   * are retried for 30 minutes, so a few are normal; many for 15 minutes mean SES (or its secret)
+   * is broken, and one mail dropped undelivered means a customer did not get their link.
+   */
+  private mailAlarms(workerLogs: logs.ILogGroup) {
+    const fromLog = (id: string, message: string, metricName: string, value: string) =>
+      new logs.MetricFilter(this, id, {
+        logGroup: workerLogs,
+        filterPattern: logs.FilterPattern.stringValue('$.msg', '=', message),
+        metricNamespace: 'OpplyCommerce',
+        metricName,
+        metricValue: value,
+        defaultValue: 0,
+      }).metric({ period: Duration.minutes(5), statistic: 'Sum' });
+    this.alarm(
+      'MailDeliveryFailing',
+      fromLog('MailFailures', 'mail delivery failed; will retry', 'MailDeliveryFailures', '1'),
+      10,
+      'Mail delivery failing (10+ failed sends per 5 minutes for 15 minutes): check SES and the SMTP_URL secret',
+      3,
+    );
+    this.alarm(
+      'MailDropped',
+      fromLog('MailDroppedFilter', 'mails dropped undelivered: they expired before a send succeeded', 'MailsDropped', '$.count'),
+      1,
+      'A mail (password reset) expired before it could be sent',
+      1,
+    );
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string, periods: number): cloudwatch.Alarm {

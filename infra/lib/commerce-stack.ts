@@ -30,6 +30,9 @@ export class CommerceStack extends Stack {
     if (settings.imageTag === 'latest') {
       Annotations.of(this).addWarningV2('opply:image-tag', 'No imageTag context given: deploy with -c imageTag=<git sha> (the registry refuses to overwrite tags).');
     }
+    if (!settings.sesIdentity && !settings.mailFrom) {
+      Annotations.of(this).addWarningV2('opply:mail', 'No sesIdentity or mailFrom context given: MAIL_FROM stays the development default, which SES refuses to send as.');
+    }
     if (!settings.corsOrigins) {
       Annotations.of(this).addWarningV2('opply:cors', 'No corsOrigins context given: browsers will be refused by CORS (mobile apps are unaffected).');
     }
@@ -68,6 +71,7 @@ export class CommerceStack extends Stack {
       redisNodeIds: this.data.redisNodeIds,
       dbConnectionsAlarm: settings.dbConnectionsAlarm,
       alarmEmail: settings.alarmEmail,
+      workerLogs: this.compute.logGroups.get('worker')!,
     });
 
     const out = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });

@@ -7,8 +7,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import type { Data } from './data.ts';
 import { DATABASE_NAME } from './data.ts';
@@ -35,6 +37,8 @@ export class Compute extends Construct {
   readonly createStaffTask: ecs.FargateTaskDefinition;
   readonly jwtSecret: secretsmanager.Secret;
   readonly staffPasswordSecret: secretsmanager.Secret;
+  /** Each task's log group by container name (alarms read the worker's). */
+  readonly logGroups = new Map<string, logs.LogGroup>();
 
   private readonly image: ecs.ContainerImage;
   private readonly environment: Record<string, string>;
@@ -78,16 +82,26 @@ export class Compute extends Construct {
       SHUTDOWN_TIMEOUT_MS: '25000',
       ...(settings.corsOrigins ? { CORS_ORIGINS: settings.corsOrigins } : {}),
       ...(settings.publicUrl ? { PUBLIC_URL: settings.publicUrl } : {}),
+      ...(settings.appResetUrl ? { APP_RESET_URL: settings.appResetUrl } : {}),
+      ...this.mail(settings),
     };
     this.secrets = {
       DATABASE_USER: ecs.Secret.fromSecretsManager(data.databaseSecret, 'username'),
       DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(data.databaseSecret, 'password'),
       REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisAuthSecret),
       JWT_SECRET: ecs.Secret.fromSecretsManager(this.jwtSecret),
+      // Amazon SES's SMTP interface: smtp://<user>:<password>@email-smtp.<region>.amazonaws.com:587?requireTLS=true,
+      // put in Secrets Manager by the operator (docs/deploy-aws.md); the app refuses to start without it.
+      SMTP_URL: ecs.Secret.fromSecretsManager(secretsmanager.Secret.fromSecretNameV2(this, 'SmtpUrl', settings.smtpSecretName)),
     };
 
     // ---- api ----
+    // With X-Ray tracing on, the app exports OTLP/HTTP to the collector beside it in the task.
+    const tracing: Record<string, string> = settings.xrayTracing
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318', OTEL_SERVICE_NAME: 'opply-commerce-api', OTEL_TRACES_SAMPLER_ARG: String(settings.traceSampleRatio) }
+      : {};
     const apiTask = this.taskDefinition('Api', 'api', settings.api, ['node', 'dist/src/server.js'], {
+      environment: tracing,
       portMappings: [{ containerPort: API_PORT }],
       healthCheck: {
         command: ['CMD', 'node', '/app/deploy/docker/healthcheck.mjs'],
@@ -97,6 +111,7 @@ export class Compute extends Construct {
         startPeriod: Duration.seconds(30),
       },
     });
+    if (settings.xrayTracing) this.addTraceCollector(apiTask);
     this.apiService = this.service('ApiService', apiTask, network.apiSg, true);
 
     this.alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
@@ -157,6 +172,18 @@ export class Compute extends Construct {
     });
   }
 
+  /** The SES identity mails are sent as (when the stack manages it) and MAIL_FROM. */
+  private mail(settings: Settings): Record<string, string> {
+    const identity = settings.sesIdentity;
+    if (identity) {
+      new ses.EmailIdentity(this, 'MailIdentity', {
+        identity: identity.includes('@') ? ses.Identity.email(identity) : ses.Identity.domain(identity),
+      });
+    }
+    const from = settings.mailFrom ?? (identity ? (identity.includes('@') ? identity : `no-reply@${identity}`) : undefined);
+    return from ? { MAIL_FROM: from } : {};
+  }
+
   private taskDefinition(
     id: string,
     name: string,
@@ -173,6 +200,7 @@ export class Compute extends Construct {
       logGroupName: `/opply-commerce/${Stack.of(this).stackName}/${name}`,
       retention: this.props.logRetention,
     });
+    this.logGroups.set(name, logGroup);
     task.addContainer(name, {
       image: this.image,
       command,
@@ -184,6 +212,29 @@ export class Compute extends Construct {
       secrets: { ...this.secrets, ...extra.secrets },
     });
     return task;
+  }
+
+  /**
+   * The ADOT collector as a sidecar, with the configuration baked into its image that receives
+   * OTLP on 4317/4318 and sends traces to X-Ray. Not essential: if it stops, the API keeps serving
+   * (spans are dropped after the exporter's retries) instead of the task being replaced.
+   */
+  private addTraceCollector(task: ecs.FargateTaskDefinition) {
+    const logGroup = new logs.LogGroup(this, 'AdotCollectorLogs', {
+      logGroupName: `/opply-commerce/${Stack.of(this).stackName}/aws-otel-collector`,
+      retention: this.props.logRetention,
+    });
+    const app = task.defaultContainer!;
+    const collector = task.addContainer('aws-otel-collector', {
+      image: ecs.ContainerImage.fromRegistry(this.props.settings.adotCollectorImage),
+      command: ['--config=/etc/ecs/ecs-xray.yaml'],
+      essential: false,
+      memoryReservationMiB: 64,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'aws-otel-collector' }),
+    });
+    // The collector starts first, so the first requests' spans have somewhere to go.
+    app.addContainerDependencies({ container: collector, condition: ecs.ContainerDependencyCondition.START });
+    task.taskRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSXRayDaemonWriteAccess'));
   }
 
   /** No desiredCount: autoscaling owns the task count, so a deploy does not reset it. */

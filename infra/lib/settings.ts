@@ -16,6 +16,18 @@ export interface Settings {
   corsOrigins?: string;
   /** Public base URL of the API, used in pagination links. */
   publicUrl?: string;
+  /**
+   * Amazon SES identity mails are sent as: a domain (`shop.example.com`, verified by the DKIM
+   * records SES shows) or one address. The stack creates it; without one, an identity verified
+   * by hand must exist.
+   */
+  sesIdentity?: string;
+  /** MAIL_FROM; defaults to no-reply@<sesIdentity> for a domain identity, or the address itself. */
+  mailFrom?: string;
+  /** Name of the Secrets Manager secret holding SMTP_URL (SES SMTP credentials), made before the first deploy. */
+  smtpSecretName: string;
+  /** APP_RESET_URL: an app deep-link base for reset links; PUBLIC_URL/reset-password when unset. */
+  appResetUrl?: string;
   /** E-mail address subscribed to the alarm topic. */
   alarmEmail?: string;
   natGateways: number;
@@ -33,11 +45,21 @@ export interface Settings {
   requestsPerTargetPerMinute: number;
   /** Alarm when the writer has more connections than this. */
   dbConnectionsAlarm: number;
+  /**
+   * Traces to AWS X-Ray: each api task gets an ADOT collector sidecar, and the app exports to it
+   * over OTLP (off by default).
+   */
+  xrayTracing: boolean;
+  /** Share of new traces kept (the app's OTEL_TRACES_SAMPLER_ARG), in [0, 1]. */
+  traceSampleRatio: number;
+  /** The collector image, pinned: bump it deliberately. */
+  adotCollectorImage: string;
 }
 
 export const DEFAULTS: Settings = {
   repositoryName: 'opply-commerce',
   imageTag: 'latest',
+  smtpSecretName: 'opply-commerce/smtp-url',
   natGateways: 1,
   api: { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 6 },
   worker: { cpu: 256, memoryMiB: 512, minTasks: 1, maxTasks: 3 },
@@ -50,6 +72,9 @@ export const DEFAULTS: Settings = {
   rateLimitPerMinute: 600,
   requestsPerTargetPerMinute: 3000,
   dbConnectionsAlarm: 300,
+  xrayTracing: false,
+  traceSampleRatio: 0.05,
+  adotCollectorImage: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0',
 };
 
 /** Reads the settings from context; values given on the command line arrive as strings. */
@@ -71,6 +96,13 @@ export function settingsFromContext(node: Node): Settings {
     if (value === 'true' || value === 'false') return value === 'true';
     throw new Error(`context ${key} must be true or false, got "${value}"`);
   };
+  const ratio = (key: string, fallback: number): number => {
+    const value = str(key);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`context ${key} must be a number in [0, 1], got "${value}"`);
+    return n;
+  };
   const d = DEFAULTS;
   return {
     repositoryName: str('repositoryName') ?? d.repositoryName,
@@ -78,6 +110,10 @@ export function settingsFromContext(node: Node): Settings {
     certificateArn: str('certificateArn'),
     corsOrigins: str('corsOrigins'),
     publicUrl: str('publicUrl'),
+    sesIdentity: str('sesIdentity'),
+    mailFrom: str('mailFrom'),
+    smtpSecretName: str('smtpSecretName') ?? d.smtpSecretName,
+    appResetUrl: str('appResetUrl'),
     alarmEmail: str('alarmEmail'),
     natGateways: num('natGateways', d.natGateways, 1, 2),
     api: {
@@ -101,5 +137,8 @@ export function settingsFromContext(node: Node): Settings {
     rateLimitPerMinute: num('rateLimitPerMinute', d.rateLimitPerMinute, 0, 1_000_000),
     requestsPerTargetPerMinute: num('requestsPerTargetPerMinute', d.requestsPerTargetPerMinute, 10, 1_000_000),
     dbConnectionsAlarm: num('dbConnectionsAlarm', d.dbConnectionsAlarm, 10, 100_000),
+    xrayTracing: bool('xrayTracing', d.xrayTracing),
+    traceSampleRatio: ratio('traceSampleRatio', d.traceSampleRatio),
+    adotCollectorImage: str('adotCollectorImage') ?? d.adotCollectorImage,
   };
 }

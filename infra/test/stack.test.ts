@@ -16,7 +16,7 @@ type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: st
 const featureFlags = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')).context;
 
 function synth(context: Record<string, string> = {}): Template {
-  const app = new App({ context: { ...featureFlags, imageTag: 'abc1234', corsOrigins: 'https://shop.example.com', ...context } });
+  const app = new App({ context: { ...featureFlags, imageTag: 'abc1234', corsOrigins: 'https://shop.example.com', mailFrom: 'no-reply@shop.example.com', ...context } });
   const stack = new CommerceStack(app, 'Test', { settings: settingsFromContext(app.node) });
   return Template.fromStack(stack);
 }
@@ -149,16 +149,80 @@ describe('containers', () => {
         assert.doesNotMatch(JSON.stringify(Value), /resolve:secretsmanager|:\/\/[^/]*:[^/]*@/, `${c.Name}: ${Name}`);
       }
       const secrets = (c.Secrets as Array<{ Name: string }>).map((s) => s.Name);
-      for (const name of ['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_AUTH_TOKEN']) assert.ok(secrets.includes(name), `${c.Name} lacks ${name}`);
+      for (const name of ['DATABASE_PASSWORD', 'JWT_SECRET', 'REDIS_AUTH_TOKEN', 'SMTP_URL']) assert.ok(secrets.includes(name), `${c.Name} lacks ${name}`);
       assert.equal(c.Environment.find((e: { Name: string }) => e.Name === 'NODE_ENV')?.Value, 'production');
     }
     const staff = containers.find((c) => c.Name === 'create-staff');
     assert.ok(staff.Secrets.some((s: { Name: string }) => s.Name === 'ADMIN_PASSWORD'));
   });
 
+  it('mail: SMTP_URL from the named secret, the SES identity and MAIL_FROM from the settings', () => {
+    const mail = synth({ sesIdentity: 'shop.example.com' });
+    mail.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'shop.example.com' });
+    const worker = resources(mail, 'AWS::ECS::TaskDefinition')
+      .flatMap(([, task]) => task.Properties!.ContainerDefinitions as any[])
+      .find((c) => c.Name === 'worker');
+    assert.equal(worker.Environment.find((e: { Name: string }) => e.Name === 'MAIL_FROM')?.Value, 'no-reply@shop.example.com');
+    const smtp = worker.Secrets.find((s: { Name: string }) => s.Name === 'SMTP_URL');
+    assert.match(JSON.stringify(smtp.ValueFrom), /secret:opply-commerce\/smtp-url/);
+    assert.equal(resources(plain, 'AWS::SES::EmailIdentity').length, 0);
+  });
+
   it('logs go to CloudWatch log groups with a retention', () => {
     for (const c of containers) assert.equal(c.LogConfiguration.LogDriver, 'awslogs');
     for (const [id, group] of resources(plain, 'AWS::Logs::LogGroup')) assert.ok(group.Properties!.RetentionInDays > 0, id);
+  });
+});
+
+describe('tracing to X-Ray (context xrayTracing=true)', () => {
+  const traced = synth({ xrayTracing: 'true', traceSampleRatio: '0.2' });
+  const taskWith = (template: Template, name: string) =>
+    resources(template, 'AWS::ECS::TaskDefinition').find(([, t]) => t.Properties!.ContainerDefinitions.some((c: { Name: string }) => c.Name === name))!;
+  const env = (container: { Environment: Array<{ Name: string; Value: unknown }> }) => Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value]));
+
+  it('is off by default: no collector, no OTLP endpoint, no X-Ray permission', () => {
+    const containers = resources(plain, 'AWS::ECS::TaskDefinition').flatMap(([, t]) => t.Properties!.ContainerDefinitions as any[]);
+    assert.ok(!containers.some((c) => c.Name === 'aws-otel-collector'));
+    for (const c of containers) assert.ok(!('OTEL_EXPORTER_OTLP_ENDPOINT' in env(c)), c.Name);
+    assert.doesNotMatch(JSON.stringify(plain.toJSON()), /AWSXRayDaemonWriteAccess/);
+  });
+
+  it('puts an ADOT collector beside the api, started first, not essential, exporting to X-Ray', () => {
+    const [, task] = taskWith(traced, 'api');
+    const containers = task.Properties!.ContainerDefinitions as any[];
+    assert.deepEqual(containers.map((c) => c.Name).sort(), ['api', 'aws-otel-collector']);
+    const collector = containers.find((c) => c.Name === 'aws-otel-collector');
+    assert.match(collector.Image, /^public\.ecr\.aws\/aws-observability\/aws-otel-collector:v\d+\.\d+\.\d+$/);
+    assert.deepEqual(collector.Command, ['--config=/etc/ecs/ecs-xray.yaml']);
+    assert.equal(collector.Essential, false);
+    assert.equal(collector.LogConfiguration.LogDriver, 'awslogs');
+    const api = containers.find((c) => c.Name === 'api');
+    assert.deepEqual(api.DependsOn, [{ ContainerName: 'aws-otel-collector', Condition: 'START' }]);
+    assert.equal(api.Essential, true);
+  });
+
+  it('points the api at the sidecar with the sampling ratio; the other tasks are unchanged', () => {
+    const [, task] = taskWith(traced, 'api');
+    const api = (task.Properties!.ContainerDefinitions as any[]).find((c) => c.Name === 'api');
+    assert.deepEqual(
+      { endpoint: env(api).OTEL_EXPORTER_OTLP_ENDPOINT, service: env(api).OTEL_SERVICE_NAME, ratio: env(api).OTEL_TRACES_SAMPLER_ARG },
+      { endpoint: 'http://localhost:4318', service: 'opply-commerce-api', ratio: '0.2' },
+    );
+    for (const name of ['worker', 'migrate', 'create-staff']) {
+      const [, other] = taskWith(traced, name);
+      assert.equal(other.Properties!.ContainerDefinitions.length, 1, name);
+    }
+  });
+
+  it('lets the api task role write to X-Ray', () => {
+    const [, task] = taskWith(traced, 'api');
+    const roleId = task.Properties!.TaskRoleArn['Fn::GetAtt'][0];
+    const role = traced.toJSON().Resources[roleId];
+    assert.match(JSON.stringify(role.Properties.ManagedPolicyArns), /:iam::aws:policy\/AWSXRayDaemonWriteAccess/);
+  });
+
+  it('refuses a sampling ratio outside [0, 1]', () => {
+    assert.throws(() => synth({ xrayTracing: 'true', traceSampleRatio: '5' }), /traceSampleRatio must be a number in \[0, 1\]/);
   });
 });
 
@@ -211,6 +275,15 @@ describe('alarms', () => {
     assert.equal(alarms.filter((a) => a.MetricName === 'DatabaseMemoryUsagePercentage').length, 2, 'one per Redis node');
     const [[topicId]] = resources(plain, 'AWS::SNS::Topic') as [[string, Resource]];
     for (const a of alarms) assert.deepEqual(a.AlarmActions, [{ Ref: topicId }], a.AlarmDescription);
+  });
+
+  it('mail: failing deliveries and mails dropped undelivered, counted from the worker log', () => {
+    const filters = resources(plain, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties!);
+    const names = filters.map((f) => f.MetricTransformations[0].MetricName).sort();
+    assert.deepEqual(names, ['MailDeliveryFailures', 'MailsDropped']);
+    for (const f of filters) assert.match(JSON.stringify(f.LogGroupName), /WorkerLogs/);
+    const alarms = resources(plain, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    for (const name of names) assert.equal(alarms.filter((a) => a.MetricName === name && a.Namespace === 'OpplyCommerce').length, 1, name);
   });
 
   it('subscribes the on-call address when given', () => {

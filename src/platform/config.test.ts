@@ -26,7 +26,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }).production).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtps://mail.example.com' }).production).toBe(true);
+  });
+
+  it('refuses to start in production without a mail transport, and takes none in development', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) })).toThrow(/SMTP_URL must be set/);
+    expect(() => loadConfig({ SMTP_URL: 'http://mail.example.com' })).toThrow(/SMTP_URL/);
+    expect(loadConfig({}).mail.smtpUrl).toBeUndefined();
   });
 
   it('needs the admin username and password together', () => {
@@ -36,5 +42,14 @@ describe('loadConfig', () => {
   it('does not seed demo data on a real database unless asked', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x' }).database.seedDemoData).toBe(false);
     expect(loadConfig({ DATABASE_URL: 'postgres://localhost/x', SEED_DEMO_DATA: 'true' }).database.seedDemoData).toBe(true);
+  });
+
+  it('turns tracing on with an OTLP endpoint, and checks the sampling ratio', () => {
+    expect(loadConfig({}).tracing).toEqual({ endpoint: undefined, serviceName: 'opply-commerce', sampleRatio: 1 });
+    const traced = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318', OTEL_SERVICE_NAME: 'api', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    expect(traced.tracing).toEqual({ endpoint: 'http://localhost:4318', serviceName: 'api', sampleRatio: 0.25 });
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318', OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be a URL[\s\S]*OTEL_TRACES_SAMPLER_ARG must be a number between 0 and 1/,
+    );
   });
 });

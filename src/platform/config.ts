@@ -6,6 +6,8 @@ import path from 'node:path';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
+export const DEV_MAIL_FROM = 'opply-commerce <no-reply@localhost>';
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -70,7 +72,17 @@ function reader(env: Env) {
     }
     return value as T;
   };
-  return { problems, raw, str, int, bool, url, urlList, oneOf };
+  const ratio = (name: string, fallback: number): number => {
+    const value = raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      problems.push(`${name} must be a number between 0 and 1 (got "${value}")`);
+      return fallback;
+    }
+    return n;
+  };
+  return { problems, raw, str, int, bool, url, urlList, oneOf, ratio };
 }
 
 function isUrl(value: string, protocols: string[]): boolean {
@@ -97,6 +109,14 @@ export function loadConfig(env: Env = {}) {
   if ((adminUsername === undefined) !== (adminPassword === undefined)) {
     r.problems.push('ADMIN_USERNAME and ADMIN_PASSWORD must be set together');
   }
+  const smtpUrl = r.url('SMTP_URL', ['smtp:', 'smtps:']);
+  // Without a transport, development writes mails to the log; production would silently send
+  // nothing (no password resets), so it refuses to start instead.
+  if (production && r.raw('SMTP_URL') === undefined) {
+    r.problems.push('SMTP_URL must be set in production (mails such as password resets need a transport)');
+  }
+  const appResetUrl = r.raw('APP_RESET_URL');
+  if (appResetUrl !== undefined && !URL.canParse(appResetUrl)) r.problems.push('APP_RESET_URL must be a URL (https://… or an app scheme such as myapp://reset)');
   if (production && adminPassword !== undefined && adminPassword.length < 12) {
     r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
   }
@@ -114,6 +134,8 @@ export function loadConfig(env: Env = {}) {
       /** Where requests are rate limited instead, when not here (e.g. "aws-waf"); read by check:production. */
       edgeRateLimit: r.raw('EDGE_RATE_LIMIT'),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+      /** After SIGTERM, how long to keep listening with every answer closing its connection. */
+      shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 1000, 0, 60_000),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
     },
@@ -147,7 +169,11 @@ export function loadConfig(env: Env = {}) {
       adminUsername,
       adminPassword,
     },
-    catalog: { cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400) },
+    catalog: {
+      cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
+      /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
+      mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+    },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
       maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),
@@ -155,7 +181,36 @@ export function loadConfig(env: Env = {}) {
     },
     /** Background jobs in the API process: the default when there is no Redis (one process). */
     jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },
-    orders: { idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30) },
+    /**
+     * OpenTelemetry traces, exported over OTLP (http/protobuf) to this base URL; off when unset
+     * (no SDK is loaded then). New traces are kept at `sampleRatio`; a request whose caller sent a
+     * sampled `traceparent` is always kept (parent-based).
+     */
+    tracing: {
+      endpoint: r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
+      serviceName: r.str('OTEL_SERVICE_NAME', 'opply-commerce'),
+      sampleRatio: r.ratio('OTEL_TRACES_SAMPLER_ARG', 1),
+    },
+    mail: {
+      smtpUrl,
+      from: r.str('MAIL_FROM', DEV_MAIL_FROM),
+      /** Base of the link in reset mails (the token goes in its fragment); PUBLIC_URL/reset-password when unset. */
+      appResetUrl,
+    },
+    passwordReset: {
+      maxPerEmail: r.int('PASSWORD_RESET_MAX_PER_EMAIL', 3, 1, 1000),
+      maxPerAddress: r.int('PASSWORD_RESET_MAX_PER_ADDRESS', 20, 1, 100_000),
+      windowSeconds: r.int('PASSWORD_RESET_WINDOW_SECONDS', 3600, 1, 86_400),
+      /** Every answer of POST password-reset/ takes at least this long, account or not. */
+      minResponseMs: r.int('PASSWORD_RESET_MIN_RESPONSE_MS', 250, 0, 10_000),
+    },
+    orders: {
+      idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
+      /** Most orders the batching writer puts in one transaction. */
+      batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
+      /** Longest an order may wait for its batch before it is answered 503. */
+      queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);

@@ -15,6 +15,7 @@ export const PROBLEMS = {
   conflict: { status: 409, title: 'Conflict' },
   idempotency_key_in_progress: { status: 409, title: 'Idempotency key in progress' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   unknown_product: { status: 422, title: 'Unknown product' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
@@ -39,6 +40,8 @@ export interface AppErrorOptions {
   headers?: Record<string, string>;
   /** `unavailable`: the dependency that is missing (counted and logged by the problem handler). */
   dependency?: DependencyName;
+  /** A status other than the code's usual one, where the contract says so (400 invalid_token of a reset). */
+  status?: number;
   cause?: unknown;
 }
 
@@ -56,7 +59,7 @@ export class AppError extends Error {
   ) {
     super(detail ?? PROBLEMS[code].title, { cause: options.cause });
     this.name = 'AppError';
-    this.status = PROBLEMS[code].status;
+    this.status = options.status ?? PROBLEMS[code].status;
     this.errors = options.errors;
     this.extra = options.extra;
     this.headers = options.headers;

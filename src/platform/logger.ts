@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { DrizzleQueryError } from 'drizzle-orm';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -15,13 +16,26 @@ function serializeError(error: unknown): unknown {
   return { ...out, message: hidden(out.message), stack: hidden(out.stack), params: undefined };
 }
 
-/** JSON logs; credentials are redacted wherever they appear in a logged request or object. */
+/** The trace and span a line was written in, when it was written during a traced request. */
+function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}
+
+/**
+ * JSON logs; credentials are redacted wherever they appear in a logged request or object. With
+ * tracing on, every line written inside a request carries its trace id (a mixin runs on every
+ * line, so it is only there when tracing is).
+ */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
   return pino(
     {
       level: config.log.level,
       base: { service: 'opply-commerce' },
       serializers: { err: serializeError },
+      ...(config.tracing.endpoint ? { mixin: traceFields } : {}),
       redact: {
         paths: [
           'req.headers.authorization',

@@ -12,6 +12,9 @@ const SAFE = {
   REDIS_URL: 'rediss://:token@cache.internal:6379',
   DATABASE_POOL_MAX: '20',
   RATE_LIMIT_PER_MINUTE: '600',
+  SMTP_URL: 'smtp://AKIAEXAMPLE:secret@email-smtp.eu-west-1.amazonaws.com:587?requireTLS=true',
+  MAIL_FROM: 'Shop <no-reply@shop.example.com>',
+  PUBLIC_URL: 'https://api.shop.example.com',
 };
 
 const failures = (env: Record<string, string>) => checkProduction(env).filter((r) => !r.ok).map((r) => r.name);
@@ -32,16 +35,36 @@ describe('checkProduction', () => {
       DATABASE_POOL_MAX: '500',
       SEED_DEMO_DATA: 'true',
       RATE_LIMIT_PER_MINUTE: '0',
+      SMTP_URL: 'smtp://mail.internal:587',
+      MAIL_FROM: '',
+      PUBLIC_URL: 'http://api.shop.example.com',
     };
     expect(failures(unsafe).sort()).toEqual(
-      ['CORS_ORIGINS', 'DATABASE_POOL_MAX', 'DATABASE_URL', 'LOG_LEVEL', 'RATE_LIMIT_PER_MINUTE', 'REDIS_URL', 'SEED_DEMO_DATA'].sort(),
+      [
+        'APP_RESET_URL',
+        'CORS_ORIGINS',
+        'DATABASE_POOL_MAX',
+        'DATABASE_URL',
+        'LOG_LEVEL',
+        'MAIL_FROM',
+        'RATE_LIMIT_PER_MINUTE',
+        'REDIS_URL',
+        'SEED_DEMO_DATA',
+        'SMTP_URL',
+      ].sort(),
     );
+    expect(failures({ ...SAFE, SMTP_URL: 'smtps://user:pw@mail.internal:465', PUBLIC_URL: '', APP_RESET_URL: 'shopapp://reset' })).toEqual([]);
   });
 
   it('fails on a missing secret and the embedded database', () => {
     const { JWT_SECRET: _secret, DATABASE_URL: _db, ...rest } = SAFE;
     const names = checkProduction({ ...rest, NODE_ENV: 'development' }).filter((r) => !r.ok).map((r) => r.name);
     expect(names).toEqual(expect.arrayContaining(['NODE_ENV', 'JWT_SECRET', 'DATABASE_URL', 'SEED_DEMO_DATA']));
+  });
+
+  it('says that production refuses to start without a mail transport', () => {
+    const { SMTP_URL: _smtp, ...rest } = SAFE;
+    expect(checkProduction(rest).filter((r) => !r.ok).map((r) => r.detail)).toEqual([expect.stringMatching(/SMTP_URL must be set in production/)]);
   });
 
   it('reports the production refusal of the default secret as a problem, not a crash', () => {

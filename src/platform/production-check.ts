@@ -2,7 +2,7 @@
  * The automatic part of docs/production-checklist.md: given an environment, which production
  * settings are unsafe. `npm run check:production` prints the list and fails on any problem.
  */
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from './config.ts';
+import { ConfigError, DEV_JWT_SECRET, DEV_MAIL_FROM, loadConfig } from './config.ts';
 
 export interface CheckResult {
   name: string;
@@ -21,7 +21,9 @@ export function checkProduction(env: Env): CheckResult[] {
     return error.problems.map((problem) => ({ name: 'configuration', ok: false, detail: problem }));
   }
   const check = (name: string, ok: boolean, good: string, bad: string): CheckResult => ({ name, ok, detail: ok ? good : bad });
-  const { http, log, database, redis, auth } = config;
+  const { http, log, database, redis, auth, mail } = config;
+  const smtpTls = mail.smtpUrl !== undefined && (mail.smtpUrl.startsWith('smtps://') || new URL(mail.smtpUrl).searchParams.get('requireTLS') === 'true');
+  const resetBase = mail.appResetUrl ?? http.publicUrl;
   const sslmode = database.url ? new URL(database.url).searchParams.get('sslmode') : null;
   return [
     check('NODE_ENV', config.production, 'production', `must be production (is ${config.nodeEnv})`),
@@ -63,6 +65,21 @@ export function checkProduction(env: Env): CheckResult[] {
       'must be at least 12 characters',
     ),
     check('SEED_DEMO_DATA', !database.seedDemoData, 'false', 'must be false: no demo catalog in production'),
+    check(
+      'SMTP_URL',
+      smtpTls,
+      'set, TLS required',
+      mail.smtpUrl
+        ? 'must require TLS: smtps://…:465, or smtp://…:587?requireTLS=true'
+        : 'must be set: password-reset mails need a transport (on AWS, Amazon SES SMTP)',
+    ),
+    check('MAIL_FROM', mail.from !== DEV_MAIL_FROM, mail.from, 'must be set to a sender address the mail service may send from (an SES identity)'),
+    check(
+      'APP_RESET_URL',
+      resetBase !== undefined && !resetBase.startsWith('http://'),
+      `reset links to ${resetBase ?? ''}`,
+      resetBase ? 'reset links must not use plain http://' : 'APP_RESET_URL or PUBLIC_URL must be set: reset links would point at localhost',
+    ),
     check(
       'RATE_LIMIT_PER_MINUTE',
       http.rateLimitPerMinute > 0 || http.edgeRateLimit !== undefined,

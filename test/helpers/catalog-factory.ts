@@ -1,9 +1,9 @@
 /**
  * Products for tests of other modules, written straight into catalog.products so those tests do
  * not depend on the catalog's HTTP API. Stock is read and restocked the same way. Each write then
- * does what a catalog write does afterwards (`bumpVersion`: cached pages dropped, and the write's
- * WAL position recorded so replica reads wait for it), or a read through a lagging replica could
- * miss a product the test has just made.
+ * does what a catalog write does afterwards (`bumpVersion` / `changedOutside`: cached pages dropped,
+ * the write's WAL position recorded so replica reads wait for it, the hold store's stock mirror
+ * moved, remembered names and prices dropped), or a read could miss what the test has just done.
  */
 import { queryRows, sql } from '../../src/platform/db.ts';
 import { newId } from '../../src/platform/ids.ts';
@@ -34,11 +34,14 @@ export async function stockOf(t: TestApp, productId: string): Promise<number> {
 }
 
 export async function restock(t: TestApp, productId: string, units: number): Promise<void> {
-  await t.services.db.primary.execute(sql`update catalog.products set stock = stock + ${units}, version = version + 1 where id = ${productId}`);
-  await t.services.catalog.bumpVersion();
+  const [row] = await queryRows<{ stock: number; version: number }>(
+    t.services.db.primary,
+    sql`update catalog.products set stock = stock + ${units}, version = version + 1 where id = ${productId} returning stock, version`,
+  );
+  await t.services.catalog.changedOutside({ mirrors: [{ productId, stock: row!.stock, version: Number(row!.version) }] });
 }
 
 export async function setPrice(t: TestApp, productId: string, priceCents: number): Promise<void> {
   await t.services.db.primary.execute(sql`update catalog.products set price_cents = ${priceCents}, version = version + 1 where id = ${productId}`);
-  await t.services.catalog.bumpVersion();
+  await t.services.catalog.changedOutside({ content: true });
 }

@@ -15,6 +15,7 @@ import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src
 import { createLogger } from '../../src/platform/logger.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
+import { addFixtureRoutes, checkEveryAnswer } from './contract-hook.ts';
 import { adminUrl, databaseUrl, stamp, TEST_DB_PREFIX, testDatabaseUrl, testRedisUrl, testReplicaUrls } from './test-env.ts';
 
 export interface TestDatabase {
@@ -96,13 +97,31 @@ export interface TestApp {
   app: App;
   services: Services;
   database: TestDatabase;
+  /** The Redis key prefix of this app's keys, when it runs on Redis. */
+  redisPrefix: string | undefined;
   close(): Promise<void>;
 }
 
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase(options);
   const useRedis = options.redis !== false && testRedisUrl !== undefined;
-  const prefix = `test:${randomUUID()}:`;
+  return appOver(database, useRedis ? `test:${randomUUID()}:` : undefined, options, true);
+}
+
+/**
+ * A second app instance (own pools, own writer, own in-process state) over the same database and
+ * Redis prefix as `t`: what two API processes on one database look like. Real PostgreSQL only
+ * (PGlite is one process's memory). `close()` leaves the shared database and keys to `t`.
+ */
+export async function buildPeerApp(t: TestApp, options: TestAppOptions = {}): Promise<TestApp> {
+  if (!t.database.url) throw new Error('buildPeerApp needs real PostgreSQL');
+  const db = await createDatabase({ url: t.database.url, replicaUrls: t.database.replicaUrls, poolMax: 20, replicaMaxLagSeconds: 5, replicaCheckIntervalMs: 200 });
+  const database: TestDatabase = { db, url: t.database.url, replicaUrls: t.database.replicaUrls, drop: () => db.close() };
+  return appOver(database, t.redisPrefix, options, false);
+}
+
+async function appOver(database: TestDatabase, prefix: string | undefined, options: TestAppOptions, owner: boolean): Promise<TestApp> {
+  const useRedis = prefix !== undefined;
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
@@ -114,20 +133,22 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
   const config = loadConfig(env);
   const logger = createLogger(config, options.logStream);
-  const redis = useRedis ? createRedisClient(testRedisUrl!, prefix) : undefined;
+  const redis = useRedis ? createRedisClient(testRedisUrl!, prefix!) : undefined;
   if (redis) await waitForRedis(redis);
   const services = await createServices(config, logger, { db: database.db, ...(redis ? { redis } : {}) });
   await runStartupTasks(services);
   const app = await buildApp(services);
-  options.routes?.(app);
+  const fixtures = addFixtureRoutes(app, options.routes);
   await app.ready();
+  checkEveryAnswer(app, fixtures);
   return {
     app,
     services,
     database,
+    redisPrefix: prefix,
     async close() {
       await app.close();
-      if (redis) await deleteKeysWithPrefix(testRedisUrl!, prefix);
+      if (redis && owner) await deleteKeysWithPrefix(testRedisUrl!, prefix!);
       await services.close();
       await database.drop();
     },

@@ -1,7 +1,10 @@
 /**
- * Property: under any sequence of orders, cancels and restocks, a product's stock equals what was
- * stocked minus the units of confirmed orders (cancelled ones came back), and the HTTP answers
- * match a trivial model. Runs on both backends; it checks bookkeeping, not concurrency.
+ * Property: under any sequence of orders, bursts of concurrent orders, cancels and restocks, a
+ * product's stock equals what was stocked minus the units of confirmed orders (cancelled ones came
+ * back), and the HTTP answers match a trivial model. A burst's orders reach the batching writer
+ * together and are decided in an order the model cannot know, so for them it checks what any
+ * arrival order implies: no oversell, and every refused order is short even of what was left at
+ * the end. Runs on both backends.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,21 +12,23 @@ import { createUser, type TestUser } from '../helpers/auth.ts';
 import { createProduct, restock, stockOf, type TestProduct } from '../helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
 
+type Lines = Array<{ product: number; quantity: number }>;
 type Step =
-  | { kind: 'order'; lines: Array<{ product: number; quantity: number }> }
+  | { kind: 'order'; lines: Lines }
+  | { kind: 'burst'; orders: Lines[] }
   | { kind: 'cancel'; pick: number }
   | { kind: 'restock'; product: number; units: number };
 
 const PRODUCTS = 3;
 
+const lines: fc.Arbitrary<Lines> = fc.array(fc.record({ product: fc.integer({ min: 0, max: PRODUCTS - 1 }), quantity: fc.integer({ min: 1, max: 4 }) }), {
+  minLength: 1,
+  maxLength: 3,
+});
+
 const step: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc.record({
-      kind: fc.constant('order' as const),
-      lines: fc.array(fc.record({ product: fc.integer({ min: 0, max: PRODUCTS - 1 }), quantity: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 3 }),
-    }),
-  },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('order' as const), lines }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('burst' as const), orders: fc.array(lines, { minLength: 2, maxLength: 6 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restock' as const), product: fc.integer({ min: 0, max: PRODUCTS - 1 }), units: fc.integer({ min: 1, max: 5 }) }) },
 );
@@ -46,20 +51,39 @@ describe('stock bookkeeping model', () => {
         const stocked = [...initial];
         const model = [...initial];
         const confirmed: Array<{ id: string; units: number[] }> = [];
+        const unitsOf = (order: Lines) => {
+          const wanted = Array.from({ length: PRODUCTS }, () => 0);
+          for (const l of order) wanted[l.product]! += l.quantity;
+          return wanted;
+        };
+        const place = (order: Lines) =>
+          t.app.inject({
+            method: 'POST',
+            url: '/api/orders/orders/',
+            headers: buyer.auth,
+            payload: { order_items: order.map((l) => ({ product: products[l.product]!.id, quantity: l.quantity })) },
+          });
         for (const s of steps) {
           if (s.kind === 'restock') {
             await restock(t, products[s.product]!.id, s.units);
             stocked[s.product]! += s.units;
             model[s.product]! += s.units;
-          } else if (s.kind === 'order') {
-            const wanted = Array.from({ length: PRODUCTS }, () => 0);
-            for (const l of s.lines) wanted[l.product]! += l.quantity;
-            const res = await t.app.inject({
-              method: 'POST',
-              url: '/api/orders/orders/',
-              headers: buyer.auth,
-              payload: { order_items: s.lines.map((l) => ({ product: products[l.product]!.id, quantity: l.quantity })) },
+          } else if (s.kind === 'burst') {
+            const answers = await Promise.all(s.orders.map((o) => place(o)));
+            const refused: number[][] = [];
+            answers.forEach((res, i) => {
+              expect([201, 409]).toContain(res.statusCode);
+              const wanted = unitsOf(s.orders[i]!);
+              if (res.statusCode === 409) refused.push(wanted);
+              else {
+                wanted.forEach((w, p) => (model[p]! -= w));
+                confirmed.push({ id: res.json().id, units: wanted });
+              }
             });
+            for (const wanted of refused) expect(wanted.some((w, p) => w > model[p]!)).toBe(true);
+          } else if (s.kind === 'order') {
+            const wanted = unitsOf(s.lines);
+            const res = await place(s.lines);
             const fits = wanted.every((w, i) => w <= model[i]!);
             expect(res.statusCode).toBe(fits ? 201 : 409);
             if (fits) {

@@ -1,5 +1,5 @@
 /** The cart over HTTP, on whichever hold store the run has (in-process, or Redis with TEST_REDIS_URL). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { createProduct, setPrice, stockOf } from '../../../test/helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
@@ -137,5 +137,27 @@ describe('cart', () => {
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.json()).toEqual(first.json());
     expect(await stockOf(t, p.id)).toBe(8);
+  });
+});
+
+describe('the hot path', () => {
+  it('a PUT reads no database once the stock mirror and the product facts are warm', async () => {
+    const [buyer, p, q] = [await createUser(t), await createProduct(t, { stock: 50, name: 'Warm' }), await createProduct(t, { stock: 50 })];
+    expect((await put(buyer, p.id, 1)).statusCode).toBe(200);
+    expect((await put(buyer, q.id, 1)).statusCode).toBe(200);
+    const primary = t.services.db.primary;
+    const select = vi.spyOn(primary, 'select');
+    const execute = vi.spyOn(primary, 'execute');
+    try {
+      for (const quantity of [2, 3, 1]) {
+        const res = await put(buyer, p.id, quantity);
+        expect(res.statusCode).toBe(200);
+        expect(res.json().items).toEqual(expect.arrayContaining([expect.objectContaining({ product: p.id, name: 'Warm', quantity })]));
+      }
+      expect(select.mock.calls.length + execute.mock.calls.length).toBe(0);
+    } finally {
+      select.mockRestore();
+      execute.mockRestore();
+    }
   });
 });

@@ -9,15 +9,16 @@
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
-import { cartHolder, insufficientStock, type HoldStore, type Holding, type ProductForHold } from '../catalog/holds.ts';
+import { cartHolder, insufficientStock, type HoldLine, type HoldResult, type HoldStore, type Holding } from '../catalog/holds.ts';
+import type { ProductFacts } from '../catalog/product-facts.ts';
 import type { OrdersService } from '../orders/service.ts';
 import { presentCart, type CartJson, type CartLine } from './schemas.ts';
 
 export interface CartDeps {
   platform: Platform;
   holds: HoldStore;
-  /** Name, current price, stock and version per product, from the catalog (primary). */
-  getProducts: (ids: string[]) => Promise<Map<string, ProductForHold>>;
+  /** Names, current prices and archived flags (catalog/product-facts.ts). */
+  facts: ProductFacts;
   orders: Pick<OrdersService, 'placeOrder' | 'requestHash'>;
 }
 
@@ -34,14 +35,24 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T> {
 /** Longer than any checkout takes; only a crashed process leaves one behind, and it expires. */
 const CHECKOUT_LEASE_SECONDS = 30;
 
+/** Holders whose lines this process last saw, as a hint to the hold script (saves a retry when right). */
+const KNOWN_HOLDERS = 10_000;
+
 export function createCartService(deps: CartDeps) {
-  const { holds, getProducts, orders } = deps;
+  const { holds, facts, orders } = deps;
   const { config, logger, kv } = deps.platform;
   const ttl = config.cart.ttlSeconds;
+  const mirrorMaxAgeMs = config.catalog.mirrorMaxAgeSeconds * 1000;
+  const known = new Map<string, string[]>();
+  const noteLines = (holder: string, lines: Map<string, number>) => {
+    known.delete(holder);
+    known.set(holder, [...lines.keys()]);
+    if (known.size > KNOWN_HOLDERS) known.delete(known.keys().next().value!);
+  };
 
   /** Presents the holder's lines with names and current prices; lines of archived products are let go. */
-  async function present(holder: string, holding: Holding): Promise<CartJson> {
-    const products = await getProducts([...holding.lines.keys()]);
+  async function present(holder: string, holding: Holding, version: string): Promise<CartJson> {
+    const products = await facts.get([...holding.lines.keys()], version);
     const lines: CartLine[] = [];
     const gone: string[] = [];
     for (const [productId, quantity] of holding.lines) {
@@ -57,42 +68,47 @@ export function createCartService(deps: CartDeps) {
 
   async function getCart(customerId: string): Promise<CartJson> {
     const holder = cartHolder(customerId);
-    return present(holder, await reachable(() => holds.holdsOf(holder)));
+    const [version, holding] = await reachable(() => Promise.all([facts.contentVersion(), holds.holdsOf(holder)]));
+    return present(holder, holding, version);
+  }
+
+  /**
+   * One hold script (and the content version beside it, in the same round trip) on the hot path:
+   * the line goes without figures, so the store checks it against its stock mirror. Only when the
+   * mirror is missing or too old is the product read from the primary and the script run again
+   * with its stock and version (and an unknown or archived product refused before anything is held).
+   */
+  async function hold(holder: string, productId: string, quantity: number): Promise<{ result: HoldResult; version: string }> {
+    const options = { maxUnitsTotal: config.cart.maxUnitsPerCart, knownProducts: known.get(holder) ?? [], mirrorMaxAgeMs };
+    const run = (line: HoldLine) => reachable(() => Promise.all([facts.contentVersion(), holds.setHolds(holder, [line], ttl, options)]));
+    const [version, result] = await run({ productId, quantity });
+    if (result.ok || result.reason !== 'stale') return { result, version };
+    const product = (await facts.read([productId], version)).get(productId);
+    if (!product || product.archived) throw unknownProduct(productId);
+    const [again, retried] = await run({ productId, quantity, stock: product.stock, version: product.version });
+    return { result: retried, version: again };
   }
 
   /** Sets one line (0 removes it); refuses, leaving the cart as it was, when the units are not free. */
   async function setItem(customerId: string, productId: string, quantity: number): Promise<CartJson> {
-    const { maxUnitsPerLine, maxUnitsPerCart } = config.cart;
+    const { maxUnitsPerLine } = config.cart;
     if (quantity > maxUnitsPerLine) throw new AppError('conflict', `A cart line holds at most ${maxUnitsPerLine} units`, { extra: { max_units_per_line: maxUnitsPerLine } });
     const holder = cartHolder(customerId);
-    // The product and the cart are read side by side; knowing the cart's lines lets the hold script
-    // refresh them all in one round trip.
-    const [products, before] = await Promise.all([getProducts([productId]), reachable(() => holds.holdsOf(holder))]);
-    const product = products.get(productId);
-    if (quantity > 0 && (!product || product.archived)) {
-      throw new AppError('unknown_product', `Unknown or archived product: ${productId}`, { extra: { products: [productId] } });
-    }
-    const line = { productId, quantity, stock: product?.stock ?? 0, version: product?.version ?? 0 };
-    const result = await reachable(() =>
-      holds.setHolds(holder, [line], ttl, { maxUnitsTotal: maxUnitsPerCart, knownProducts: [...before.lines.keys()] }),
-    );
+    const { result, version } = await hold(holder, productId, quantity);
     if (!result.ok && result.reason === 'insufficient') throw insufficientStock(result.short, 'Not enough available stock; the cart was not changed');
-    if (!result.ok) {
+    if (!result.ok && result.reason === 'cap') {
       throw new AppError('conflict', `A cart holds at most ${result.limit} units in total`, { extra: { max_units_per_cart: result.limit } });
     }
-    // The cart after the change, from what was read plus this change (a concurrent change by the same
-    // customer shows on the next read).
-    const after = new Map(before.lines);
-    if (quantity > 0) after.set(productId, quantity);
-    else after.delete(productId);
-    return present(holder, { lines: after, expiresAt: result.expiresAt });
+    if (!result.ok) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly');
+    noteLines(holder, result.lines);
+    const cart = await present(holder, { lines: result.lines, expiresAt: result.expiresAt }, version);
+    // Held on a mirror of a product archived (or unknown) since: present() let it go; so is the request.
+    if (quantity > 0 && !cart.items.some((item) => item.product === productId)) throw unknownProduct(productId);
+    return cart;
   }
 
-  async function removeItem(customerId: string, productId: string): Promise<CartJson> {
-    // Removing is a change too: the rest of the cart gets a fresh TTL in the same step.
-    await reachable(() => holds.setHolds(cartHolder(customerId), [{ productId, quantity: 0, stock: 0, version: 0 }], ttl));
-    return getCart(customerId);
-  }
+  // Removing is a change too: the rest of the cart gets a fresh TTL in the same step.
+  const removeItem = (customerId: string, productId: string): Promise<CartJson> => setItem(customerId, productId, 0);
 
   async function clearCart(customerId: string): Promise<void> {
     await reachable(() => holds.release(cartHolder(customerId)));
@@ -129,6 +145,10 @@ export function createCartService(deps: CartDeps) {
   }
 
   return { getCart, setItem, removeItem, clearCart, checkout };
+}
+
+function unknownProduct(productId: string): AppError {
+  return new AppError('unknown_product', `Unknown or archived product: ${productId}`, { extra: { products: [productId] } });
 }
 
 export type CartService = ReturnType<typeof createCartService>;

@@ -4,8 +4,9 @@
  *
  * Layout (every key arrives through KEYS, so the client's key prefix applies):
  *   holder hash     productId → units, PEXPIREAT = the holder's expiry (the cart's lines)
- *   product hash    s = mirrored stock, v = its database version, t = units held (pruned lazily),
- *                   u:<holder> = that holder's units
+ *   product hash    s = mirrored stock, v = its database version, at = when the mirror was last
+ *                   confirmed against the database (Redis time, ms), t = units held (pruned
+ *                   lazily), u:<holder> = that holder's units
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
  *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
  *                   no script (holds-redis.ts). Rewritten by every script that changes the product's
@@ -21,7 +22,7 @@
 const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = (#KEYS - 1) / 3
+local n = math.floor((#KEYS - 1) / 3)
 local function summarize(p, e, s, held)
   held = held or tonumber(redis.call('HGET', p, 't') or '0')
   local first = redis.call('ZRANGE', e, 0, 0, 'WITHSCORES')
@@ -39,23 +40,30 @@ local function prune(p, e, s)
   redis.call('HINCRBY', p, 't', -freed)
   summarize(p, e, s)
 end
+-- Figures read from (or committed to) the database: the mirror moves only forward, and its time
+-- of confirmation (at) is renewed either way, since a version at most the mirror's means the
+-- mirror was at least as new as the database a moment ago.
 local function advance(p, stock, version)
   local v = redis.call('HGET', p, 'v')
-  if (not v) or tonumber(v) < tonumber(version) then redis.call('HSET', p, 's', stock, 'v', version) end
+  if (not v) or tonumber(v) < tonumber(version) then redis.call('HSET', p, 's', stock, 'v', version, 'at', now)
+  else redis.call('HSET', p, 'at', now) end
 end
 `;
 
 /**
- * ARGV: holder, ttlMs, cap (-1 = none), nLines, then the n product ids (lines first), then
- * quantity, stock, version per line. Returns {1, expiresAt} | {0, id, requested, available, …} |
- * {2, cap, total} | {-1, ids the caller did not pass…} (the caller retries with them, so every
- * product the holder holds gets the new expiry).
+ * ARGV: holder, ttlMs, cap (-1 = none), nLines, mirrorMaxAgeMs, then the n product ids (lines
+ * first), then quantity, stock, version per line (stock and version '' = use the mirror).
+ * Returns {1, expiresAt, id, units, …} (the holder's lines after the change) |
+ * {0, id, requested, available, …} | {2, cap, total} | {3, ids…} (lines that grow on a mirror that
+ * is missing or older than mirrorMaxAgeMs: nothing was changed, the caller reads the database and
+ * calls again with figures for them) | {-1, ids the caller did not pass…} (the caller retries with
+ * them, so every product the holder holds gets the new expiry).
  */
 export const SET_HOLDS = `${PRELUDE}
 local hkey, holder, field = KEYS[1], ARGV[1], 'u:' .. ARGV[1]
-local ttl, cap, nlines = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl, cap, nlines, maxage = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local passed = {}
-for k = 1, n do passed[ARGV[4 + k]] = true end
+for k = 1, n do passed[ARGV[5 + k]] = true end
 local current, missing, before = redis.call('HGETALL', hkey), {-1}, 0
 local mine = {}
 for i = 1, #current, 2 do
@@ -64,13 +72,25 @@ for i = 1, #current, 2 do
   if not passed[current[i]] then missing[#missing + 1] = current[i] end
 end
 if #missing > 1 then return missing end
+
+local base, stale = 5 + n, {3}
+for k = 1, nlines do
+  local p, id = KEYS[3 * k - 1], ARGV[5 + k]
+  local qty, version = tonumber(ARGV[base + 3 * k - 2]), ARGV[base + 3 * k]
+  if version ~= '' then
+    if qty > 0 then advance(p, ARGV[base + 3 * k - 1], version) end
+  elseif qty > (mine[id] or 0) then
+    local m = redis.call('HMGET', p, 'v', 'at')
+    if (not m[1]) or (not m[2]) or now - tonumber(m[2]) > maxage then stale[#stale + 1] = id end
+  end
+end
+if #stale > 1 then return stale end
 for k = 1, n do prune(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1]) end
 
-local base, short, after = 4 + n, {0}, before
+local short, after = {0}, before
 for k = 1, nlines do
-  local p, id = KEYS[3 * k - 1], ARGV[4 + k]
+  local p, id = KEYS[3 * k - 1], ARGV[5 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
-  if qty > 0 then advance(p, ARGV[base + 3 * k - 1], ARGV[base + 3 * k]) end
   local own = tonumber(redis.call('HGET', p, field) or '0')
   local available = tonumber(redis.call('HGET', p, 's') or '0') - (tonumber(redis.call('HGET', p, 't') or '0') - own)
   if available < 0 then available = 0 end
@@ -87,7 +107,7 @@ local exp, held = now + ttl, {}
 -- The expiry the holder had: when this change moves it earlier, every summary is rewritten below.
 local previous = redis.call('PEXPIRETIME', hkey)
 for k = 1, nlines do
-  local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[4 + k]
+  local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[5 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
   held[k] = redis.call('HINCRBY', p, 't', qty - own)
@@ -98,14 +118,16 @@ for k = 1, nlines do
   end
 end
 for k = 1, n do
-  if redis.call('HEXISTS', hkey, ARGV[4 + k]) == 1 then redis.call('ZADD', KEYS[3 * k], exp, holder) end
+  if redis.call('HEXISTS', hkey, ARGV[5 + k]) == 1 then redis.call('ZADD', KEYS[3 * k], exp, holder) end
 end
 -- The lines' units changed. The holder's other products only had its expiry moved, which leaves
 -- their summaries valid (see the layout) unless it moved earlier.
 local upto = (previous > 0 and exp < previous) and n or nlines
 for k = 1, upto do summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1], held[k]) end
 if redis.call('EXISTS', hkey) == 1 then redis.call('PEXPIREAT', hkey, exp) end
-return {1, exp}`;
+local out = {1, exp}
+for _, v in ipairs(redis.call('HGETALL', hkey)) do out[#out + 1] = v end
+return out`;
 
 /**
  * Release (and commit). ARGV: holder, 'all' | 'some', the n product ids, then stock and version per
@@ -135,6 +157,41 @@ for k = 1, n do
   if own then summarize(p, e, KEYS[3 * k + 1]) end
 end
 if all then redis.call('DEL', hkey) end
+return {1}`;
+
+/**
+ * Commit of many holders at once (the orders of one batch): their holds are spent and each
+ * product's mirror moves to what the batch committed, in one atomic step, so no other request
+ * sees the batch's final stock while some of its orders still hold their units (which would count
+ * them twice). KEYS: a dummy holder key, the product triples, then the holder hashes. ARGV: number
+ * of products, number of holders, the product ids, stock and version per product ('' = leave the
+ * mirror), the holder names. A holder's products must all be among the products passed (a one-off
+ * order holder holds exactly its order's lines).
+ */
+export const COMMIT_MANY = `${PRELUDE}
+local np, nh = tonumber(ARGV[1]), tonumber(ARGV[2])
+local index, touched = {}, {}
+for k = 1, np do
+  index[ARGV[2 + k]] = k
+  local version = ARGV[2 + np + 2 * k]
+  if version ~= '' then advance(KEYS[3 * k - 1], ARGV[2 + np + 2 * k - 1], version) end
+end
+for j = 1, nh do
+  local holder, hkey = ARGV[2 + 3 * np + j], KEYS[1 + 3 * np + j]
+  local field = 'u:' .. holder
+  for _, id in ipairs(redis.call('HKEYS', hkey)) do
+    local k = index[id]
+    if k then
+      local p = KEYS[3 * k - 1]
+      local own = redis.call('HGET', p, field)
+      if own then redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field) end
+      redis.call('ZREM', KEYS[3 * k], holder)
+      touched[k] = true
+    end
+  end
+  redis.call('DEL', hkey)
+end
+for k in pairs(touched) do summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1]) end
 return {1}`;
 
 /**

@@ -4,11 +4,13 @@
  * product and swept periodically so memory stays bounded.
  */
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
-import { mergeHoldLines } from './holds.ts';
+import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
 
 interface ProductState {
   stock: number;
   version: number;
+  /** When the mirror was last confirmed against the database (epoch ms); 0: never (holds only). */
+  at: number;
   /** holder → units and expiry (epoch ms). */
   holds: Map<string, { units: number; expiresAt: number }>;
 }
@@ -40,10 +42,12 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
     if (state) for (const [h, hold] of state.holds) if (h !== exclude) sum += hold.units;
     return sum;
   };
+  // As the Redis script: forward only, and the confirmation time renewed either way.
   const advanceMirror = (id: string, stock: number, version: number) => {
     const state = productStates.get(id);
-    if (!state) productStates.set(id, { stock, version, holds: new Map() });
-    else if (state.version < version) Object.assign(state, { stock, version });
+    if (!state) productStates.set(id, { stock, version, at: now(), holds: new Map() });
+    else if (state.version < version) Object.assign(state, { stock, version, at: now() });
+    else state.at = now();
   };
   const dropHold = (holder: string, id: string) => {
     productStates.get(id)?.holds.delete(holder);
@@ -64,7 +68,14 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
       const t = now();
       const lines = mergeHoldLines(rawLines);
       const current = liveHolder(holder, t);
-      for (const line of lines) if (line.quantity > 0) advanceMirror(line.productId, line.stock, line.version);
+      const maxAge = options.mirrorMaxAgeMs ?? DEFAULT_MIRROR_MAX_AGE_MS;
+      const stale = lines.filter((l) => {
+        if (l.version !== undefined || l.quantity <= (current?.lines.get(l.productId) ?? 0)) return false;
+        const state = productStates.get(l.productId);
+        return !state || state.at === 0 || t - state.at > maxAge;
+      });
+      if (stale.length > 0) return { ok: false, reason: 'stale', productIds: stale.map((l) => l.productId) };
+      for (const line of lines) if (line.quantity > 0 && line.version !== undefined) advanceMirror(line.productId, line.stock ?? 0, line.version);
 
       const short: HoldShort[] = [];
       const next = new Map(current?.lines ?? []);
@@ -92,7 +103,7 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
       }
       if (next.size > 0) holders.set(holder, { lines: next, expiresAt });
       else holders.delete(holder);
-      return { ok: true, expiresAt };
+      return { ok: true, expiresAt, lines: new Map(next) };
     },
 
     async holdsOf(holder: string): Promise<Holding> {
@@ -112,6 +123,15 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
       const state = holders.get(holder);
       if (state) for (const id of [...state.lines.keys()]) dropHold(holder, id);
       holders.delete(holder);
+    },
+
+    async commitMany(holderList: string[], mirrors: StockMirror[]) {
+      for (const mirror of mirrors) advanceMirror(mirror.productId, mirror.stock, mirror.version);
+      for (const holder of holderList) {
+        const state = holders.get(holder);
+        if (state) for (const id of [...state.lines.keys()]) dropHold(holder, id);
+        holders.delete(holder);
+      }
     },
 
     async heldUnits(productIds: string[], excludeHolder?: string) {

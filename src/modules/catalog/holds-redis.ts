@@ -12,15 +12,16 @@
  */
 import type { Redis } from 'ioredis';
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
-import { mergeHoldLines } from './holds.ts';
+import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
 import { batchedMget } from '../../platform/kv.ts';
-import { HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
+import { COMMIT_MANY, HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
 
 type Reply = Array<string | number>;
 type Script = (numberOfKeys: number, ...args: Array<string | number>) => Promise<Reply>;
 
 interface HoldCommands {
   holdsSet: Script;
+  holdsCommitMany: Script;
   holdsRelease: Script;
   holdsHeld: Script;
   holdsOf: Script;
@@ -49,6 +50,7 @@ const MAX_ATTEMPTS = 5;
 export function createRedisHoldStore(redis: Redis): HoldStore {
   const commands: Array<[keyof HoldCommands, string]> = [
     ['holdsSet', SET_HOLDS],
+    ['holdsCommitMany', COMMIT_MANY],
     ['holdsRelease', RELEASE],
     ['holdsHeld', HELD_UNITS],
     ['holdsOf', HOLDS_OF],
@@ -105,14 +107,20 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
     async setHolds(holder: string, rawLines: HoldLine[], ttlSeconds: number, options: SetHoldsOptions = {}): Promise<HoldResult> {
       const lines = mergeHoldLines(rawLines);
       const lineIds = lines.map((l) => l.productId);
-      const lineArgs = lines.flatMap((l) => [l.quantity, l.stock, l.version]);
+      const lineArgs = lines.flatMap((l) => [l.quantity, l.stock ?? '', l.version ?? '']);
       const hinted = [...lineIds, ...(options.knownProducts ?? []).filter((id) => !lineIds.includes(id))];
+      const maxAge = options.mirrorMaxAgeMs ?? DEFAULT_MIRROR_MAX_AGE_MS;
       const reply = await coveringHolder(holder, hinted, (ids) => {
         const keys = keysFor(holder, ids);
-        return r.holdsSet(keys.length, ...keys, holder, ttlSeconds * 1000, options.maxUnitsTotal ?? -1, lines.length, ...ids, ...lineArgs);
+        return r.holdsSet(keys.length, ...keys, holder, ttlSeconds * 1000, options.maxUnitsTotal ?? -1, lines.length, maxAge, ...ids, ...lineArgs);
       });
       const code = Number(reply[0]);
-      if (code === 1) return { ok: true, expiresAt: Number(reply[1]) };
+      if (code === 1) {
+        const held = new Map<string, number>();
+        for (let i = 2; i < reply.length; i += 2) held.set(String(reply[i]), Number(reply[i + 1]));
+        return { ok: true, expiresAt: Number(reply[1]), lines: held };
+      }
+      if (code === 3) return { ok: false, reason: 'stale', productIds: reply.slice(1).map(String) };
       if (code === 2) return { ok: false, reason: 'cap', limit: Number(reply[1]), total: Number(reply[2]) };
       const short: HoldShort[] = [];
       for (let i = 1; i < reply.length; i += 3) {
@@ -148,6 +156,18 @@ export function createRedisHoldStore(redis: Redis): HoldStore {
         });
         return r.holdsRelease(keys.length, ...keys, holder, 'all', ...ids, ...mirrorArgs);
       });
+    },
+
+    async commitMany(holders: string[], mirrors: StockMirror[], productIds: string[] = []) {
+      const byId = new Map(mirrors.map((m) => [m.productId, m]));
+      const ids = [...new Set([...byId.keys(), ...productIds])];
+      if (ids.length === 0 && holders.length === 0) return;
+      const keys = ['hold:none', ...ids.flatMap(productKeys), ...holders.map(holderKey)];
+      const figures = ids.flatMap((id): Array<string | number> => {
+        const m = byId.get(id);
+        return m ? [m.stock, m.version] : ['', ''];
+      });
+      await r.holdsCommitMany(keys.length, ...keys, ids.length, holders.length, ...ids, ...figures, ...holders);
     },
 
     async heldUnits(productIds: string[], excludeHolder?: string) {

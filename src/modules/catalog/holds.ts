@@ -20,18 +20,20 @@ import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
-import { newId } from '../../platform/ids.ts';
 import type { HeldUnits } from './present.ts';
-import type { StockLine } from './stock.ts';
 import { products } from './tables.ts';
 
 export interface HoldLine {
   productId: string;
   /** The holder's new total for this product; 0 drops the hold. */
   quantity: number;
-  /** Database stock and version the caller read (ignored for quantity 0). */
-  stock: number;
-  version: number;
+  /**
+   * Database stock and version the caller read (ignored for quantity 0). Left out: the store's
+   * mirror is used, and when it is missing or older than `mirrorMaxAgeMs` the call changes
+   * nothing and answers `stale` with the products to read from the database.
+   */
+  stock?: number | undefined;
+  version?: number | undefined;
 }
 
 export interface HoldShort {
@@ -41,7 +43,9 @@ export interface HoldShort {
 }
 
 export type HoldResult =
-  | { ok: true; expiresAt: number }
+  /** `lines`: everything the holder holds after the change. */
+  | { ok: true; expiresAt: number; lines: Map<string, number> }
+  | { ok: false; reason: 'stale'; productIds: string[] }
   | { ok: false; reason: 'insufficient'; short: HoldShort[] }
   | { ok: false; reason: 'cap'; limit: number; total: number };
 
@@ -50,7 +54,11 @@ export interface SetHoldsOptions {
   maxUnitsTotal?: number;
   /** Products the caller believes the holder holds: saves the store a retry round trip when right. */
   knownProducts?: string[];
+  /** Lines without figures trust a mirror confirmed at most this long ago (default 30 s). */
+  mirrorMaxAgeMs?: number;
 }
+
+export const DEFAULT_MIRROR_MAX_AGE_MS = 30_000;
 
 export interface Holding {
   /** productId → units held; empty when the holder has nothing (or it all expired). */
@@ -81,6 +89,12 @@ export interface HoldStore {
    * committed stock when its version is newer than the mirror's.
    */
   commit(holder: string, mirrors: StockMirror[]): Promise<void>;
+  /**
+   * `commit` of many holders in one atomic step (a batch's orders): no reader sees the batch's
+   * stock while some of its holds still count. No holders: only moves the mirrors forward (a
+   * cancel, a staff change). Each holder's products must all be among `mirrors`' or `productIds`.
+   */
+  commitMany(holders: string[], mirrors: StockMirror[], productIds?: string[]): Promise<void>;
   /** Live held units per product (one round trip for a page), leaving out one holder's own. */
   heldUnits(productIds: string[], excludeHolder?: string): Promise<Map<string, number>>;
   /**
@@ -96,7 +110,8 @@ export function mergeHoldLines(lines: HoldLine[]): HoldLine[] {
   const merged = new Map<string, HoldLine>();
   for (const line of lines) {
     const seen = merged.get(line.productId);
-    if (seen) merged.set(line.productId, { ...seen, quantity: seen.quantity + line.quantity, stock: Math.min(seen.stock, line.stock) });
+    const stock = seen?.stock === undefined || line.stock === undefined ? (seen?.stock ?? line.stock) : Math.min(seen.stock, line.stock);
+    if (seen) merged.set(line.productId, { ...seen, quantity: seen.quantity + line.quantity, stock, version: seen.version ?? line.version });
     else merged.set(line.productId, { ...line });
   }
   return [...merged.values()];
@@ -133,30 +148,6 @@ export async function getProductsForHold(db: Db, ids: string[]): Promise<Map<str
   return new Map(rows.map((row) => [row.id, row]));
 }
 
-/** What the orders service calls around its transaction (invariant 3). */
-export interface OrderHold {
-  /**
-   * After the commit: the holds are spent (a cart's are gone with it). `committed` is the stock
-   * and version of each product as the order's own transaction left them (its RETURNING).
-   */
-  commit(committed: StockMirror[]): Promise<void>;
-  /** After a failure: a one-off order's holds are dropped; a cart keeps its own. */
-  release(): Promise<void>;
-}
-
-export interface OrderHolds {
-  /**
-   * Holds every line (all or none) before the database is written. `holder` is the cart whose
-   * holds convert into the order (checkout); without it a one-off holder is used (direct order).
-   * Throws insufficient_stock when live holds of others leave too little.
-   */
-  acquire(lines: StockLine[], holder?: string): Promise<OrderHold>;
-}
-
-/** A one-off holder outlives a crashed request by this long at most. */
-const ORDER_HOLD_SECONDS = 30;
-const NOTHING_HELD: OrderHold = { commit: async () => undefined, release: async () => undefined };
-
 export function insufficientStock(short: HoldShort[], detail: string): AppError {
   return new AppError('insufficient_stock', detail, {
     extra: { items: short.map((s) => ({ product: s.productId, requested: s.requested, available: s.available })) },
@@ -170,52 +161,6 @@ export function throttledWarn(logger: Logger, message: string) {
     if (Date.now() - last < 30_000) return;
     last = Date.now();
     logger.warn(briefly(error), message);
-  };
-}
-
-export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number }): OrderHolds {
-  const { store, primary, logger } = deps;
-  const degraded = throttledWarn(logger, 'hold store unreachable: direct orders rely on the database guard alone');
-  const quietly = (what: string) => (error: unknown) => logger.warn(briefly(error), what);
-
-  return {
-    async acquire(lines, cart) {
-      const found = await getProductsForHold(primary, lines.map((l) => l.productId));
-      // Unknown or archived products are not held: the stock update refuses them with 422.
-      const holdLines = lines.flatMap((l) => {
-        const p = found.get(l.productId);
-        return p && !p.archived ? [{ productId: l.productId, quantity: l.quantity, stock: p.stock, version: p.version }] : [];
-      });
-      const holder = cart ?? `order:${newId()}`;
-      let result: HoldResult;
-      try {
-        result = await store.setHolds(holder, holdLines, cart ? deps.cartTtlSeconds : ORDER_HOLD_SECONDS);
-      } catch (error) {
-        // Invariant 7: a cart cannot be trusted without its store, a direct order can (invariant 1).
-        if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { dependency: 'redis', cause: error });
-        degraded(error);
-        return NOTHING_HELD;
-      }
-      if (!result.ok) {
-        if (result.reason === 'insufficient') throw insufficientStock(result.short, 'Not enough available stock for some items; nothing was ordered');
-        throw new AppError('conflict', 'Too many units held');
-      }
-      return {
-        // The mirror moves to what this order committed (stock and version from its own update,
-        // no read back): a version at least ours, so a caller that read the stock before this
-        // order cannot have its older figure counted once our holds are gone — the script only
-        // ever moves the mirror forward. The order is committed by now: nothing here may turn it
-        // into an error answer.
-        commit: async (committed) => {
-          try {
-            await store.commit(holder, committed);
-          } catch (error) {
-            quietly('could not release spent holds; they expire by themselves')(error);
-          }
-        },
-        release: cart ? async () => undefined : () => store.release(holder).catch(quietly('could not release holds; they expire by themselves')),
-      };
-    },
   };
 }
 

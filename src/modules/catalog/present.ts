@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { formatMoney } from '../../platform/money.ts';
 import type { CachedEntry, ReadyEntry } from './cache.ts';
 import type { ProductRow } from './repo.ts';
-import type { ProductJson } from './schemas.ts';
+import type { InventoryJson, ProductJson } from './schemas.ts';
 
 /** Units held in live carts per product id (absent ids hold nothing). Provided by the cart's hold store. */
 export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>) & {
@@ -34,6 +34,10 @@ export function presentProduct(row: ProductRow, held: number): ProductJson {
     quantity: Math.max(0, row.stock - held),
     category: row.category,
   };
+}
+
+export function presentInventory(row: ProductRow, held: number): InventoryJson {
+  return { ...presentProduct(row, held), stock: row.stock, held };
 }
 
 export const etagOf = (body: string): string => `"${createHash('sha1').update(body).digest('base64url')}"`;

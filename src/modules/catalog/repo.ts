@@ -218,3 +218,16 @@ export async function countAllProducts(db: Db): Promise<number> {
   const rows = await queryRows<{ count: number }>(db, sql`select count(*)::int as count from catalog.products`);
   return Number(rows[0]?.count ?? 0);
 }
+
+/**
+ * Live products with the least stock, for the staff dashboard. Deliberately without an index on
+ * stock: every order changes stock, and an index on it would turn those updates from HOT
+ * (heap-only) into ones that rewrite every index; a staff page can afford one top-N scan.
+ */
+export async function listLowStock(db: Db, maxStock: number, limit: number): Promise<ProductRow[]> {
+  return queryRows<ProductRow>(
+    db,
+    sql`select ${PRODUCT_COLUMNS} from ${FROM} where not p.archived and p.stock <= ${maxStock}
+        order by p.stock, p.id limit ${limit}`,
+  );
+}

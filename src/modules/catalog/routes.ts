@@ -9,7 +9,9 @@ import {
   CategoryCreate,
   CategoryParams,
   CategoryPatch,
+  Inventory,
   InventoryChange,
+  LowStockQuery,
   ListQuery,
   Product,
   ProductCreate,
@@ -69,8 +71,18 @@ export async function catalogRoutes(instance: FastifyInstance, service: CatalogS
 
   app.post(
     '/products/:id/inventory/',
-    { config: staff, schema: { tags, params: ProductParams, body: InventoryChange, response: { 200: Product } } },
+    { config: staff, schema: { tags, params: ProductParams, body: InventoryChange, response: { 200: Inventory } } },
     async (request) => service.changeInventory(request.params.id, request.body),
+  );
+
+  app.get(
+    '/products/:id/inventory/',
+    { config: staff, schema: { tags, params: ProductParams, response: { 200: Inventory } } },
+    async (request) => service.inventory(request.params.id),
+  );
+
+  app.get('/inventory/low/', { config: staff, schema: { tags, querystring: LowStockQuery, response: { 200: Type.Array(Inventory) } } }, async (request) =>
+    service.lowStock(request.query.max_stock ?? 10, request.query.limit ?? 10),
   );
 
   app.get('/categories/', { config: customer, schema: { tags, response: { 200: Type.Array(Category) } } }, async () => service.listCategories());

@@ -23,6 +23,18 @@ export const Product = Type.Object({
 
 export const ProductPage = Page(Product);
 
+/** The staff view of a product's stock: the product plus its shelf stock and the units held in live carts. */
+export const Inventory = Type.Object({
+  ...Product.properties,
+  stock: Type.Integer({ description: 'Units on the shelf (confirmed orders already taken)' }),
+  held: Type.Integer({ description: 'Units held in live carts; quantity = max(0, stock - held)' }),
+});
+
+export const LowStockQuery = Type.Object({
+  max_stock: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'Default 10' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Default 10' })),
+});
+
 export const ProductParams = Type.Object({ id: Type.String({ pattern: UUID_PATTERN }) });
 
 export const ProductCreate = Type.Object(
@@ -79,5 +91,6 @@ export const CategoryPatch = Type.Object(
 export type ProductJson = Static<typeof Product>;
 export type ProductCreateBody = Static<typeof ProductCreate>;
 export type ProductPatchBody = Static<typeof ProductPatch>;
+export type InventoryJson = Static<typeof Inventory>;
 export type InventoryChangeBody = Static<typeof InventoryChange>;
 export type CategoryJson = Static<typeof Category>;

@@ -10,16 +10,19 @@ import { parseMoney } from '../../platform/money.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createCatalogCache } from './cache.ts';
 import { listProducts, type ListRequest } from './list.ts';
-import { presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
+import { presentInventory, presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
-import type { CategoryJson, InventoryChangeBody, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
+import type { StockMirror } from './holds.ts';
 import { seedCatalog } from './seed.ts';
-import { returnStock, takeStock } from './stock.ts';
+import { returnStock } from './stock.ts';
 
 export interface CatalogDeps {
   platform: Platform;
   /** Units held in live carts (the cart's hold store); absent: nothing is held. */
   heldUnits?: HeldUnits | undefined;
+  /** After a committed stock change: the hold store's mirror moves forward (holds.ts). */
+  onStockWritten?: ((mirrors: StockMirror[]) => Promise<void>) | undefined;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -59,10 +62,29 @@ export function createCatalogService(deps: CatalogDeps) {
     return category.id;
   }
 
-  async function answer(id: string): Promise<ProductJson> {
+  async function stockWritten(mirrors: StockMirror[]): Promise<void> {
+    try {
+      await deps.onStockWritten?.(mirrors);
+    } catch (error) {
+      // Committed already; a mirror left behind is re-read once it ages out (STOCK_MIRROR_MAX_AGE_SECONDS).
+      logger.warn(briefly(error), 'stock mirror not moved after a stock change');
+    }
+  }
+
+  /** The product as the primary has it now; `stockChanged`: the mirror is moved to it too. */
+  async function answer(id: string, stockChanged = false): Promise<ProductJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
+    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentProduct(row, await heldOf(id));
+  }
+
+  /** On the primary: staff read their own stock change at once. */
+  async function inventory(id: string, stockChanged = false): Promise<InventoryJson> {
+    const row = await repo.findProduct(db.primary, id);
+    if (!row || row.archived) throw notFound('Product');
+    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
+    return presentInventory(row, await heldOf(id));
   }
 
   function stockRefused(outcome: 'ok' | 'missing' | 'below_held', held: number) {
@@ -84,15 +106,14 @@ export function createCatalogService(deps: CatalogDeps) {
     const held = body.quantity === undefined ? 0 : await heldOf(id);
     const outcome = await write(() => withFkCheck(() => repo.updateProduct(db.primary, id, values, held)));
     stockRefused(outcome, held);
-    return answer(id);
+    return answer(id, body.quantity !== undefined);
   }
 
   return {
     /**
-     * Stock moved by orders, inside the caller's transaction: the only writers of `stock` besides
-     * staff inventory changes (invariant 1 lives in stock.ts).
+     * Stock returned by a cancelled order, inside the caller's transaction. Orders take stock
+     * through stock.ts's lockProducts / takeLocked (the batch writer); invariant 1 lives there.
      */
-    takeStock,
     returnStock,
     /** The public base URL of page links, when configured. */
     publicUrl: deps.platform.config.http.publicUrl,
@@ -137,14 +158,26 @@ export function createCatalogService(deps: CatalogDeps) {
       if (!archived) throw notFound('Product');
     },
 
-    /** `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units. */
-    async changeInventory(id: string, body: InventoryChangeBody): Promise<ProductJson> {
+    /**
+     * `{delta}` restocks or writes off, `{quantity}` sets; never below zero nor below held units.
+     * Answers the inventory view: the product plus `stock` and `held`.
+     */
+    async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
       const held = await heldOf(id);
       const outcome = await write(() =>
         'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
       );
       stockRefused(outcome, held);
-      return answer(id);
+      return inventory(id, true);
+    },
+
+    inventory,
+
+    /** Live products at or below `maxStock`, least first, each with its held units. */
+    async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
+      const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
+      const held = deps.heldUnits && rows.length > 0 ? await deps.heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
+      return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));
     },
 
     async listCategories(): Promise<CategoryJson[]> {
@@ -184,6 +217,16 @@ export function createCatalogService(deps: CatalogDeps) {
      * catalog version so no cached page shows the old quantity. Never throws.
      */
     bumpVersion: () => bump(false),
+
+    /**
+     * For writers outside the catalog's own paths (scripts, test factories writing SQL): what a
+     * staff change does after its commit — the mirrors move to the new stock, and with `content`
+     * (names, prices, archived) the content version moves so remembered product facts are dropped.
+     */
+    async changedOutside(options: { mirrors?: StockMirror[]; content?: boolean }): Promise<void> {
+      if (options.mirrors) await stockWritten(options.mirrors);
+      await bump(options.content ?? false);
+    },
 
     /** Loads the demo catalog into an empty database (the embedded default). */
     async seedDemoIfEmpty(): Promise<boolean> {

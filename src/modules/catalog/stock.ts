@@ -1,27 +1,16 @@
 /**
  * The catalog's stock operations, called by orders inside their own transaction. Invariant 1 lives
- * here: one conditional update per line (stock >= q), lines in product-id order so two orders
- * cannot deadlock. Nothing else in the codebase changes `stock`.
+ * here: rows are locked in product-id order (so two writers cannot deadlock) and every update is
+ * conditional (stock >= q), so even a wrong caller cannot take stock below zero. Besides staff
+ * inventory changes (repo.ts), nothing else in the codebase changes `stock`.
  */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
+import type { StockMirror } from './holds.ts';
 
 export interface StockLine {
   productId: string;
   quantity: number;
 }
-
-export interface TakenProduct {
-  id: string;
-  name: string;
-  priceCents: number;
-  stockAfter: number;
-  version: number;
-}
-
-export type TakeStockResult =
-  | { ok: true; products: TakenProduct[] }
-  | { ok: false; reason: 'unknown_product'; productIds: string[] }
-  | { ok: false; reason: 'insufficient_stock'; items: Array<{ productId: string; requested: number; available: number }> };
 
 /** Sums repeated products and sorts by id: the lock order every writer uses. */
 export function normalizeLines(lines: StockLine[]): StockLine[] {
@@ -30,72 +19,82 @@ export function normalizeLines(lines: StockLine[]): StockLine[] {
   return [...sums].map(([productId, quantity]) => ({ productId, quantity })).sort((a, b) => (a.productId < b.productId ? -1 : 1));
 }
 
-export type TakeStock = (tx: Db, lines: StockLine[]) => Promise<TakeStockResult>;
-export type ReturnStock = (tx: Db, lines: StockLine[]) => Promise<void>;
+/** Returns the stock and version each product was left at, for the hold store's mirror. */
+export type ReturnStock = (tx: Db, lines: StockLine[]) => Promise<StockMirror[]>;
 
-interface TakenRow {
+interface LockedRow {
   id: string;
   name: string;
   price_cents: number;
   stock: number;
   version: number;
-}
-
-/**
- * Takes every line or reports why not; the caller owns the transaction and rolls it back on
- * `ok: false` (units taken before the failing line are returned by that rollback). The update
- * itself is the guard: `stock >= q` is checked and applied under the row lock, never read first.
- * Prices and names come back from the same statement, so they are the catalog's at lock time.
- */
-export const takeStock: TakeStock = async (tx, lines) => {
-  const normalized = normalizeLines(lines);
-  const products: TakenProduct[] = [];
-  for (let i = 0; i < normalized.length; i++) {
-    const line = normalized[i]!;
-    const [row] = await queryRows<TakenRow>(
-      tx,
-      sql`update catalog.products
-          set stock = stock - ${line.quantity}, version = version + 1, updated_at = now()
-          where id = ${line.productId} and stock >= ${line.quantity} and not archived
-          returning id, name, price_cents, stock, version`,
-    );
-    if (!row) return explainFailure(tx, normalized.slice(i));
-    products.push({ id: row.id, name: row.name, priceCents: Number(row.price_cents), stockAfter: row.stock, version: Number(row.version) });
-  }
-  return { ok: true, products };
-};
-
-/**
- * Why the first of `rest` could not be taken, and which of the lines after it would fail too, so
- * the answer lists every short line at once. Lines not yet updated are only read (no locks taken
- * for an order that is being refused anyway).
- */
-async function explainFailure(tx: Db, rest: StockLine[]): Promise<TakeStockResult> {
-  const ids = rest.map((line) => line.productId);
-  const rows = await queryRows<{ id: string; stock: number; archived: boolean }>(
-    tx,
-    sql`select id, stock, archived from catalog.products where id = any(${toUuidArray(ids)})`,
-  );
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  const unknown = ids.filter((id) => !byId.get(id) || byId.get(id)!.archived);
-  if (unknown.length > 0) return { ok: false, reason: 'unknown_product', productIds: unknown };
-  const items = rest
-    .map((line, i) => ({ productId: line.productId, requested: line.quantity, available: byId.get(line.productId)!.stock, first: i === 0 }))
-    // The first line did fail its conditional update, even if a restock has landed since.
-    .filter((item) => item.first || item.available < item.requested)
-    .map(({ productId, requested, available }) => ({ productId, requested, available }));
-  return { ok: false, reason: 'insufficient_stock', items };
+  archived: boolean;
 }
 
 /** Puts units back (a cancelled order), in product-id order like every other stock writer. */
 export const returnStock: ReturnStock = async (tx, lines) => {
+  const mirrors: StockMirror[] = [];
   for (const line of normalizeLines(lines)) {
-    await tx.execute(
+    const [row] = await queryRows<{ id: string; stock: number; version: number }>(
+      tx,
       sql`update catalog.products
           set stock = stock + ${line.quantity}, version = version + 1, updated_at = now()
-          where id = ${line.productId}`,
+          where id = ${line.productId}
+          returning id, stock, version`,
     );
+    if (row) mirrors.push({ productId: row.id, stock: row.stock, version: Number(row.version) });
   }
+  return mirrors;
 };
+
+/** A product row as the batch writer locked it. */
+export interface LockedProduct {
+  id: string;
+  name: string;
+  priceCents: number;
+  stock: number;
+  version: number;
+  archived: boolean;
+}
+
+/**
+ * Locks the rows of `ids` (FOR UPDATE) in product-id order, the order every stock writer takes
+ * locks in, so two batches (or a batch and a cancel) cannot deadlock. Unknown ids are simply
+ * absent from the map. The caller decides against these figures and then calls `takeLocked`
+ * in the same transaction: nobody can change the rows in between.
+ */
+export async function lockProducts(tx: Db, ids: string[]): Promise<Map<string, LockedProduct>> {
+  const sorted = [...new Set(ids)].sort();
+  if (sorted.length === 0) return new Map();
+  const rows = await queryRows<LockedRow>(
+    tx,
+    sql`select id, name, price_cents, stock, version, archived from catalog.products
+        where id = any(${toUuidArray(sorted)}) order by id for update`,
+  );
+  return new Map(
+    rows.map((r) => [r.id, { id: r.id, name: r.name, priceCents: Number(r.price_cents), stock: r.stock, version: Number(r.version), archived: r.archived }]),
+  );
+}
+
+/**
+ * Takes the summed units of a batch from rows locked by `lockProducts`: one statement, one
+ * update (and one version move) per product. Still conditional (`stock >= q`): should the
+ * caller's arithmetic ever be wrong, the database refuses instead of overselling (invariant 1),
+ * and the whole batch rolls back.
+ */
+export async function takeLocked(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
+  const wanted = normalizeLines(lines);
+  if (wanted.length === 0) return [];
+  const rows = await queryRows<{ id: string; stock: number; version: number }>(
+    tx,
+    sql`update catalog.products p
+        set stock = p.stock - x.quantity, version = p.version + 1, updated_at = now()
+        from jsonb_to_recordset(${JSON.stringify(wanted.map((l) => ({ id: l.productId, quantity: l.quantity })))}::jsonb) as x(id uuid, quantity integer)
+        where p.id = x.id and p.stock >= x.quantity
+        returning p.id, p.stock, p.version`,
+  );
+  if (rows.length !== wanted.length) throw new Error('takeLocked: a locked product could not cover its batch; batch rolled back');
+  return rows.map((r) => ({ productId: r.id, stock: r.stock, version: Number(r.version) }));
+}
 
 const toUuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;

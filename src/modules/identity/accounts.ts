@@ -80,7 +80,7 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
     const at = new Date();
     await revocation.revokeUser(user.id, at);
     const row = await db.primary.transaction(async (tx: Db) => {
-      const updated = await repo.updateUser(tx, user.id, { isActive: false, tokensNotBefore: at }, true);
+      const updated = await repo.updateUser(tx, user.id, { isActive: false, tokensNotBefore: at, tokensNotBeforeSession: null }, true);
       await repo.revokeUserTokens(tx, user.id);
       return updated;
     });
@@ -123,6 +123,7 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
 
     async updateCustomer(id: string, changes: CustomerChanges): Promise<UserRow> {
       const current = await findCustomer(id);
+      if (current.closedAt) throw new AppError('conflict', 'The customer closed this account; it cannot be changed or reopened');
       const { isActive, ...profile } = changes;
       let row = current;
       if (Object.values(profile).some((v) => v !== undefined)) row = await update(id, profile, true, current);

@@ -1,12 +1,12 @@
 /** SQL only. Each function takes its executor (primary, replica or transaction) first. */
-import { and, count, desc, eq, ilike, isNull, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../platform/db.ts';
-import { refreshTokens, users, type RefreshTokenRow, type UserRow } from './tables.ts';
+import { and, count, desc, eq, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { queryRows, type Db } from '../../platform/db.ts';
+import { mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
 
 export type NewUser = Pick<UserRow, 'id' | 'username' | 'email' | 'passwordHash'> &
   Partial<Pick<UserRow, 'firstName' | 'lastName' | 'isStaff'>>;
 
-export type UserChanges = Partial<Pick<UserRow, 'email' | 'firstName' | 'lastName' | 'isActive' | 'isStaff' | 'passwordHash' | 'tokensNotBefore'>>;
+export type UserChanges = Partial<Pick<UserRow, 'email' | 'firstName' | 'lastName' | 'isActive' | 'isStaff' | 'passwordHash' | 'tokensNotBefore' | 'tokensNotBeforeSession'>>;
 
 export async function insertUser(db: Db, user: NewUser): Promise<UserRow> {
   const [row] = await db.insert(users).values(user).returning();
@@ -21,6 +21,11 @@ export async function insertUserIfAbsent(db: Db, user: NewUser): Promise<UserRow
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return row;
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${email})`).limit(1);
   return row;
 }
 
@@ -83,6 +88,7 @@ export async function tokenState(db: Db, userId: string, familyId: string) {
     .select({
       isActive: users.isActive,
       tokensNotBefore: users.tokensNotBefore,
+      tokensNotBeforeSession: users.tokensNotBeforeSession,
       familyRevoked: sql<boolean>`exists (select 1 from ${refreshTokens} where ${refreshTokens.familyId} = ${familyId} and ${refreshTokens.revokedAt} is not null)`,
     })
     .from(users)
@@ -114,12 +120,12 @@ export async function revokeFamily(db: Db, familyId: string) {
   await db.update(refreshTokens).set({ revokedAt: sql`now()` }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
 }
 
-/** Revokes every live refresh token of a user; returns the families touched. */
-export async function revokeUserTokens(db: Db, userId: string): Promise<string[]> {
+/** Revokes every live refresh token of a user (but those of `exceptFamily`); returns the families touched. */
+export async function revokeUserTokens(db: Db, userId: string, exceptFamily?: string): Promise<string[]> {
   const rows = await db
     .update(refreshTokens)
     .set({ revokedAt: sql`now()` })
-    .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
+    .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt), exceptFamily ? ne(refreshTokens.familyId, exceptFamily) : undefined))
     .returning({ familyId: refreshTokens.familyId });
   return [...new Set(rows.map((r) => r.familyId))];
 }
@@ -134,4 +140,109 @@ export async function purgeExpiredRefreshTokens(db: Db): Promise<number> {
     .where(sql`${refreshTokens.expiresAt} < now() - interval '1 day'`)
     .returning({ id: refreshTokens.id });
   return rows.length;
+}
+
+/** The one live reset token of a user: a newer one replaces (voids) the older. */
+export async function replaceResetToken(db: Db, reset: Pick<typeof passwordResets.$inferInsert, 'id' | 'userId' | 'tokenHash' | 'expiresAt'>) {
+  await db.delete(passwordResets).where(eq(passwordResets.userId, reset.userId));
+  await db.insert(passwordResets).values(reset);
+}
+
+export async function findLiveReset(db: Db, tokenHash: string): Promise<{ userId: string } | undefined> {
+  const [row] = await db
+    .select({ userId: passwordResets.userId })
+    .from(passwordResets)
+    .where(and(eq(passwordResets.tokenHash, tokenHash), sql`${passwordResets.expiresAt} > now()`))
+    .limit(1);
+  return row;
+}
+
+/** Single use: the delete that finds the row is the one use; a concurrent second finds nothing. */
+export async function consumeReset(db: Db, tokenHash: string): Promise<string | undefined> {
+  const [row] = await db
+    .delete(passwordResets)
+    .where(and(eq(passwordResets.tokenHash, tokenHash), sql`${passwordResets.expiresAt} > now()`))
+    .returning({ userId: passwordResets.userId });
+  return row?.userId;
+}
+
+export async function deleteUserResets(db: Db, userId: string) {
+  await db.delete(passwordResets).where(eq(passwordResets.userId, userId));
+}
+
+export async function enqueueMail(db: Db, mail: Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'expiresAt'>) {
+  await db.insert(mailOutbox).values(mail);
+}
+
+export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'attempts'>;
+
+/**
+ * Takes due mails for one delivery attempt: counts the attempt and moves next_attempt_at past
+ * the lease, so a worker that dies mid-send leaves them to be retried, and two workers never send
+ * the same row at once (SKIP LOCKED).
+ */
+export async function claimDueMail(db: Db, limit: number, leaseSeconds: number): Promise<DueMail[]> {
+  const rows = await queryRows<Record<string, unknown>>(
+    db,
+    sql`update identity.mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
+        where id in (select id from identity.mail_outbox where next_attempt_at <= now() and expires_at > now()
+                     order by next_attempt_at limit ${limit} for update skip locked)
+        returning id, user_id, to_address, subject, text_body, html_body, attempts`,
+  );
+  return rows.map((r) => ({
+    id: String(r['id']),
+    userId: r['user_id'] as string | null,
+    toAddress: String(r['to_address']),
+    subject: String(r['subject']),
+    textBody: String(r['text_body']),
+    htmlBody: r['html_body'] as string | null,
+    attempts: Number(r['attempts']),
+  }));
+}
+
+export async function deleteMail(db: Db, id: string) {
+  await db.delete(mailOutbox).where(eq(mailOutbox.id, id));
+}
+
+export async function deferMail(db: Db, id: string, delaySeconds: number, error: string) {
+  await db
+    .update(mailOutbox)
+    .set({ nextAttemptAt: sql`now() + make_interval(secs => ${delaySeconds})`, lastError: error.slice(0, 500) })
+    .where(eq(mailOutbox.id, id));
+}
+
+/** Mails past their use (a reset link that has expired): dropped, with the address they held. */
+export async function deleteExpiredMail(db: Db): Promise<number> {
+  const rows = await db.delete(mailOutbox).where(sql`${mailOutbox.expiresAt} <= now()`).returning({ id: mailOutbox.id });
+  return rows.length;
+}
+
+/**
+ * Closes an account: the row stays (orders name its id) with nothing personal left: tombstones for
+ * the unique username and email (so both are free again), no names, no password hash. Its
+ * sessions, reset tokens and queued mails are deleted.
+ */
+export async function anonymiseUser(db: Db, userId: string, at: Date): Promise<UserRow | undefined> {
+  const [row] = await db
+    .update(users)
+    .set({
+      // ':' is outside what registration, profile edits and staff accept in a username or an
+      // email, so no account can hold a tombstone before its owner closes (a unique violation).
+      username: sql`'deleted:' || ${users.id}`,
+      email: sql`'deleted:' || ${users.id}`,
+      firstName: '',
+      lastName: '',
+      passwordHash: '',
+      isActive: false,
+      closedAt: at,
+      tokensNotBefore: at,
+      tokensNotBeforeSession: null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(users.id, userId), isNull(users.closedAt)))
+    .returning();
+  await db.delete(refreshTokens).where(eq(refreshTokens.userId, userId));
+  await db.delete(passwordResets).where(eq(passwordResets.userId, userId));
+  await db.delete(mailOutbox).where(eq(mailOutbox.userId, userId));
+  return row;
 }

@@ -40,8 +40,25 @@ describe('revocation list', () => {
     const other = await userWithSession();
     await list.revokeUser(other.userId, new Date());
     expect(await list.isRevoked(other.claims)).toBe(true);
-    // A token issued after the marker is fine.
-    expect(await list.isRevoked({ ...other.claims, issuedAt: Math.floor(Date.now() / 1000) + 1 })).toBe(false);
+    // A token of the old session stays void even when issued after the marker (a refresh racing
+    // the sign-out); a session begun after it is fine, also within the same second.
+    expect(await list.isRevoked({ ...other.claims, issuedAt: Math.floor(Date.now() / 1000) + 1 })).toBe(true);
+    expect(await list.isRevoked({ ...other.claims, sessionId: newId(), issuedAt: Math.floor(Date.now() / 1000) })).toBe(false);
+  });
+
+  it('keeps the exempt session of a per-user marker working, in the store and in the database', async () => {
+    const stored = createRevocationList(createMemoryStore(), database.db, 300, silent);
+    const fallback = createRevocationList(down(), database.db, 300, silent);
+    const { userId, sessionId, claims } = await userWithSession();
+    const otherSession = { ...claims, sessionId: newId() };
+    await new Promise((r) => setTimeout(r, 2));
+    const at = new Date();
+    await stored.revokeUser(userId, at, sessionId);
+    await updateUser(database.db.primary, userId, { tokensNotBefore: at, tokensNotBeforeSession: sessionId });
+    for (const list of [stored, fallback]) {
+      expect(await list.isRevoked(claims)).toBe(false);
+      expect(await list.isRevoked(otherSession)).toBe(true);
+    }
   });
 
   it('falls back to the database when the store is down, neither failing open nor closed', async () => {

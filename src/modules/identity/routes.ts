@@ -6,6 +6,8 @@ import { currentUser } from '../../platform/http/auth.ts';
 import { linkBase, offsetLinks } from '../../platform/pagination.ts';
 import type { IdentityService } from './service.ts';
 import {
+  ChangePasswordBody,
+  CloseAccountBody,
   Customer,
   CustomerPage,
   CustomerPatch,
@@ -22,12 +24,16 @@ import {
   RefreshedBody,
   RegisterBody,
   RegisteredUser,
+  ResetConfirmBody,
+  ResetRequestBody,
+  ResetRequested,
   TokenPairBody,
   VerifyBody,
 } from './schemas.ts';
 
 const tags = ['identity'];
 const NoContent = Type.Null({ description: 'No content' });
+const RESET_REQUESTED = 'If an account has that email, a link to reset its password is on its way.';
 
 export async function identityRoutes(fastify: FastifyInstance, service: IdentityService) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -65,6 +71,31 @@ export async function identityRoutes(fastify: FastifyInstance, service: Identity
   app.patch('/me/', { config: { auth: 'customer' }, schema: { tags, body: ProfilePatch, response: { 200: Profile } } }, async (request) => {
     const { email, first_name, last_name } = request.body;
     return presentProfile(await service.updateProfile(currentUser(request).id, { email, firstName: first_name, lastName: last_name }));
+  });
+
+  app.post('/logout/all/', { config: { auth: 'customer' }, schema: { tags, response: { 204: NoContent } } }, async (request, reply) => {
+    await service.logoutAll(currentUser(request));
+    return reply.code(204).send(null);
+  });
+
+  app.post('/me/password/', { config: { auth: 'customer' }, schema: { tags, body: ChangePasswordBody, response: { 204: NoContent } } }, async (request, reply) => {
+    await service.changePassword(currentUser(request), request.body.current_password, request.body.new_password, request.ip);
+    return reply.code(204).send(null);
+  });
+
+  app.delete('/me/', { config: { auth: 'customer' }, schema: { tags, body: CloseAccountBody, response: { 204: NoContent } } }, async (request, reply) => {
+    await service.closeAccount(currentUser(request), request.body.password, request.ip);
+    return reply.code(204).send(null);
+  });
+
+  app.post('/password-reset/', { config: { auth: 'public' }, schema: { tags, body: ResetRequestBody, response: { 202: ResetRequested } } }, async (request, reply) => {
+    await service.requestPasswordReset(request.body.email, request.ip);
+    return reply.code(202).send({ detail: RESET_REQUESTED });
+  });
+
+  app.post('/password-reset/confirm/', { config: { auth: 'public' }, schema: { tags, body: ResetConfirmBody, response: { 204: NoContent } } }, async (request, reply) => {
+    await service.confirmPasswordReset(request.body.token, request.body.new_password);
+    return reply.code(204).send(null);
   });
 
   app.get('/customers/', { config: { auth: 'staff' }, schema: { tags, querystring: CustomerQuery, response: { 200: CustomerPage } } }, async (request) => {

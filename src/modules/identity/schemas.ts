@@ -32,6 +32,12 @@ export const RefreshedBody = Type.Object({ access: Type.String(), refresh: Type.
 export const VerifyBody = Type.Object({ token: Token });
 export const Empty = Type.Object({});
 
+export const ChangePasswordBody = Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false });
+export const ResetRequestBody = Type.Object({ email: Email }, { additionalProperties: false });
+export const ResetRequested = Type.Object({ detail: Type.String() }, { description: 'The same answer whether or not an account has that email' });
+export const ResetConfirmBody = Type.Object({ token: Token, new_password: Password }, { additionalProperties: false });
+export const CloseAccountBody = Type.Object({ password: Password }, { additionalProperties: false });
+
 export const Profile = Type.Object({
   id: Type.String(),
   username: Type.String(),
@@ -53,6 +59,9 @@ export const Customer = Type.Object({
   last_name: Type.String(),
   is_active: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
+  closed_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the customer closed the account (DELETE me/); its personal data is then erased and it cannot be reopened',
+  }),
 });
 export const CustomerPage = Page(Customer);
 export const CustomerQuery = Type.Object({
@@ -95,4 +104,5 @@ export const presentCustomer = (u: UserRow) => ({
   last_name: u.lastName,
   is_active: u.isActive,
   created_at: new Date(u.createdAt).toISOString(),
+  closed_at: u.closedAt ? new Date(u.closedAt).toISOString() : null,
 });

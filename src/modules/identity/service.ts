@@ -3,7 +3,11 @@
  * platform parts. Other modules see only `authenticate` (through the platform's auth hook).
  */
 import type { Platform } from '../../platform/platform.ts';
+import type { Mailer } from '../../platform/mail.ts';
 import { createAccounts } from './accounts.ts';
+import { createMailDelivery } from './mail-outbox.ts';
+import { createPasswordReset } from './password-reset.ts';
+import { createSelfService } from './self-service.ts';
 import * as repo from './repo.ts';
 import { warmUpPasswords } from './passwords.ts';
 import { createRevocationList } from './revocation.ts';
@@ -11,20 +15,27 @@ import { createSessions } from './sessions.ts';
 import { createLoginThrottle } from './throttle.ts';
 import { createTokenSigner } from './tokens.ts';
 
-export function createIdentityService(deps: { platform: Platform }) {
-  const { platform } = deps;
+export function createIdentityService(deps: { platform: Platform; mailer: Mailer }) {
+  const { platform, mailer } = deps;
   const { config, kv, db, logger } = platform;
   const signer = createTokenSigner(config.auth);
   const revocation = createRevocationList(kv, db, config.auth.accessTokenTtlSeconds, logger);
   const throttle = createLoginThrottle(kv, { maxFailures: config.auth.loginMaxFailures, windowSeconds: config.auth.loginWindowSeconds }, logger);
   const sessions = createSessions({ platform, signer, revocation, throttle });
   const accounts = createAccounts({ platform, revocation });
+  const selfService = createSelfService({ platform, revocation, throttle });
   // Hash the dummy password now, so the first login for an unknown user costs what the rest do.
   warmUpPasswords().catch((error: unknown) => logger.warn({ err: error }, 'could not prepare the dummy password hash'));
 
   return {
     ...accounts,
     ...sessions,
+    changePassword: selfService.changePassword,
+    logoutAll: selfService.logoutAll,
+    closeAccount: selfService.closeAccount,
+    ...createPasswordReset({ platform, selfService }),
+    /** Background job: sends the mail outbox. */
+    ...createMailDelivery({ platform, mailer }),
     /** Background job: drops refresh tokens long expired, so the table does not grow forever. */
     purgeExpiredRefreshTokens: () => repo.purgeExpiredRefreshTokens(db.primary),
     /** The public base URL for page links, when configured. */

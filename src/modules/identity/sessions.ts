@@ -112,7 +112,7 @@ export function createSessions(deps: { platform: Platform; signer: TokenSigner; 
       const claims = await signer.verify(token);
       if (!claims) throw invalidToken('Token is invalid or expired');
       if (await revocation.isRevoked(claims)) throw invalidToken('Token has been revoked');
-      return { id: claims.userId, username: claims.username, role: claims.role };
+      return { id: claims.userId, username: claims.username, role: claims.role, sessionId: claims.sessionId };
     },
   };
 }

@@ -39,6 +39,74 @@ interface KeyRow {
   response_body: unknown;
 }
 
+/** A key row as a batch found it (and locked it) at the start of its transaction. */
+export interface LockedKey {
+  customerId: string;
+  key: string;
+  requestHash: string;
+  status: 'in_progress' | 'done';
+  responseStatus: number | null;
+  responseBody: unknown;
+  leaseToken: string;
+  /** Its lease (in progress) or retention (done) has run out: the key may be taken over. */
+  lapsed: boolean;
+}
+
+export const keyId = (customerId: string, key: string) => `${customerId}\n${key}`;
+
+/**
+ * For the batch writer, inside its transaction: claims every key of the batch that has no row
+ * (an `in_progress` row with the batch's own token) and locks every row that exists, in one
+ * statement, in (customer, key) order so two batches cannot deadlock on keys. A key another
+ * transaction is inserting at that moment makes this statement wait for its commit, then find
+ * its row: two requests with one key can never both proceed. The batch completes or deletes the
+ * rows it claimed before it commits, so no other process ever sees them in progress.
+ */
+export async function lockKeys(
+  tx: Db,
+  keys: Array<{ customerId: string; key: string; hash: string }>,
+  batchToken: string,
+): Promise<Map<string, LockedKey>> {
+  const unique = new Map(keys.map((k) => [keyId(k.customerId, k.key), k]));
+  const rows = [...unique.values()]
+    .sort((a, b) => (a.customerId === b.customerId ? (a.key < b.key ? -1 : 1) : a.customerId < b.customerId ? -1 : 1))
+    .map((k) => ({ customer_id: k.customerId, key: k.key, request_hash: k.hash }));
+  const found = await queryRows<{
+    customer_id: string;
+    key: string;
+    request_hash: string;
+    status: 'in_progress' | 'done';
+    response_status: number | null;
+    response_body: unknown;
+    lease_token: string;
+    lapsed: boolean;
+  }>(
+    tx,
+    sql`insert into orders.idempotency_keys as k (customer_id, key, request_hash, status, lease_token, expires_at)
+        select x.customer_id, x.key, x.request_hash, 'in_progress', ${batchToken}::uuid, now() + make_interval(secs => ${LEASE_SECONDS})
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(customer_id uuid, key text, request_hash text)
+        order by x.customer_id, x.key
+        on conflict (customer_id, key) do update set key = k.key
+        returning k.customer_id, k.key, k.request_hash, k.status, k.response_status, k.response_body, k.lease_token,
+                  k.expires_at < now() as lapsed`,
+  );
+  return new Map(
+    found.map((r) => [
+      keyId(r.customer_id, r.key),
+      {
+        customerId: r.customer_id,
+        key: r.key,
+        requestHash: r.request_hash,
+        status: r.status,
+        responseStatus: r.response_status,
+        responseBody: r.response_body,
+        leaseToken: r.lease_token,
+        lapsed: r.lapsed,
+      },
+    ]),
+  );
+}
+
 /** `retentionSeconds`: how long a successful response is kept for replay (API.md: at least 24 hours). */
 export function createIdempotency(primary: Db, retentionSeconds: number) {
   /** Inserts the claim, or takes over a row whose lease or retention has lapsed. */
@@ -95,15 +163,15 @@ export function createIdempotency(primary: Db, retentionSeconds: number) {
     customerId: string,
     key: string | undefined,
     hash: string,
-    fn: (complete: CompleteKey) => Promise<IdempotentResponse<T>>,
+    fn: (complete: CompleteKey, leaseToken: string | undefined) => Promise<IdempotentResponse<T>>,
   ): Promise<IdempotentOutcome<T>> {
-    if (key === undefined) return { ...(await fn(async () => undefined)), replayed: false };
+    if (key === undefined) return { ...(await fn(async () => undefined, undefined)), replayed: false };
     const token = randomUUID();
     // A claim that disappears between our insert and our read (its owner failed) is retried.
     for (let attempt = 0; attempt < 3; attempt++) {
       if (await claim(customerId, key, hash, token)) {
         try {
-          return { ...(await fn(complete(customerId, key, token))), replayed: false };
+          return { ...(await fn(complete(customerId, key, token), token)), replayed: false };
         } catch (error) {
           await release(customerId, key, token).catch(() => undefined);
           throw error;
@@ -122,11 +190,18 @@ export function createIdempotency(primary: Db, retentionSeconds: number) {
     throw new AppError('idempotency_key_in_progress', 'A request with this Idempotency-Key is still being processed');
   }
 
+  /** The stored answer of a completed key with this request hash, if there is one. */
+  async function storedResponse<T>(customerId: string, key: string, hash: string): Promise<IdempotentResponse<T> | undefined> {
+    const row = await existing(customerId, key);
+    if (!row || row.status !== 'done' || row.request_hash !== hash) return undefined;
+    return { status: row.response_status ?? 200, body: row.response_body as T };
+  }
+
   /** Deletes lapsed keys: finished ones past retention, unfinished ones past their lease. */
   async function purgeExpired(): Promise<number> {
     const rows = await queryRows<{ key: string }>(primary, sql`delete from orders.idempotency_keys where expires_at < now() returning key`);
     return rows.length;
   }
 
-  return { withIdempotency, purgeExpired };
+  return { withIdempotency, storedResponse, purgeExpired };
 }

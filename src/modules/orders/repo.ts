@@ -55,6 +55,94 @@ export async function insertOrder(tx: Db, order: Omit<Order, 'createdAt' | 'canc
   return new Date(row!.created_at);
 }
 
+/** An outbox record to write with a batch. */
+export interface OutboxRecord {
+  topic: OutboxTopic;
+  payload: unknown;
+}
+
+/** A key's final state after a batch: `done` with the response to replay. */
+export interface KeyDone {
+  customerId: string;
+  key: string;
+  requestHash: string;
+  status: number;
+  body: unknown;
+}
+
+/**
+ * A batch's orders, their lines, their outbox records and the idempotency outcomes in one
+ * statement (multi-row inserts from JSON record sets): one round trip while the batch holds its
+ * stock row locks, whatever the batch size. `dropKeys` are claims the batch made for requests it
+ * refused (a refused request keeps no key).
+ */
+export async function writeBatch(
+  tx: Db,
+  batch: { orders: Order[]; outbox: OutboxRecord[]; keysDone: KeyDone[]; dropKeys: Array<{ customerId: string; key: string }>; retentionSeconds: number },
+): Promise<void> {
+  if (batch.orders.length + batch.keysDone.length + batch.dropKeys.length === 0) return;
+  const orders = batch.orders.map((o) => ({
+    id: o.id,
+    customer_id: o.customerId,
+    status: o.status,
+    total_cents: o.totalCents,
+    cancel_reason: o.cancelReason,
+    created_at: o.createdAt.toISOString(),
+  }));
+  const lines = batch.orders.flatMap((o) =>
+    o.lines.map((l) => ({
+      order_id: o.id,
+      product_id: l.productId,
+      name: l.name,
+      unit_price_cents: l.unitPriceCents,
+      quantity: l.quantity,
+      line_total_cents: l.lineTotalCents,
+    })),
+  );
+  const done = batch.keysDone.map((k) => ({ customer_id: k.customerId, key: k.key, request_hash: k.requestHash, status: k.status, body: k.body }));
+  const dropped = batch.dropKeys.map((k) => ({ customer_id: k.customerId, key: k.key }));
+  const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
+  await tx.execute(
+    sql`with o as (
+          insert into orders.orders (id, customer_id, status, total_cents, cancel_reason, created_at)
+          select x.id, x.customer_id, x.status, x.total_cents, x.cancel_reason, x.created_at
+          from jsonb_to_recordset(${json(orders)}) as x(id uuid, customer_id uuid, status text, total_cents bigint, cancel_reason text, created_at timestamptz)
+        ), l as (
+          insert into orders.order_lines (order_id, product_id, name, unit_price_cents, quantity, line_total_cents)
+          select x.order_id, x.product_id, x.name, x.unit_price_cents, x.quantity, x.line_total_cents
+          from jsonb_to_recordset(${json(lines)})
+            as x(order_id uuid, product_id uuid, name text, unit_price_cents bigint, quantity integer, line_total_cents bigint)
+        ), b as (
+          insert into orders.outbox (topic, payload)
+          select x.topic, x.payload from jsonb_to_recordset(${json(batch.outbox)}) as x(topic text, payload jsonb)
+        ), k as (
+          update orders.idempotency_keys k
+          set status = 'done', request_hash = x.request_hash, response_status = x.status, response_body = x.body,
+              expires_at = now() + make_interval(secs => ${batch.retentionSeconds})
+          from jsonb_to_recordset(${json(done)}) as x(customer_id uuid, key text, request_hash text, status integer, body jsonb)
+          where k.customer_id = x.customer_id and k.key = x.key
+        ), d as (
+          delete from orders.idempotency_keys k
+          using jsonb_to_recordset(${json(dropped)}) as x(customer_id uuid, key text)
+          where k.customer_id = x.customer_id and k.key = x.key
+        )
+        select 1`,
+  );
+}
+
+/** The orders among `ids` that exist, with their lines. */
+export async function findOrders(db: Db, ids: string[]): Promise<Map<string, Order>> {
+  const found = new Map<string, Order>();
+  if (ids.length === 0) return found;
+  const rows = await queryRows<OrderRow>(
+    db,
+    sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders where id = any(${uuidArray(ids)})`,
+  );
+  const lines = await linesOf(db, rows.map((r) => r.id));
+  for (const row of rows) found.set(row.id, toOrder(row, lines.get(row.id) ?? []));
+  return found;
+}
+
 export async function insertOutbox(tx: Db, topic: OutboxTopic, payload: unknown): Promise<void> {
   await tx.execute(sql`insert into orders.outbox (topic, payload) values (${topic}, ${JSON.stringify(payload)}::jsonb)`);
 }
@@ -69,16 +157,30 @@ export async function findOrder(db: Db, id: string): Promise<Order | undefined> 
   return toOrder(row, lines.get(row.id) ?? []);
 }
 
-/** Own orders newest first: served by orders_customer_created_idx. */
-export async function listOrders(db: Db, customerId: string, limit: number, offset: number): Promise<{ count: number; orders: Order[] }> {
+export interface OrderFilter {
+  /** Only this customer's orders (a customer's own history always sets it). */
+  customerId?: string | undefined;
+  status?: OrderStatus | undefined;
+}
+
+/**
+ * Orders newest first, id as the tie-break. A customer's history is served by
+ * orders_customer_created_idx; the staff list over every customer by the indexes of
+ * migrations/0320_orders_staff_list.sql ((status, created_at, id) and (created_at, id)).
+ */
+export async function listOrders(db: Db, filter: OrderFilter, limit: number, offset: number): Promise<{ count: number; orders: Order[] }> {
+  const conditions = [
+    ...(filter.customerId === undefined ? [] : [sql`customer_id = ${filter.customerId}`]),
+    ...(filter.status === undefined ? [] : [sql`status = ${filter.status}`]),
+  ];
+  const where = conditions.length === 0 ? sql`` : sql`where ${sql.join(conditions, sql` and `)}`;
   const [rows, [counted]] = await Promise.all([
     queryRows<OrderRow>(
       db,
-      sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders
-          where customer_id = ${customerId}
+      sql`select id, customer_id, status, total_cents, cancel_reason, created_at from orders.orders ${where}
           order by created_at desc, id desc limit ${limit} offset ${offset}`,
     ),
-    queryRows<{ count: number }>(db, sql`select count(*) as count from orders.orders where customer_id = ${customerId}`),
+    queryRows<{ count: number }>(db, sql`select count(*) as count from orders.orders ${where}`),
   ]);
   const lines = await linesOf(db, rows.map((r) => r.id));
   return { count: Number(counted?.count ?? 0), orders: rows.map((r) => toOrder(r, lines.get(r.id) ?? [])) };
@@ -165,4 +267,27 @@ export async function purgePublishedOutbox(db: Db, olderThanSeconds: number): Pr
     sql`delete from orders.outbox where published_at < now() - make_interval(secs => ${olderThanSeconds}) returning id`,
   );
   return rows.length;
+}
+
+export interface HourCount {
+  hour: number;
+  orders: number;
+  units: number;
+}
+
+/**
+ * Orders and units per hour (UTC) in [from, to), cancelled orders left out: what was sold.
+ * Reads one day's range of the created_at index (migrations/0320_orders_staff_list.sql).
+ */
+export async function hourlyCounts(db: Db, from: Date, to: Date): Promise<HourCount[]> {
+  const rows = await queryRows<{ hour: number; orders: number; units: number }>(
+    db,
+    sql`select extract(hour from o.created_at at time zone 'UTC')::int as hour,
+               count(distinct o.id)::int as orders, coalesce(sum(l.quantity), 0)::int as units
+        from orders.orders o join orders.order_lines l on l.order_id = o.id
+        where o.created_at >= ${from.toISOString()}::timestamptz and o.created_at < ${to.toISOString()}::timestamptz
+          and o.status <> 'cancelled'
+        group by 1 order by 1`,
+  );
+  return rows.map((r) => ({ hour: Number(r.hour), orders: Number(r.orders), units: Number(r.units) }));
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { currentUser } from '../../platform/http/auth.ts';
 import { linkBase, offsetLinks } from '../../platform/pagination.ts';
-import { IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
+import { HourlyStats, HourlyStatsQuery, IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
 import type { OrdersService } from './service.ts';
 
 export async function ordersRoutes(instance: FastifyInstance, service: OrdersService) {
@@ -17,7 +17,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
         tags: ['orders'],
         headers: IdempotencyHeaders,
         body: PlaceOrderBody,
-        response: { 200: OrderJson, 201: OrderJson },
+        response: { 201: OrderJson },
       },
     },
     async (request, reply) => {
@@ -29,7 +29,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
         requestHash: key === undefined ? undefined : service.requestHash('orders.place', request.body),
       });
       if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-      return reply.code(outcome.status === 200 ? 200 : 201).send(outcome.body);
+      return reply.code(201).send(outcome.body);
     },
   );
 
@@ -40,7 +40,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
       const user = currentUser(request);
       const limit = request.query.limit ?? 20;
       const offset = request.query.offset ?? 0;
-      const page = await service.listOrders(user.id, limit, offset);
+      const page = await service.listOrders(user, { customerId: request.query.customer?.toLowerCase(), status: request.query.status }, limit, offset);
       const base = linkBase(request, service.publicUrl);
       return { count: page.count, ...offsetLinks(base, request.url, offset, limit, page.count), results: page.results };
     },
@@ -62,5 +62,15 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
     '/:id/ship',
     { config: { auth: 'staff' }, schema: { tags: ['orders'], params: OrderParams, response: { 200: OrderJson } } },
     async (request) => service.shipOrder(currentUser(request), request.params.id.toLowerCase()),
+  );
+}
+
+/** /api/orders/stats: staff figures for the console's dashboard. */
+export async function orderStatsRoutes(instance: FastifyInstance, service: OrdersService) {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
+    '/hourly/',
+    { config: { auth: 'staff' }, schema: { tags: ['orders'], querystring: HourlyStatsQuery, response: { 200: HourlyStats } } },
+    async (request) => service.hourlyStats(request.query.date ?? new Date().toISOString().slice(0, 10)),
   );
 }

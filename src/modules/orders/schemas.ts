@@ -32,12 +32,35 @@ export const IdempotencyHeaders = Type.Object({
 });
 
 export const OrderParams = Type.Object({ id: Uuid });
-export const OrdersQuery = Type.Object({ limit: Type.Optional(PageQuery.limit), offset: Type.Optional(PageQuery.offset) });
+const Status = Type.Union([Type.Literal('pending'), Type.Literal('confirmed'), Type.Literal('shipped'), Type.Literal('cancelled')]);
+
+export const OrdersQuery = Type.Object({
+  limit: Type.Optional(PageQuery.limit),
+  offset: Type.Optional(PageQuery.offset),
+  status: Type.Optional(Status),
+  customer: Type.Optional(Type.String({ pattern: UUID_PATTERN, description: "Staff: one customer's orders. A customer always sees only their own." })),
+});
+
+export const HourlyStatsQuery = Type.Object({
+  date: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'A UTC day, YYYY-MM-DD; default today' })),
+});
+
+export const HourlyStats = Type.Object({
+  date: Type.String(),
+  hours: Type.Array(
+    Type.Object({
+      hour: Type.Integer({ minimum: 0, maximum: 23, description: 'Hour of the day, UTC' }),
+      orders: Type.Integer({ description: 'Orders placed in that hour, cancelled ones left out' }),
+      units: Type.Integer({ description: 'Units in those orders' }),
+    }),
+    { minItems: 24, maxItems: 24 },
+  ),
+});
 
 export const OrderJson = Type.Object({
   id: Uuid,
   customer: Uuid,
-  status: Type.Union([Type.Literal('pending'), Type.Literal('confirmed'), Type.Literal('shipped'), Type.Literal('cancelled')]),
+  status: Status,
   total: Money,
   order_items: Type.Array(
     Type.Object({

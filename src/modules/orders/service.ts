@@ -5,16 +5,17 @@
 import type { AuthUser } from '../../platform/http/auth.ts';
 import { AppError, notFound } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
-import type { OrderHolds } from '../catalog/holds.ts';
-import { normalizeLines, type ReturnStock, type StockLine, type TakeStock } from '../catalog/stock.ts';
+import type { OrderHolds } from '../catalog/order-holds.ts';
+import { normalizeLines, type ReturnStock, type StockLine } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
-import { placeInTransaction } from './place.ts';
+import { hourlyStats } from './stats.ts';
+import { createOrderWriter, type WriteRequest } from './batch-writer.ts';
 import * as repo from './repo.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
 
 export interface OrdersDeps {
   platform: Platform;
-  stock: { takeStock: TakeStock; returnStock: ReturnStock };
+  stock: { returnStock: ReturnStock };
   /** Called after a commit that changed stock (the catalog invalidates its cached pages there). */
   onStockChanged?: (productIds: string[]) => void | Promise<void>;
   /** Live stock holds (catalog/holds.ts): every order holds its lines first (invariant 3). Absent: none. */
@@ -41,7 +42,8 @@ const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 export function createOrdersService(deps: OrdersDeps) {
   const { platform, stock } = deps;
   const { db, logger, config } = platform;
-  const idempotency = createIdempotency(db.primary, config.orders.idempotencyTtlHours * 3600);
+  const retentionSeconds = config.orders.idempotencyTtlHours * 3600;
+  const idempotency = createIdempotency(db.primary, retentionSeconds);
 
   async function stockChanged(productIds: string[]) {
     try {
@@ -52,27 +54,52 @@ export function createOrdersService(deps: OrdersDeps) {
     }
   }
 
+  const writer = createOrderWriter({
+    primary: db.primary,
+    logger,
+    retentionSeconds,
+    maxBatch: config.orders.batchMax,
+    queueTimeoutMs: config.orders.queueTimeoutMs,
+    afterCommit: stockChanged,
+  });
+
+  /**
+   * Invariant 3: every line is held (all or none) before the writer sees the order, so units live
+   * in someone's cart are not taken; the writer's locked rows stay the final word (invariant 1).
+   */
+  async function holdAndWrite(customerId: string, lines: StockLine[], holder: string | undefined, idem: WriteRequest['idempotency']) {
+    let hold;
+    try {
+      hold = await deps.holds?.acquire(lines, holder);
+    } catch (error) {
+      // A replay must not be refused because the units it bought are gone since.
+      const stored = idem && error instanceof AppError ? await idempotency.storedResponse<OrderJson>(customerId, idem.key, idem.hash) : undefined;
+      if (stored) return { ...stored, replayed: true };
+      throw error;
+    }
+    const outcome = await writer.place({ customerId, lines, idempotency: idem });
+    if (outcome.kind === 'written') {
+      await hold?.commit(outcome.stock);
+      return { status: 201, body: outcome.body, replayed: false };
+    }
+    await hold?.release();
+    if (outcome.kind === 'refused') throw outcome.error;
+    if (outcome.kind === 'replayed') return { status: outcome.status, body: outcome.body as OrderJson, replayed: true };
+    return { status: 201, body: outcome.body, replayed: false };
+  }
+
   async function placeOrder(customerId: string, lines: StockLine[], options: PlaceOptions = {}): Promise<IdempotentOutcome<OrderJson>> {
     const hash = options.requestHash ?? requestHash('orders.place', normalizeLines(lines));
-    return idempotency.withIdempotency<OrderJson>(customerId, options.idempotencyKey, hash, async (complete) => {
-      const wanted = options.resolveLines ? await options.resolveLines() : lines;
-      // Invariant 3 (hold step, cart engineer): hold every line (all or none) before writing, so units
-      // live in someone's cart are not taken; the conditional stock update stays the final word.
-      const hold = await deps.holds?.acquire(wanted, options.holder);
-      let placed;
-      try {
-        placed = await db.primary.transaction((tx) => placeInTransaction(tx, stock.takeStock, customerId, wanted, complete));
-      } catch (error) {
-        await hold?.release();
-        throw error;
-      }
-      const { order, body, taken } = placed;
-      // Both after the commit and independent (neither can fail the answer): side by side.
-      await Promise.all([
-        hold?.commit(taken.map((p) => ({ productId: p.id, stock: p.stockAfter, version: p.version }))),
-        stockChanged(order.lines.map((l) => l.productId)),
-      ]);
-      return { status: 201, body };
+    const key = options.idempotencyKey;
+    // A direct order's key is claimed and completed inside its batch (batch-writer.ts).
+    if (!options.resolveLines) return holdAndWrite(customerId, lines, options.holder, key === undefined ? undefined : { key, hash });
+    // Cart checkout reads its lines inside the idempotent section (the key claimed first), so a
+    // replay answers even after the first run emptied the cart; the writer completes that claim.
+    const resolveLines = options.resolveLines;
+    return idempotency.withIdempotency<OrderJson>(customerId, key, hash, async (_complete, leaseToken) => {
+      const wanted = await resolveLines();
+      const written = await holdAndWrite(customerId, wanted, options.holder, key === undefined ? undefined : { key, hash, leaseToken });
+      return { status: written.status, body: written.body };
     });
   }
 
@@ -83,8 +110,13 @@ export function createOrdersService(deps: OrdersDeps) {
     return presentOrder(order);
   }
 
-  async function listOrders(customerId: string, limit: number, offset: number) {
-    const page = await repo.listOrders(db.primary, customerId, limit, offset);
+  /**
+   * A customer sees only their own orders; staff every customer's, optionally of one customer.
+   * On the primary: a customer's new order and a status staff just changed show at once.
+   */
+  async function listOrders(viewer: AuthUser, filter: repo.OrderFilter, limit: number, offset: number) {
+    const scoped = viewer.role === 'staff' ? filter : { status: filter.status, customerId: viewer.id };
+    const page = await repo.listOrders(db.primary, scoped, limit, offset);
     return { count: page.count, results: page.orders.map(presentOrder) };
   }
 
@@ -106,12 +138,13 @@ export function createOrdersService(deps: OrdersDeps) {
       const reason = actor.role === 'staff' && visible.customerId !== actor.id ? 'staff' : 'customer';
       const cancelled = await repo.transitionStatus(tx, id, ['confirmed'], 'cancelled', reason);
       if (!cancelled) return undefined;
-      await stock.returnStock(tx, cancelled.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
+      const mirrors = await stock.returnStock(tx, cancelled.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
       await repo.insertOutbox(tx, 'order.cancelled', { order_id: id, customer_id: cancelled.customerId, cancelled_by: actor.id });
-      return cancelled;
+      return { ...cancelled, mirrors };
     });
     if (!order) return refuseTransition(id, actor, 'cancelled');
-    await stockChanged(order.lines.map((l) => l.productId));
+    // The units are back: carts see them at once through the mirror, not after it ages out.
+    await Promise.all([stockChanged(order.lines.map((l) => l.productId)), deps.holds?.advance(order.mirrors)]);
     return presentOrder(order);
   }
 
@@ -169,10 +202,13 @@ export function createOrdersService(deps: OrdersDeps) {
     requestHash,
     getOrder,
     listOrders,
+    hourlyStats: (date: string) => hourlyStats(db, date),
     cancelOrder,
     shipOrder,
     relayOutbox,
     purgeExpiredIdempotencyKeys,
+    /** Writes what is queued, then refuses new orders; before the database closes. */
+    close: () => writer.close(),
   };
 }
 

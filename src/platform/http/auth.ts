@@ -13,6 +13,8 @@ export interface AuthUser {
   id: string;
   username: string;
   role: Role;
+  /** The sign-in session the token belongs to (self-service keeps the caller's own session). */
+  sessionId?: string;
 }
 
 export type Authenticator = (token: string) => Promise<AuthUser>;

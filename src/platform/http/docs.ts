@@ -2,21 +2,64 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import type { OpenAPIV3_1 } from 'openapi-types';
 import { Type } from 'typebox';
+import { PROBLEMS, type ProblemCode } from '../errors.ts';
+
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 /** Every error answer, as documented in the API: application/problem+json (RFC 9457). */
-const Problem = Type.Object(
+export const Problem = Type.Object(
   {
     type: Type.String(),
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.String(),
-    code: Type.String({ description: 'stable, machine-readable: validation_failed, not_found, insufficient_stock, …' }),
+    // A plain string enum (not anyOf of literals), which every client generator turns into a union.
+    code: Type.Unsafe<ProblemCode>({ type: 'string', enum: Object.keys(PROBLEMS), description: 'stable, machine-readable (the error table of the API)' }),
     request_id: Type.String(),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: 'validation failures only' })),
+    items: Type.Optional(
+      Type.Array(Type.Object({ product: Type.String(), requested: Type.Integer(), available: Type.Integer() }), {
+        description: 'insufficient_stock only: the lines that could not be met',
+      }),
+    ),
   },
   { description: 'Problem details (application/problem+json)', additionalProperties: true },
 );
+
+/** An error answer a route declares beside its others (problem.ts renders the body). */
+export const problemResponse = (description: string) => ({ description, content: { [PROBLEM_MEDIA_TYPE]: { schema: Problem } } });
+
+/** In the document, every problem answer names the one shared schema, so clients get one type. */
+const problemRef = (description: string) => ({ description, content: { [PROBLEM_MEDIA_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } });
+
+function documentedResponses(declared: Record<string, unknown> | undefined): Record<string, unknown> {
+  const responses: Record<string, unknown> = { ...declared };
+  for (const [status, response] of Object.entries(responses)) {
+    const { description, content } = response as { description?: string; content?: Record<string, unknown> };
+    if (content?.[PROBLEM_MEDIA_TYPE]) responses[status] = problemRef(description ?? 'Error');
+  }
+  return { ...responses, '4XX': problemRef('Client error'), '5XX': problemRef('Server error') };
+}
+
+/**
+ * Answers served by other plugins, which the document would otherwise leave out: the docs page
+ * (@fastify/swagger-ui marks its own routes hidden).
+ */
+const EXTRA_PATHS: OpenAPIV3_1.PathsObject = {
+  '/docs': {
+    get: {
+      tags: ['operations'],
+      summary: 'Interactive API documentation',
+      responses: {
+        200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
+        '4XX': problemRef('Client error'),
+        '5XX': problemRef('Server error'),
+      },
+    },
+  },
+};
 
 export async function registerDocs(app: FastifyInstance) {
   await app.register(swagger, {
@@ -29,20 +72,37 @@ export async function registerDocs(app: FastifyInstance) {
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        schemas: { Problem: Problem as unknown as Record<string, unknown> },
       },
     },
-    // Routes that need a signed-in user say so in the document too.
+    // Routes that need a signed-in user say so in the document too; every route documents its
+    // errors in their real media type.
     transform: ({ schema, url, route }) => {
       const auth = (route.config as { auth?: string } | undefined)?.auth;
       const needsAuth = auth ? auth !== 'public' : url.startsWith('/api/');
       const transformed = { ...(schema ?? {}) } as Record<string, unknown>;
       if (needsAuth) transformed['security'] = [{ bearer: [] }];
-      if (url.startsWith('/api/')) {
-        transformed['response'] = { ...(transformed['response'] as object | undefined), '4XX': Problem, '5XX': Problem };
-      }
-      return { schema: transformed, url };
+      transformed['response'] = documentedResponses(transformed['response'] as Record<string, unknown> | undefined);
+      // API paths are documented as the contract writes them, with the trailing slash (both
+      // forms are served); a generated client then calls exactly the contract's paths.
+      return { schema: transformed, url: url.startsWith('/api/') && !url.endsWith('/') ? `${url}/` : url };
+    },
+    transformObject: (documentObject) => {
+      const { openapiObject } = documentObject as { openapiObject: OpenAPIV3_1.Document };
+      return { ...openapiObject, paths: { ...openapiObject.paths, ...EXTRA_PATHS } };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  app.get('/openapi.json', { schema: { hide: true }, config: { auth: 'public' } }, async () => app.swagger());
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'This document (OpenAPI 3.1)',
+        response: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+      },
+      config: { auth: 'public' },
+    },
+    async () => app.swagger(),
+  );
 }

@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { briefly } from '../dependencies.ts';
 import { AppError } from '../errors.ts';
 import { metrics, registry } from '../metrics.ts';
+import { problemResponse } from './docs.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -16,6 +17,8 @@ export interface ReadinessCheck {
 }
 
 const TIMEOUT_MS = 2000;
+/** prom-client's exposition format; the document names it without the charset. */
+const METRICS_MEDIA_TYPE = 'text/plain; version=0.0.4';
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -70,7 +73,8 @@ export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[
     status: 'ok',
   }));
 
-  app.get('/health/ready', { schema: { ...ops, response: { 200: HealthBody } }, config: { auth: 'public' }, logLevel: 'warn' }, async (request) => {
+  const readyResponses = { 200: HealthBody, 503: problemResponse('A dependency is down; `checks` names each one') };
+  app.get('/health/ready', { schema: { ...ops, response: readyResponses }, config: { auth: 'public' }, logLevel: 'warn' }, async (request) => {
     const results = await Promise.all(
       checks.map(async ({ name, check }) => {
         try {
@@ -89,7 +93,8 @@ export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[
     return { status: 'ok', checks: Object.fromEntries(results) };
   });
 
-  app.get('/metrics', { schema: { ...ops, hide: true }, config: { auth: 'public' }, logLevel: 'warn' }, async (_request, reply) => {
+  const metricsResponses = { 200: { description: 'Prometheus text format', content: { [METRICS_MEDIA_TYPE]: { schema: { type: 'string' } } } } };
+  app.get('/metrics', { schema: { ...ops, response: metricsResponses }, config: { auth: 'public' }, logLevel: 'warn' }, async (_request, reply) => {
     void reply.type(registry.contentType);
     return registry.metrics();
   });

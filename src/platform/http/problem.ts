@@ -2,6 +2,9 @@
  * The one place errors become HTTP answers: every error is application/problem+json (RFC 9457)
  * with a stable `code` and the request id; a fault is a 500 that says nothing about its cause.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { briefly, failedDependency, type DependencyMonitor } from '../dependencies.ts';
 import { AppError, PROBLEMS, type FieldError, type ProblemCode } from '../errors.ts';
@@ -102,4 +105,39 @@ export function registerProblemHandlers(app: FastifyInstance, monitor?: Dependen
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
   );
+}
+
+/**
+ * Answers the router gives before any route or hook runs (a path parameter over maxParamLength:
+ * 414; a malformed URL: 400): the same problem+json, with the request id, as every other answer.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  request.log.info({ code: error.code }, error.message);
+  void reply.header('x-request-id', request.id);
+  return sendProblem(reply, toAppError(error));
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: ProblemCode; detail: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'validation_failed', detail: 'The request took too long to arrive' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'validation_failed', detail: 'The request headers are too large' },
+};
+
+/**
+ * What Node's HTTP parser refuses (bad framing, headers over the limit, a request too slow to
+ * arrive) never reaches Fastify: written straight on the socket, in the problem shape, with a
+ * fresh request id since there is no request to take one from.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, code: 'validation_failed', detail: 'The request is not valid HTTP' };
+  const requestId = randomUUID();
+  const body = JSON.stringify({ ...problemBody(new AppError(known.code, known.detail), requestId), status: known.status });
+  this.log.debug({ err: error, request_id: requestId }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

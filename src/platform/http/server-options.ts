@@ -2,8 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { registerAjvFormats, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { registerAjvFormats } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
+import { clientErrorHandler, frameworkErrors } from './problem.ts';
+import { validatorCompiler } from './validation.ts';
 
 registerAjvFormats();
 
@@ -26,8 +28,11 @@ export function serverOptions(config: Config, logger: Logger): FastifyServerOpti
     trustProxy: config.http.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // While closing, app.ts answers new requests with a problem+json 503 (Fastify's own is plain JSON).
+    return503OnClosing: false,
+    frameworkErrors,
+    clientErrorHandler,
   };
 }
 
-export { TypeBoxValidatorCompiler };
+export { validatorCompiler };

@@ -1,0 +1,81 @@
+/** The staff inventory view: shelf stock, units held in live carts, and the low-stock list. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
+import { createProduct } from '../../../test/helpers/catalog-factory.ts';
+import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+
+let t: TestApp;
+let alice: TestUser;
+let staff: TestUser;
+
+beforeAll(async () => {
+  t = await buildTestApp();
+  [alice, staff] = await Promise.all([createUser(t), createUser(t, { staff: true })]);
+});
+afterAll(() => t.close());
+
+const inventory = (user: TestUser, id: string) => t.app.inject({ method: 'GET', url: `/api/catalog/products/${id}/inventory/`, headers: user.auth });
+const change = (id: string, payload: object) =>
+  t.app.inject({ method: 'POST', url: `/api/catalog/products/${id}/inventory/`, headers: staff.auth, payload });
+const hold = (id: string, quantity: number) =>
+  t.app.inject({ method: 'PUT', url: `/api/cart/items/${id}/`, headers: alice.auth, payload: { quantity } });
+
+describe('GET and POST products/{id}/inventory/', () => {
+  it('shows stock, the units held in carts and what is left to order, and answers a change the same way', async () => {
+    const p = await createProduct(t, { stock: 10, name: 'Held Tea' });
+    expect((await hold(p.id, 4)).statusCode).toBe(200);
+    const seen = await inventory(staff, p.id);
+    expect(seen.statusCode).toBe(200);
+    expect(seen.json()).toMatchObject({ id: p.id, name: 'Held Tea', stock: 10, held: 4, quantity: 6 });
+
+    const set = await change(p.id, { quantity: 7 });
+    expect(set.json()).toMatchObject({ stock: 7, held: 4, quantity: 3 });
+    const adjusted = await change(p.id, { delta: -3 });
+    expect(adjusted.json()).toMatchObject({ stock: 4, held: 4, quantity: 0 });
+    // The customer's view agrees: quantity is what can be ordered now.
+    const product = await t.app.inject({ method: 'GET', url: `/api/catalog/products/${p.id}/`, headers: alice.auth });
+    expect(product.json()).toMatchObject({ quantity: 0 });
+    expect(product.json()).not.toHaveProperty('held');
+
+    const refused = await change(p.id, { delta: -1 });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().detail).toMatch(/4 units held in carts/);
+    expect((await inventory(staff, p.id)).json()).toMatchObject({ stock: 4, held: 4 });
+    expect((await hold(p.id, 0)).statusCode).toBe(200);
+    expect((await inventory(staff, p.id)).json()).toMatchObject({ stock: 4, held: 0, quantity: 4 });
+  });
+
+  it('is for staff only; an unknown or archived product is 404', async () => {
+    const p = await createProduct(t, { stock: 1 });
+    expect((await inventory(alice, p.id)).json().code).toBe('forbidden');
+    const gone = await createProduct(t, { stock: 1, archived: true });
+    expect((await inventory(staff, gone.id)).statusCode).toBe(404);
+    expect((await inventory(staff, '0190a0a0-0000-7000-8000-000000000000')).json().code).toBe('not_found');
+  });
+});
+
+describe('GET inventory/low/', () => {
+  it('lists live products at or below the threshold, least stock first, with held units', async () => {
+    const low = await createProduct(t, { stock: 0, name: 'Sold out' });
+    const two = await createProduct(t, { stock: 2, name: 'Two left' });
+    await createProduct(t, { stock: 1, name: 'Archived', archived: true });
+    await createProduct(t, { stock: 500, name: 'Plenty' });
+    expect((await hold(two.id, 1)).statusCode).toBe(200);
+    const res = await t.app.inject({ method: 'GET', url: '/api/catalog/inventory/low/?max_stock=2&limit=100', headers: staff.auth });
+    expect(res.statusCode).toBe(200);
+    const rows = res.json() as { id: string; name: string; stock: number; held: number }[];
+    expect(rows.map((r) => r.stock)).toEqual([...rows.map((r) => r.stock)].sort((a, b) => a - b));
+    expect(rows.every((r) => r.stock <= 2)).toBe(true);
+    expect(rows.map((r) => r.name)).not.toContain('Archived');
+    expect(rows.find((r) => r.id === low.id)).toMatchObject({ stock: 0, held: 0 });
+    expect(rows.find((r) => r.id === two.id)).toMatchObject({ stock: 2, held: 1, quantity: 1 });
+    expect((await hold(two.id, 0)).statusCode).toBe(200);
+  });
+
+  it('is for staff only and checks its parameters', async () => {
+    expect((await t.app.inject({ method: 'GET', url: '/api/catalog/inventory/low/', headers: alice.auth })).statusCode).toBe(403);
+    const bad = await t.app.inject({ method: 'GET', url: '/api/catalog/inventory/low/?max_stock=-1', headers: staff.auth });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('validation_failed');
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Names, current prices and the archived flag of products, for the cart's answers, without a
+ * database read on the hot path.
+ *
+ * Each process remembers what it read from the primary, stamped with the catalog's content
+ * version (cache.ts: `catalog:content-version`, moved after every staff change of a product or
+ * category, never by orders). A remembered fact is used only while that version is still the
+ * current one; the caller reads the version in the same Redis round trip as its hold script
+ * (commands of one turn leave together, platform/kv.ts). So a name or price served from here is
+ * never older than the last staff change already answered, exactly like a cached catalog page.
+ * Stock is not taken from here: holds use the hold store's mirror, orders the locked rows.
+ */
+import type { Db } from '../../platform/db.ts';
+import type { KeyValueStore } from '../../platform/kv.ts';
+import type { ProductForHold } from './holds.ts';
+import { createProductReader } from './order-holds.ts';
+
+const CONTENT_VERSION_KEY = 'catalog:content-version';
+/** Products remembered per process; a bound on memory, not on staleness (the version is). */
+const REMEMBERED = 20_000;
+
+export interface ProductFacts {
+  /** The current content version; 'none' while no staff change was ever recorded. Throws if the store is down. */
+  contentVersion(): Promise<string>;
+  /** Facts of `ids` valid at `version`: remembered ones, the rest read from the primary (absent: unknown). */
+  get(ids: string[], version: string): Promise<Map<string, ProductForHold>>;
+  /** Reads `ids` from the primary (stock and version included), remembering them at `version`. */
+  read(ids: string[], version: string | null): Promise<Map<string, ProductForHold>>;
+}
+
+export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): ProductFacts {
+  const readProducts = createProductReader(deps.primary);
+  const remembered = new Map<string, { version: string; facts: ProductForHold }>();
+
+  const remember = (id: string, version: string, facts: ProductForHold) => {
+    remembered.delete(id);
+    remembered.set(id, { version, facts });
+    // Oldest first out: Map keeps insertion order.
+    if (remembered.size > REMEMBERED) remembered.delete(remembered.keys().next().value!);
+  };
+
+  async function read(ids: string[], version: string | null) {
+    const found = await readProducts(ids);
+    const mine = new Map<string, ProductForHold>();
+    for (const id of ids) {
+      const facts = found.get(id);
+      if (!facts) continue;
+      mine.set(id, facts);
+      if (version !== null) remember(id, version, facts);
+    }
+    return mine;
+  }
+
+  return {
+    contentVersion: async () => (await deps.kv.get(CONTENT_VERSION_KEY)) ?? 'none',
+    async get(ids, version) {
+      const out = new Map<string, ProductForHold>();
+      const missing: string[] = [];
+      for (const id of ids) {
+        const seen = remembered.get(id);
+        if (seen && seen.version === version) out.set(id, seen.facts);
+        else missing.push(id);
+      }
+      if (missing.length > 0) for (const [id, facts] of await read(missing, version)) out.set(id, facts);
+      return out;
+    },
+    read,
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * The batching writer called directly (no HTTP, no holds), on the test database: embedded PGlite
+ * by default, real PostgreSQL when configured. Requests placed in one turn of the event loop form
+ * one batch (one transaction: they share its `created_at`), which is what these tests rely on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, sql } from '../../platform/db.ts';
+import { newId } from '../../platform/ids.ts';
+import { createProduct, stockOf } from '../../../test/helpers/catalog-factory.ts';
+import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { createOrderWriter, type OrderWriter, type WriteOutcome, type WriteRequest } from './batch-writer.ts';
+
+let t: TestApp;
+let writer: OrderWriter;
+const committed: string[][] = [];
+
+beforeAll(async () => {
+  t = await buildTestApp();
+  writer = newWriter();
+});
+afterAll(async () => {
+  await writer.close();
+  await t.close();
+});
+
+function newWriter(queueTimeoutMs = 5000) {
+  return createOrderWriter({
+    primary: t.services.db.primary,
+    logger: t.services.logger,
+    retentionSeconds: 86_400,
+    maxBatch: 50,
+    queueTimeoutMs,
+    afterCommit: async (ids) => void committed.push(ids),
+  });
+}
+
+const customer = newId();
+const one = (productId: string, quantity = 1, extra: Partial<WriteRequest> = {}): WriteRequest => ({
+  customerId: customer,
+  lines: [{ productId, quantity }],
+  ...extra,
+});
+const placeAll = (reqs: WriteRequest[], w = writer) => Promise.all(reqs.map((r) => w.place(r)));
+
+function written(outcome: WriteOutcome | undefined) {
+  if (outcome?.kind !== 'written') throw new Error(`expected written, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+const codeOf = (outcome: WriteOutcome | undefined) => (outcome?.kind === 'refused' ? outcome.error.code : outcome?.kind);
+
+async function countWhere(query: ReturnType<typeof sql>): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(t.services.db.primary, query);
+  return row!.n;
+}
+
+describe('one batch', () => {
+  it('decides in arrival order: the short order is refused alone, the others are written in one transaction', async () => {
+    const p = await createProduct(t, { stock: 3, priceCents: 250, name: 'Pears' });
+    const [a, b, c, d] = await placeAll([one(p.id, 1), one(p.id, 5), one(p.id, 2), one(p.id, 1)]);
+    expect(written(a).body).toMatchObject({ status: 'confirmed', total: '2.50', order_items: [{ name: 'Pears', price: '2.50', quantity: 1 }] });
+    expect(b).toMatchObject({ kind: 'refused', error: { code: 'insufficient_stock', extra: { items: [{ product: p.id, requested: 5, available: 2 }] } } });
+    expect(written(c).order.createdAt).toEqual(written(a).order.createdAt);
+    expect(codeOf(d)).toBe('insufficient_stock');
+    expect(await stockOf(t, p.id)).toBe(0);
+    // The mirror each written order reports is what the batch's single update left.
+    expect(written(c).stock).toEqual([{ productId: p.id, stock: 0, version: expect.any(Number) }]);
+    expect(committed.at(-1)).toEqual([p.id]);
+  });
+
+  it('refuses an unknown or archived product with 422 while the rest of the batch is written', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    const gone = await createProduct(t, { stock: 5, archived: true });
+    const [a, b, c] = await placeAll([one(p.id), { customerId: customer, lines: [{ productId: p.id, quantity: 1 }, { productId: gone.id, quantity: 1 }] }, one(newId())]);
+    expect(a?.kind).toBe('written');
+    expect(b).toMatchObject({ kind: 'refused', error: { code: 'unknown_product', extra: { products: [gone.id] } } });
+    expect(codeOf(c)).toBe('unknown_product');
+    expect(await stockOf(t, p.id)).toBe(4);
+  });
+
+  it('takes multi-line orders all or nothing against what the orders before them left', async () => {
+    const x = await createProduct(t, { stock: 2 });
+    const y = await createProduct(t, { stock: 1 });
+    const both = { customerId: customer, lines: [{ productId: x.id, quantity: 1 }, { productId: y.id, quantity: 1 }] };
+    const [first, second, onlyX] = await placeAll([both, both, one(x.id)]);
+    expect(first?.kind).toBe('written');
+    expect(second).toMatchObject({ kind: 'refused', error: { extra: { items: [{ product: y.id, requested: 1, available: 0 }] } } });
+    expect(onlyX?.kind).toBe('written');
+    expect([await stockOf(t, x.id), await stockOf(t, y.id)]).toEqual([0, 0]);
+  });
+});
+
+describe('idempotency inside the batch', () => {
+  it('two requests with one key in one batch: one order, the second a replay of the first', async () => {
+    const p = await createProduct(t, { stock: 10 });
+    const idempotency = { key: `k-${newId()}`, hash: 'h1' };
+    const [a, b, c] = await placeAll([one(p.id, 2, { idempotency }), one(p.id, 2, { idempotency }), one(p.id, 2, { idempotency: { ...idempotency, hash: 'other' } })]);
+    const first = written(a);
+    expect(b).toEqual({ kind: 'replayed', status: 201, body: first.body });
+    expect(codeOf(c)).toBe('idempotency_key_reused');
+    expect(await stockOf(t, p.id)).toBe(8);
+    // A later batch replays the stored answer.
+    expect(await writer.place(one(p.id, 2, { idempotency }))).toEqual({ kind: 'replayed', status: 201, body: first.body });
+    expect(await stockOf(t, p.id)).toBe(8);
+  });
+
+  it('a refused request keeps no key: the same key runs again once stock is back', async () => {
+    const p = await createProduct(t, { stock: 1 });
+    const idempotency = { key: `k-${newId()}`, hash: 'h' };
+    expect(codeOf(await writer.place(one(p.id, 3, { idempotency })))).toBe('insufficient_stock');
+    expect(await countWhere(sql`select count(*)::int as n from orders.idempotency_keys where key = ${idempotency.key}`)).toBe(0);
+    await t.services.db.primary.execute(sql`update catalog.products set stock = 5 where id = ${p.id}`);
+    expect((await writer.place(one(p.id, 3, { idempotency }))).kind).toBe('written');
+  });
+
+  it('a key another request is still running under answers 409 in progress; its own claim goes through', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    const key = `k-${newId()}`;
+    const token = newId();
+    await t.services.db.primary.execute(
+      sql`insert into orders.idempotency_keys (customer_id, key, request_hash, status, lease_token, expires_at)
+          values (${customer}, ${key}, 'h', 'in_progress', ${token}, now() + interval '1 minute')`,
+    );
+    expect(codeOf(await writer.place(one(p.id, 1, { idempotency: { key, hash: 'h' } })))).toBe('idempotency_key_in_progress');
+    const own = written(await writer.place(one(p.id, 1, { idempotency: { key, hash: 'h', leaseToken: token } })));
+    expect(await writer.place(one(p.id, 1, { idempotency: { key, hash: 'h' } }))).toEqual({ kind: 'replayed', status: 201, body: own.body });
+    expect(await stockOf(t, p.id)).toBe(4);
+  });
+});
+
+describe('caller-fixed order ids and flash-sale recording', () => {
+  it('an order id that exists already takes no stock and reports that order', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    const orderId = newId();
+    const first = written(await writer.place(one(p.id, 2, { orderId })));
+    expect(first.order.id).toBe(orderId);
+    const [again, twin] = await placeAll([one(p.id, 2, { orderId }), one(p.id, 2, { orderId })]);
+    expect(again).toEqual({ kind: 'existing', order: first.order, body: first.body });
+    expect(twin?.kind).toBe('existing');
+    expect(await stockOf(t, p.id)).toBe(3);
+  });
+
+  it('onShort record_cancelled writes a short order as cancelled (out_of_stock), taking nothing', async () => {
+    const p = await createProduct(t, { stock: 1, priceCents: 700 });
+    const [ok, short] = await placeAll([one(p.id, 1, { onShort: 'record_cancelled' }), one(p.id, 1, { onShort: 'record_cancelled' })]);
+    expect(written(ok).body.status).toBe('confirmed');
+    const cancelled = written(short);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancel_reason: 'out_of_stock', total: '7.00' });
+    expect(cancelled.stock).toEqual([]);
+    expect(await stockOf(t, p.id)).toBe(0);
+    const topics = await queryRows<{ topic: string }>(t.services.db.primary, sql`select topic from orders.outbox where payload->>'order_id' = ${cancelled.order.id}`);
+    expect(topics).toEqual([{ topic: 'order.cancelled' }]);
+  });
+});
+
+describe('failures', () => {
+  it('a request that fails on its own is split off: its batch neighbours are written', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    // Not a UUID: the lock statement itself fails (a request no edge schema would let through).
+    const [a, bad, c] = await placeAll([one(p.id), one('not-a-uuid'), one(p.id)]);
+    expect([a?.kind, codeOf(bad), c?.kind]).toEqual(['written', 'internal_error', 'written']);
+    expect(await stockOf(t, p.id)).toBe(3);
+  });
+
+  it('a request queued past the deadline gets 503 with Retry-After and is never written', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    const slow = newWriter(50);
+    // Another transaction holds the row: the first batch waits for it, the next request waits in the queue.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const locker = t.services.db.primary.transaction(async (tx) => {
+      await tx.execute(sql`select id from catalog.products where id = ${p.id} for update`);
+      await held;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const inFlight = slow.place(one(p.id));
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = await slow.place(one(p.id));
+    expect(queued).toMatchObject({ kind: 'refused', error: { code: 'unavailable', headers: { 'retry-after': '1' } } });
+    release();
+    await locker;
+    expect((await inFlight).kind).toBe('written');
+    expect(await stockOf(t, p.id)).toBe(4);
+    await slow.close();
+    expect(codeOf(await slow.place(one(p.id)))).toBe('unavailable');
+  });
+});

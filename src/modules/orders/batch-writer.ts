@@ -1,0 +1,204 @@
+/**
+ * The batching order writer: application-level group commit. Every order path ends here.
+ *
+ *   const writer = createOrderWriter(deps);
+ *   const outcome = await writer.place({ customerId, lines, idempotency?, orderId?, onShort? });
+ *   // outcome.kind: 'written' | 'existing' | 'replayed' | 'refused' (see WriteOutcome); never rejects
+ *   await writer.close(); // writes what is queued, then refuses new requests (503)
+ *
+ * One batch in flight per process. Requests that arrive while a batch is being written queue and
+ * form the next batch (at most `maxBatch`); on an idle server a request is written at once (the
+ * batch starts on the next turn of the event loop, no timer). Each batch is one transaction on the
+ * primary:
+ *   1. lock the batch's product rows in id order (catalog lockProducts: FOR UPDATE);
+ *   2. claim or lock the batch's idempotency keys (one statement, key order) — only when keyed;
+ *   3. read back orders already under the batch's ids — only for caller-fixed ids, or on a retry;
+ *   4. decide every request in arrival order (batch-decide.ts, no I/O);
+ *   5. write the orders, lines, outbox records and key outcomes in one statement (repo.writeBatch);
+ *   6. take the stock, one update per product (catalog takeLocked), as late as possible; commit.
+ * Then `afterCommit` runs once for the batch (the catalog version), then every request resolves.
+ *
+ * Failures. Ids are fixed before the first attempt, so running a batch again is safe: an attempt
+ * whose commit did land (a connection lost during COMMIT) is found by step 3 and reported as
+ * written, never written twice. A transient failure (serialization, deadlock, lost connection, a
+ * concurrent insert of one of the ids) retries the whole batch, up to 3 attempts; after that every
+ * request of the batch gets 503 `unavailable` with Retry-After, cleanly — nothing of it was
+ * written. Any other error (a fault in one request) splits the batch in halves and retries each,
+ * so only the request that fails on its own gets the error and its neighbours are written.
+ *
+ * A request still queued after `queueTimeoutMs` gets 503 `unavailable` (Retry-After) and is never
+ * written. Several processes, each with its own writer, stay correct: the row locks are the
+ * database's, taken in id order (products, then keys), so batches of two processes queue on each
+ * other and never deadlock.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Db } from '../../platform/db.ts';
+import { briefly, failedDependency } from '../../platform/dependencies.ts';
+import { AppError, findPgError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import { lockProducts, takeLocked } from '../catalog/stock.ts';
+import { decideBatch, type Entry, type WriteOutcome, type WriteRequest } from './batch-decide.ts';
+import { lockKeys } from './idempotency.ts';
+import * as repo from './repo.ts';
+
+export type { WriteOutcome, WriteRequest } from './batch-decide.ts';
+
+export interface OrderWriterDeps {
+  primary: Db;
+  logger: Logger;
+  /** How long a completed key is kept for replay. */
+  retentionSeconds: number;
+  /** Most orders per transaction. */
+  maxBatch: number;
+  /** Longest a request may wait in the queue before it is answered 503. */
+  queueTimeoutMs: number;
+  /** Once per committed batch that changed stock, before its requests resolve. Must not throw. */
+  afterCommit?: (productIds: string[]) => Promise<void>;
+}
+
+export interface OrderWriter {
+  place(req: WriteRequest): Promise<WriteOutcome>;
+  close(): Promise<void>;
+  /** Requests waiting for a batch (metrics, tests). */
+  queued(): number;
+}
+
+interface Queued extends Entry {
+  enqueuedAt: number;
+  resolve: (outcome: WriteOutcome) => void;
+}
+
+const ATTEMPTS = 3;
+const RETRY_AFTER = { 'retry-after': '1' };
+
+const unavailable = (detail: string, cause?: unknown) => ({
+  kind: 'refused' as const,
+  error: new AppError('unavailable', detail, { headers: RETRY_AFTER, ...(cause === undefined ? {} : { dependency: 'database' as const, cause }) }),
+});
+
+/**
+ * Worth running again: the database or the connection failed (platform/dependencies.ts), or the
+ * batch lost a race — a serialization failure or deadlock (40…), or another writer inserting one
+ * of its ids first (23505: the next attempt finds that order).
+ */
+export function isTransient(error: unknown): boolean {
+  if (failedDependency(error) === 'database') return true;
+  const code = findPgError(error)?.code;
+  return code !== undefined && (code.startsWith('40') || code === '23505');
+}
+
+export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
+  const { primary, logger } = deps;
+  const queue: Queued[] = [];
+  let running: Promise<void> | null = null;
+  let scheduled = false;
+  let closed = false;
+  let sweeper: NodeJS.Timeout | null = null;
+
+  /** One transaction: lock, decide, write, take. Throws to roll everything back. */
+  const attempt = (entries: Entry[], retry: boolean) =>
+    primary.transaction(async (tx) => {
+      const products = await lockProducts(tx, entries.flatMap((e) => e.req.lines.map((l) => l.productId)));
+      const keyed = entries.flatMap((e) => (e.req.idempotency ? [{ customerId: e.req.customerId, ...e.req.idempotency }] : []));
+      const batchToken = randomUUID();
+      const keys = keyed.length > 0 ? await lockKeys(tx, keyed, batchToken) : new Map();
+      const check = entries.filter((e) => retry || e.assigned).map((e) => e.id);
+      const existing = check.length > 0 ? await repo.findOrders(tx, check) : new Map();
+      const plan = decideBatch(entries, { products, keys, existing, batchToken, now: new Date() });
+      await repo.writeBatch(tx, { ...plan, retentionSeconds: deps.retentionSeconds });
+      const mirrors = await takeLocked(tx, plan.take);
+      const byId = new Map(mirrors.map((m) => [m.productId, m]));
+      for (const outcome of plan.outcomes) {
+        if (outcome.kind === 'written' && outcome.order.status === 'confirmed') {
+          outcome.stock = outcome.order.lines.flatMap((l) => byId.get(l.productId) ?? []);
+        }
+      }
+      return { outcomes: plan.outcomes, changed: [...byId.keys()] };
+    });
+
+  /** Attempts with retries; on a non-transient error, halves the batch so one bad request fails alone. */
+  async function writeBatch(entries: Entry[]): Promise<{ outcomes: WriteOutcome[]; changed: string[] }> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt(entries, n > 1);
+      } catch (error) {
+        if (isTransient(error) && n < ATTEMPTS) {
+          logger.warn({ ...briefly(error), orders: entries.length, attempt: n }, 'order batch failed; retrying it');
+          await new Promise((r) => setTimeout(r, 20 * n * n));
+          continue;
+        }
+        if (isTransient(error)) {
+          logger.warn({ ...briefly(error), orders: entries.length }, 'order batch failed after retries; its requests get 503');
+          return { outcomes: entries.map(() => unavailable('Orders cannot be written right now; nothing was ordered, try again', error)), changed: [] };
+        }
+        if (entries.length === 1) {
+          logger.error({ err: error }, 'order could not be written');
+          return { outcomes: [{ kind: 'refused', error: error instanceof AppError ? error : new AppError('internal_error', 'The order could not be written') }], changed: [] };
+        }
+        const half = Math.ceil(entries.length / 2);
+        const [a, b] = [await writeBatch(entries.slice(0, half)), await writeBatch(entries.slice(half))];
+        return { outcomes: [...a.outcomes, ...b.outcomes], changed: [...new Set([...a.changed, ...b.changed])] };
+      }
+    }
+  }
+
+  async function run(batch: Queued[]) {
+    const started = performance.now();
+    const { outcomes, changed } = await writeBatch(batch);
+    logger.debug({ orders: batch.length, ms: Math.round(performance.now() - started) }, 'order batch written');
+    if (changed.length > 0 && deps.afterCommit) await deps.afterCommit(changed).catch((error: unknown) => logger.warn(briefly(error), 'afterCommit failed'));
+    batch.forEach((q, i) => q.resolve(outcomes[i]!));
+  }
+
+  /** Answers 503 to every request queued longer than the deadline. */
+  function sweep() {
+    const limit = Date.now() - deps.queueTimeoutMs;
+    for (let i = queue.length - 1; i >= 0; i--) {
+      if (queue[i]!.enqueuedAt <= limit) queue.splice(i, 1)[0]!.resolve(unavailable('Too many orders are waiting to be written; try again shortly'));
+    }
+    if (queue.length === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = null;
+    }
+  }
+
+  function next() {
+    scheduled = false;
+    if (running || queue.length === 0) return;
+    sweep();
+    const batch = queue.splice(0, deps.maxBatch);
+    if (batch.length === 0) return;
+    running = run(batch).finally(() => {
+      running = null;
+      next();
+    });
+  }
+
+  return {
+    place(req) {
+      if (closed) return Promise.resolve(unavailable('The server is shutting down; try again'));
+      return new Promise<WriteOutcome>((resolve) => {
+        queue.push({ id: req.orderId ?? newId(), assigned: req.orderId !== undefined, req, enqueuedAt: Date.now(), resolve });
+        if (!sweeper) {
+          sweeper = setInterval(sweep, Math.max(10, Math.min(250, deps.queueTimeoutMs / 4)));
+          sweeper.unref();
+        }
+        // Requests parsed in this turn of the event loop join the batch: no timer, no delay.
+        if (!running && !scheduled) {
+          scheduled = true;
+          setImmediate(next);
+        }
+      });
+    },
+    async close() {
+      closed = true;
+      while (running || queue.length > 0) {
+        if (!running) next();
+        await running;
+      }
+      if (sweeper) clearInterval(sweeper);
+    },
+    queued: () => queue.length,
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * The OpenAPI document as the running server would serve it, built without listening and without
+ * any configured database or Redis: an empty in-memory database (never migrated, never queried)
+ * carries the services the routes close over. Used by `npm run openapi` and the client generator.
+ */
+import { buildApp } from '../../app.ts';
+import { createServices } from '../../services.ts';
+import { loadConfig } from '../config.ts';
+import { createDatabase } from '../db.ts';
+import { createLogger } from '../logger.ts';
+
+export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
+  const config = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', MIGRATE_ON_START: 'false' });
+  const logger = createLogger(config);
+  const db = await createDatabase({});
+  const services = await createServices(config, logger, { db });
+  try {
+    const app = await buildApp(services);
+    await app.ready();
+    const document = app.swagger() as unknown as Record<string, unknown>;
+    await app.close();
+    return document;
+  } finally {
+    await services.close();
+  }
+}

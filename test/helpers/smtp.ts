@@ -1,0 +1,73 @@
+/**
+ * A real SMTP server for tests (the smtp-server package) on a free loopback port; every message
+ * it accepts is parsed with mailparser. `stop()` closes it (clients then get connection refused)
+ * and `start()` listens again on the same port, for outage tests.
+ */
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface TestSmtp {
+  url: string;
+  mails: ParsedMail[];
+  /** The mails received so far for `to`. */
+  mailsTo(to: string): ParsedMail[];
+  /** Resolves with the first mail (received or still to come) to `to` after `after` mails. */
+  waitForMail(to: string, options?: { after?: number; timeoutMs?: number }): Promise<ParsedMail>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestSmtp(): Promise<TestSmtp> {
+  const mails: ParsedMail[] = [];
+  let server: SMTPServer | undefined;
+  let port = 0;
+
+  const listen = async () => {
+    server = new SMTPServer({
+      // Plain SMTP on loopback: no STARTTLS offer (no certificate to trust), no authentication.
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      onData(stream, _session, callback) {
+        simpleParser(stream)
+          .then((mail) => {
+            mails.push(mail);
+            callback();
+          })
+          .catch(callback);
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (server.server.address() as AddressInfo).port;
+  };
+  await listen();
+
+  const addressed = (mail: ParsedMail, to: string) => {
+    const list = Array.isArray(mail.to) ? mail.to : mail.to ? [mail.to] : [];
+    return list.some((a) => a.value.some((v) => v.address?.toLowerCase() === to.toLowerCase()));
+  };
+
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    mails,
+    mailsTo: (to) => mails.filter((m) => addressed(m, to)),
+    async waitForMail(to, { after = 0, timeoutMs = 10_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = mails.filter((m) => addressed(m, to))[after];
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no mail to ${to} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    start: listen,
+    async stop() {
+      const current = server;
+      server = undefined;
+      if (current) await new Promise<void>((resolve) => current.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * The access matrix (OWASP API Top 10: broken object- and function-level authorization). Every
+ * route of the app's route table × {anonymous, customer A, customer B, staff} → the answer API.md
+ * documents: 401 for anonymous on a protected route, 403 for a customer on a staff route, 404 for
+ * customer B on customer A's order, success otherwise. Each cell sends a request that would
+ * succeed for an allowed caller (on fresh resources, so cells do not disturb each other); a
+ * refused one is problem+json and changes nothing. A route without an expectation below fails.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, login, type TestUser } from '../helpers/auth.ts';
+import { createProduct } from '../helpers/catalog-factory.ts';
+import { snapshot } from '../helpers/state-snapshot.ts';
+import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
+import { routeKey, routeTable } from './route-table.ts';
+
+type Caller = 'anonymous' | 'customerA' | 'customerB' | 'staff';
+const CALLERS: Caller[] = ['anonymous', 'customerA', 'customerB', 'staff'];
+
+interface Sent {
+  url: string;
+  payload?: unknown;
+  headers?: Record<string, string>;
+}
+
+interface Expectation {
+  /** Who may call it (API.md's "who" column). */
+  access: 'public' | 'customer' | 'staff';
+  /** The status an allowed caller gets. */
+  ok: number;
+  /**
+   * The resource is customer A's: customer B gets 404; staff may act on it ('staff-too') or, where
+   * API.md lists only the customer, gets the same 404 as any other caller ('owner-only').
+   */
+  ownedByA?: 'staff-too' | 'owner-only';
+  /** Builds a request that succeeds for an allowed caller, on fresh resources where it changes them. */
+  send: (caller: Caller) => Promise<Sent> | Sent;
+}
+
+const t: TestApp = await buildTestApp({ env: { LOGIN_MAX_FAILURES: '1000' } });
+let users: Record<Exclude<Caller, 'anonymous'>, TestUser>;
+const authOf = (caller: Caller) => (caller === 'anonymous' ? {} : users[caller].auth);
+
+beforeAll(async () => {
+  users = { customerA: await createUser(t), customerB: await createUser(t), staff: await createUser(t, { staff: true }) };
+});
+afterAll(async () => t.close());
+
+const product = async () => (await createProduct(t, { stock: 100 })).id;
+async function orderOfA(): Promise<string> {
+  const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: users.customerA.auth, payload: { order_items: [{ product: await product(), quantity: 1 }] } });
+  expect(res.statusCode).toBe(201);
+  return res.json().id;
+}
+async function category(): Promise<string> {
+  const slug = `c-${randomUUID().slice(0, 8)}`;
+  await t.services.catalog.createCategory({ slug, name: slug });
+  return slug;
+}
+const freshCustomer = async () => (await createUser(t)).id;
+const newAccount = () => {
+  const username = `u${randomUUID().slice(0, 12)}`;
+  return { username, email: `${username}@example.com`, password: `pw-${randomUUID()}` };
+};
+/** A refresh token of the caller's own (a fresh session), or of customer A for anonymous. */
+const refreshOf = async (caller: Caller) => {
+  const user = caller === 'anonymous' ? users.customerA : users[caller];
+  return (await login(t, user.username, user.password)).refresh;
+};
+
+const EXPECTATIONS: Record<string, Expectation> = {
+  'GET /health/live': { access: 'public', ok: 200, send: () => ({ url: '/health/live' }) },
+  'GET /health/ready': { access: 'public', ok: 200, send: () => ({ url: '/health/ready' }) },
+  'GET /metrics': { access: 'public', ok: 200, send: () => ({ url: '/metrics' }) },
+  'GET /openapi.json': { access: 'public', ok: 200, send: () => ({ url: '/openapi.json' }) },
+  'GET /docs': { access: 'public', ok: 200, send: () => ({ url: '/docs' }) },
+  'GET /docs*': { access: 'public', ok: 200, send: () => ({ url: '/docs/static/swagger-ui.css' }) },
+  'GET /docs/json': { access: 'public', ok: 200, send: () => ({ url: '/docs/json' }) },
+  'GET /docs/yaml': { access: 'public', ok: 200, send: () => ({ url: '/docs/yaml' }) },
+  'GET /docs/static/index.html': { access: 'public', ok: 302, send: () => ({ url: '/docs/static/index.html' }) },
+  'GET /docs/static/swagger-initializer.js': { access: 'public', ok: 200, send: () => ({ url: '/docs/static/swagger-initializer.js' }) },
+
+  'POST /api/identity/register': { access: 'public', ok: 201, send: () => ({ url: '/api/identity/register/', payload: newAccount() }) },
+  'POST /api/identity/token': {
+    access: 'public',
+    ok: 200,
+    send: () => ({ url: '/api/identity/token/', payload: { username: users.customerA.username, password: users.customerA.password } }),
+  },
+  'POST /api/identity/token/refresh': { access: 'public', ok: 200, send: async (c) => ({ url: '/api/identity/token/refresh/', payload: { refresh: await refreshOf(c) } }) },
+  'POST /api/identity/token/verify': { access: 'public', ok: 200, send: () => ({ url: '/api/identity/token/verify/', payload: { token: users.customerA.access } }) },
+  'POST /api/identity/logout': { access: 'customer', ok: 204, send: async (c) => ({ url: '/api/identity/logout/', payload: { refresh: await refreshOf(c) } }) },
+  'GET /api/identity/me': { access: 'customer', ok: 200, send: () => ({ url: '/api/identity/me/' }) },
+  'PATCH /api/identity/me': { access: 'customer', ok: 200, send: () => ({ url: '/api/identity/me/', payload: { first_name: 'Ada' } }) },
+  'GET /api/identity/customers': { access: 'staff', ok: 200, send: () => ({ url: '/api/identity/customers/' }) },
+  'POST /api/identity/customers': { access: 'staff', ok: 201, send: () => ({ url: '/api/identity/customers/', payload: newAccount() }) },
+  'GET /api/identity/customers/:id': { access: 'staff', ok: 200, send: () => ({ url: `/api/identity/customers/${users.customerA.id}/` }) },
+  'PATCH /api/identity/customers/:id': { access: 'staff', ok: 200, send: async () => ({ url: `/api/identity/customers/${await freshCustomer()}/`, payload: { last_name: 'X' } }) },
+  'DELETE /api/identity/customers/:id': { access: 'staff', ok: 204, send: async () => ({ url: `/api/identity/customers/${await freshCustomer()}/` }) },
+
+  'GET /api/catalog/products': { access: 'customer', ok: 200, send: () => ({ url: '/api/catalog/products/' }) },
+  'POST /api/catalog/products': { access: 'staff', ok: 201, send: () => ({ url: '/api/catalog/products/', payload: { name: 'New', price: '1.00', quantity: 1 } }) },
+  'GET /api/catalog/products/:id': { access: 'customer', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/` }) },
+  'PUT /api/catalog/products/:id': {
+    access: 'staff',
+    ok: 200,
+    send: async () => ({ url: `/api/catalog/products/${await product()}/`, payload: { name: 'Renamed', price: '2.00', quantity: 5 } }),
+  },
+  'PATCH /api/catalog/products/:id': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/`, payload: { price: '3.00' } }) },
+  'DELETE /api/catalog/products/:id': { access: 'staff', ok: 204, send: async () => ({ url: `/api/catalog/products/${await product()}/` }) },
+  'POST /api/catalog/products/:id/inventory': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/inventory/`, payload: { delta: 1 } }) },
+  'GET /api/catalog/categories': { access: 'customer', ok: 200, send: () => ({ url: '/api/catalog/categories/' }) },
+  'POST /api/catalog/categories': { access: 'staff', ok: 201, send: () => ({ url: '/api/catalog/categories/', payload: { slug: `n-${randomUUID().slice(0, 8)}`, name: 'N' } }) },
+  'PATCH /api/catalog/categories/:slug': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/categories/${await category()}/`, payload: { name: 'Renamed' } }) },
+  'DELETE /api/catalog/categories/:slug': { access: 'staff', ok: 204, send: async () => ({ url: `/api/catalog/categories/${await category()}/` }) },
+
+  'GET /api/cart': { access: 'customer', ok: 200, send: () => ({ url: '/api/cart/' }) },
+  'DELETE /api/cart': { access: 'customer', ok: 204, send: () => ({ url: '/api/cart/' }) },
+  'PUT /api/cart/items/:product_id': { access: 'customer', ok: 200, send: async () => ({ url: `/api/cart/items/${await product()}/`, payload: { quantity: 1 } }) },
+  'DELETE /api/cart/items/:product_id': { access: 'customer', ok: 200, send: async () => ({ url: `/api/cart/items/${await product()}/` }) },
+  'POST /api/cart/checkout': {
+    access: 'customer',
+    ok: 201,
+    send: async (caller) => {
+      // Something in the caller's own cart first, or checkout has nothing to order.
+      if (caller !== 'anonymous') {
+        const res = await t.app.inject({ method: 'PUT', url: `/api/cart/items/${await product()}/`, headers: authOf(caller), payload: { quantity: 1 } });
+        expect(res.statusCode).toBe(200);
+      }
+      return { url: '/api/cart/checkout/' };
+    },
+  },
+
+  'POST /api/orders/orders': { access: 'customer', ok: 201, send: async () => ({ url: '/api/orders/orders/', payload: { order_items: [{ product: await product(), quantity: 1 }] } }) },
+  'GET /api/orders/orders': { access: 'customer', ok: 200, send: () => ({ url: '/api/orders/orders/' }) },
+  // API.md: "customer: own order; someone else's → 404" (staff act on orders by cancel and ship).
+  'GET /api/orders/orders/:id': { access: 'customer', ok: 200, ownedByA: 'owner-only', send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/` }) },
+  'POST /api/orders/orders/:id/cancel': { access: 'customer', ok: 200, ownedByA: 'staff-too', send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/cancel/` }) },
+  'POST /api/orders/orders/:id/ship': { access: 'staff', ok: 200, send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/ship/` }) },
+};
+
+/** The documented answer of one cell. */
+function expected(e: Expectation, caller: Caller): number {
+  if (e.access === 'public') return e.ok;
+  if (caller === 'anonymous') return 401;
+  if (e.access === 'staff' && caller !== 'staff') return 403;
+  if (e.ownedByA && caller === 'customerB') return 404;
+  if (e.ownedByA === 'owner-only' && caller === 'staff') return 404;
+  return e.ok;
+}
+
+const routes = routeTable(t.app);
+/** HEAD routes are Fastify's mirrors of GET: the same expectation, without a body. */
+const expectationOf = (key: string) => EXPECTATIONS[key.replace(/^HEAD /, 'GET ')];
+
+describe('access matrix: every route × caller → the documented answer', () => {
+  it('has an expectation for every route of the app, and no stale one', () => {
+    const missing = routes.map(routeKey).filter((key) => !expectationOf(key));
+    expect(missing, 'routes without an access expectation: add them to EXPECTATIONS').toEqual([]);
+    const live = new Set(routes.map(routeKey));
+    expect(Object.keys(EXPECTATIONS).filter((key) => !live.has(key)), 'expectations for routes that are gone').toEqual([]);
+  });
+
+  const cells = routes.flatMap((route) => CALLERS.map((caller) => [routeKey(route), caller, route.method] as const));
+  it.each(cells)('%s as %s', async (key, caller, method) => {
+    const e = expectationOf(key);
+    if (!e) return; // reported by the test above
+    const sent = await e.send(caller);
+    const owners = [users.customerA.id, users.customerB.id, users.staff.id];
+    const before = await snapshot(t, owners);
+    const res = await t.app.inject({
+      method: method as 'GET',
+      url: sent.url,
+      headers: { ...authOf(caller), ...sent.headers },
+      ...(sent.payload !== undefined ? { payload: sent.payload as object } : {}),
+    });
+    const want = expected(e, caller);
+    expect(res.statusCode, `${key} as ${caller}: ${res.body.slice(0, 300)}`).toBe(want);
+    if (want >= 400) {
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      if (method !== 'HEAD') expect(res.json().code).toBe({ 401: 'not_authenticated', 403: 'forbidden', 404: 'not_found' }[want]);
+      expect(await snapshot(t, owners), 'a refused request changed something').toEqual(before);
+    }
+  });
+});
