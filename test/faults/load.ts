@@ -102,7 +102,7 @@ export async function settle(t: TestApp, result: LoadResult, timeoutMs = 10_000)
 export async function runLoad(t: TestApp, shop: Shop, options: { ms: number; maxRequestsPerClient?: number; features?: Feature[] }): Promise<LoadResult> {
   const result: LoadResult = { answers: [], violations: [], placed: new Map(), unsettled: new Map() };
   const end = Date.now() + options.ms;
-  const features = options.features ?? ['browse', 'browse', 'browse', 'cart', 'order'];
+  const features = options.features ?? ['browse', 'browse', 'browse', 'cart', 'order', 'sign-in'];
   const max = options.maxRequestsPerClient ?? 400;
 
   const record = (feature: Feature, res: Reply) => recordAnswer(result, feature, res);

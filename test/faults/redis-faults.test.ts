@@ -70,6 +70,8 @@ describe.runIf(onRealPostgres && privateRedisAvailable)('Redis faults under load
     // Only carts need Redis: the catalog, orders and sign-in keep answering without it.
     expect(counts['browse']?.[503] ?? 0).toBe(0);
     expect(counts['order']?.[503] ?? 0).toBe(0);
+    expect(counts['sign-in']?.[503] ?? 0).toBe(0);
+    expect(counts['sign-in']?.[200] ?? 0).toBeGreaterThan(0);
     expect(recovered).toBeLessThan(5000);
     recordFigures(`redis ${name}`, result, recovered);
   }
