@@ -81,7 +81,7 @@ describe('checkProduction', () => {
     const rows = await checkProductionLive({ ...rest, ORDERS_MODE: 'async', REDIS_DURABILITY: 'elasticache' });
     expect(rows.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`)).toEqual([
       expect.stringMatching(/^REDIS_URL: must be set/),
-      expect.stringMatching(/^ORDERS_MODE: async needs REDIS_URL/),
+      expect.stringMatching(/^ORDERS_MODE: ORDERS_MODE=async needs REDIS_URL/),
       expect.stringMatching(/^REDIS_DURABILITY: REDIS_DURABILITY must be one of verify, memorydb/),
     ]);
     // Sync mode (the default) asks nothing of Redis persistence.

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { ConfigError, DEV_JWT_SECRET, DEV_MAIL_FROM, loadConfig } from './config.ts';
-import { parseRedisDurability, redisDurability, RedisDurabilityError, type RedisCommandClient } from './redis-durability.ts';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, redisDurability, RedisDurabilityError, type RedisCommandClient } from './redis-durability.ts';
 
 export interface CheckResult {
   name: string;
@@ -23,7 +23,7 @@ function ordersModeChecks(env: Env, redisUrl: string | undefined): CheckResult[]
   const rows: CheckResult[] = [
     redisUrl
       ? { name: 'ORDERS_MODE', ok: true, detail: 'async: accepted orders wait in Redis until the worker writes them' }
-      : { name: 'ORDERS_MODE', ok: false, detail: 'async needs REDIS_URL: accepted orders wait in a Redis stream; set REDIS_URL or use ORDERS_MODE=sync' },
+      : { name: 'ORDERS_MODE', ok: false, detail: ASYNC_NEEDS_REDIS_URL },
   ];
   try {
     rows.push({ name: 'REDIS_DURABILITY', ok: true, detail: parseRedisDurability(env.REDIS_DURABILITY) });

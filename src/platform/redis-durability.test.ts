@@ -38,6 +38,14 @@ describe.runIf(privateRedisAvailable)('redisDurability on real Redis servers', (
     await expect(assertAsyncOrdersStore({ ordersMode: 'async', redisUrl: servers.always!.url }, on('always'))).resolves.toBeUndefined();
   });
 
+  it('waits for a client that is still connecting, as the app\'s clients are at start-up', async () => {
+    // The app's clients have no offline queue: a command sent before the connection is up fails.
+    const client = new Redis(servers.always!.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    clients.push(client);
+    expect(client.status).not.toBe('ready');
+    await expect(assertAsyncOrdersStore({ ordersMode: 'async', redisUrl: servers.always!.url }, client)).resolves.toBeUndefined();
+  });
+
   it('refuses appendfsync everysec and a Redis without an append-only file, saying what to set', async () => {
     expect(await redisDurability(on('everysec'))).toEqual({ durable: false, detail: expect.stringMatching(/appendfsync everysec.*set appendfsync always/) });
     expect(await redisDurability(on('snapshotsOnly'))).toEqual({ durable: false, detail: expect.stringMatching(/appendonly no.*appendonly yes and appendfsync always/) });

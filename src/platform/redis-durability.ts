@@ -22,6 +22,35 @@ export interface RedisCommandClient {
   call(command: string, ...args: string[]): Promise<unknown>;
 }
 
+/** ioredis' connection state, when the client is one: a client still connecting is waited for. */
+interface ConnectingClient {
+  status?: string;
+  once?(event: 'ready' | 'end', listener: () => void): unknown;
+  off?(event: 'ready' | 'end', listener: () => void): unknown;
+}
+
+/**
+ * Waits (at most `timeoutMs`, or until it gives up) for a client that is still connecting: the
+ * app's clients send
+ * nothing while disconnected (no offline queue), so a question asked at start-up, before the
+ * connection is up, would otherwise fail at once.
+ */
+async function whenReady(client: RedisCommandClient, timeoutMs: number): Promise<void> {
+  const c = client as RedisCommandClient & ConnectingClient;
+  if (!c.once || !c.off || c.status === undefined || c.status === 'ready' || c.status === 'end') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      c.off!('ready', done);
+      c.off!('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    c.once!('ready', done);
+    c.once!('end', done);
+  });
+}
+
 export type RedisDurabilitySetting = 'verify' | 'memorydb';
 
 export const REDIS_DURABILITY_SETTINGS: readonly RedisDurabilitySetting[] = ['verify', 'memorydb'];
@@ -35,6 +64,10 @@ export interface RedisDurability {
 export class RedisDurabilityError extends Error {
   override name = 'RedisDurabilityError';
 }
+
+/** Why async mode cannot run without REDIS_URL (start-up error and check:production row). */
+export const ASYNC_NEEDS_REDIS_URL =
+  'ORDERS_MODE=async needs REDIS_URL: accepted orders wait in a Redis stream until the worker writes them; set REDIS_URL or use ORDERS_MODE=sync';
 
 /** REDIS_DURABILITY: unset or empty → `verify`; anything but `verify`/`memorydb` throws. */
 export function parseRedisDurability(value: string | undefined): RedisDurabilitySetting {
@@ -87,6 +120,8 @@ export interface RedisDurabilityOptions {
   setting?: RedisDurabilitySetting;
   /** REDIS_URL, to refuse a MemoryDB declaration on an ElastiCache host. */
   url?: string | undefined;
+  /** How long to wait for a client that is still connecting (default 5 s). */
+  readyTimeoutMs?: number;
 }
 
 /**
@@ -99,6 +134,7 @@ export async function redisDurability(client: RedisCommandClient, options: Redis
   let appendfsync: string | undefined;
   let info: Map<string, string>;
   try {
+    await whenReady(client, options.readyTimeoutMs ?? 5000);
     appendonly = await configGet(client, 'appendonly');
     appendfsync = appendonly === undefined ? undefined : await configGet(client, 'appendfsync');
     info = await persistenceInfo(client);
@@ -162,9 +198,7 @@ export interface AsyncOrdersStoreSettings {
 export async function assertAsyncOrdersStore(settings: AsyncOrdersStoreSettings, client: RedisCommandClient | undefined): Promise<void> {
   if (settings.ordersMode !== 'async') return;
   if (!settings.redisUrl || !client) {
-    throw new RedisDurabilityError(
-      'ORDERS_MODE=async needs REDIS_URL: accepted orders wait in a Redis stream until the worker writes them; set REDIS_URL or use ORDERS_MODE=sync',
-    );
+    throw new RedisDurabilityError(ASYNC_NEEDS_REDIS_URL);
   }
   const result = await redisDurability(client, { setting: parseRedisDurability(settings.redisDurability), url: settings.redisUrl });
   if (!result.durable) {
