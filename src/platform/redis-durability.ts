@@ -31,9 +31,8 @@ interface ConnectingClient {
 
 /**
  * Waits (at most `timeoutMs`, or until it gives up) for a client that is still connecting: the
- * app's clients send
- * nothing while disconnected (no offline queue), so a question asked at start-up, before the
- * connection is up, would otherwise fail at once.
+ * app's clients send nothing while disconnected (no offline queue), so a question asked at
+ * start-up, before the connection is up, would otherwise fail at once.
  */
 async function whenReady(client: RedisCommandClient, timeoutMs: number): Promise<void> {
   const c = client as RedisCommandClient & ConnectingClient;
