@@ -64,8 +64,10 @@ export async function startServer(opts: {
   quietStdout?: boolean;
   /** Another checkout of the code to run (bench/tracing runs main's beside this branch's). */
   cwd?: string;
+  /** Node options before the entry point (bench/orders: `--cpu-prof`). */
+  nodeArgs?: string[];
 }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: opts.cwd,
     env: {
       ...process.env,
