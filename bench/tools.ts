@@ -8,12 +8,13 @@
  *  - `wrk`: one `wrk` run with a Lua script, its rate, p50/p99 and answers by status.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { cpuOf } from './lib.ts';
 
 const run = promisify(execFile);
 
@@ -22,7 +23,35 @@ export interface BenchPostgres {
   url: string;
   /** Settings that differ from PostgreSQL's defaults, for the table's header. */
   settings: string;
+  /** CPU seconds its processes have used so far: the postmaster, its live children, and those gone. */
+  cpu(): number;
   destroy(): void;
+}
+
+/** utime + stime (+ cutime + cstime: reaped children) of a process, in seconds. */
+function cpuTicks(pid: number, withReaped: boolean): number {
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  if (!stat) return 0;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + (withReaped ? Number(f[13]) + Number(f[14]) : 0)) / 100;
+}
+
+function processTreeCpu(root: number): number {
+  let total = cpuTicks(root, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = existsSync(`/proc/${entry}/stat`) ? readFileSync(`/proc/${entry}/stat`, 'utf8') : '';
+    if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) total += cpuTicks(Number(entry), false);
+  }
+  return total;
+}
+
+/** The machine's busy and total CPU seconds so far (/proc/stat), for its busy share over a window. */
+export function machineCpu(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0) / 100;
+  const idle = (fields[3]! + fields[4]!) / 100;
+  return { busy: total - idle, total };
 }
 
 function freePort(): Promise<number> {
@@ -64,9 +93,11 @@ export async function startBenchPostgres(maxConnections: number): Promise<BenchP
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.end();
+  const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
     url,
     settings: `${settings} (fsync, synchronous_commit: on)`,
+    cpu: () => processTreeCpu(postmaster),
     destroy() {
       try {
         asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
@@ -154,3 +185,42 @@ export const luaStrings = (values: string[]) => `{ ${values.map((v) => JSON.stri
 
 /** "nproc 2, load 1.2 / 0.9 / 0.7": the machine line of each table. */
 export const machine = () => `nproc ${os.availableParallelism()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`;
+
+/** CPU per unit of work (an order, a request), µs: the server process, PostgreSQL (all its processes), Redis; the machine's busy share. */
+export interface CpuShare {
+  server?: number;
+  postgres?: number;
+  redis: number;
+  machineBusy: number;
+}
+
+export interface Probes {
+  serverPid: number | undefined;
+  postgresCpu: (() => number) | undefined;
+  redisCpu: () => Promise<number>;
+}
+
+/** Runs `fn` (which returns how many units of work it got done, and its result) and the CPU it cost per unit. */
+export async function metered<T>(probes: Probes, fn: () => Promise<{ count: number; result: T }>): Promise<{ result: T; cpu: CpuShare }> {
+  const read = async () => ({ server: cpuOf(probes.serverPid), postgres: probes.postgresCpu?.(), redis: await probes.redisCpu(), machine: machineCpu() });
+  const a = await read();
+  const { count, result } = await fn();
+  const b = await read();
+  const per = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? undefined : ((y - x) * 1e6) / Math.max(1, count));
+  return {
+    result,
+    cpu: {
+      server: per(a.server, b.server),
+      postgres: per(a.postgres, b.postgres),
+      redis: per(a.redis, b.redis)!,
+      machineBusy: (b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total),
+    },
+  };
+}
+
+/** Redis's own CPU seconds so far (INFO cpu), through `client`. */
+export const redisCpuOf = (client: { info(section: string): Promise<string> }) => async () => {
+  const info = await client.info('cpu');
+  const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return read('used_cpu_user') + read('used_cpu_sys');
+};
