@@ -28,9 +28,18 @@ export interface BenchPostgres {
   destroy(): void;
 }
 
+/** /proc/<pid>/stat, or '' for a process that has gone (backends come and go while we read). */
+function readStat(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** utime + stime (+ cutime + cstime: reaped children) of a process, in seconds. */
 function cpuTicks(pid: number, withReaped: boolean): number {
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  const stat = readStat(pid);
   if (!stat) return 0;
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12]) + (withReaped ? Number(f[13]) + Number(f[14]) : 0)) / 100;
@@ -40,7 +49,7 @@ function processTreeCpu(root: number): number {
   let total = cpuTicks(root, true);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = existsSync(`/proc/${entry}/stat`) ? readFileSync(`/proc/${entry}/stat`, 'utf8') : '';
+    const stat = readStat(Number(entry));
     if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) total += cpuTicks(Number(entry), false);
   }
   return total;

@@ -21,7 +21,7 @@
  * of the run's own, deleted at the end. Needs pgbench (postgresql-client) and wrk.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -202,22 +202,52 @@ function printTable(rows: Row[]) {
   console.log(`| only 201 (no shortage in this bench) | ${badAnswers.length === 0 ? 'only 201' : `also ${[...new Set(badAnswers)].join(', ')}`} | ${badAnswers.length === 0 ? 'met' : 'missed'} |`);
 }
 
+/** The writer's batches in the window, from its debug lines ('order batch written': orders, ms). */
+function printBatches(log: string, from: number, to: number) {
+  const batches = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('order batch written'))
+    .map((line) => JSON.parse(line) as { time: number; orders: number; ms: number })
+    .filter((b) => b.time >= from && b.time <= to);
+  if (batches.length === 0) return;
+  const pct = (values: number[], p: number) => [...values].sort((x, y) => x - y)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
+  const sizes = batches.map((b) => b.orders);
+  const ms = batches.map((b) => b.ms);
+  const seconds = (to - from) / 1000;
+  console.log(
+    `writer batches: ${(batches.length / seconds).toFixed(0)}/s, orders per batch mean ${(sizes.reduce((a, b) => a + b, 0) / batches.length).toFixed(1)} ` +
+      `(p50 ${pct(sizes, 0.5)}, max ${Math.max(...sizes)}), batch time p50 ${pct(ms, 0.5)} ms, p99 ${pct(ms, 0.99)} ms, ` +
+      `writer busy ${((ms.reduce((a, b) => a + b, 0) / (to - from)) * 100).toFixed(0)} % of the window`,
+  );
+}
+
 /** The server again with --cpu-prof, loaded at spread / 32 for BENCH_SECONDS; the profile summarised. */
 async function profile(dbUrl: string, env: Record<string, string>, tokens: string[], request: Parameters<typeof startServer>[0]['request']) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-orders-prof-'));
-  const server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
-  const window = { from: 0, to: 0 };
+  const log = path.join(dir, 'server.log');
+  const server = await startServer({
+    port: PORT,
+    databaseUrl: dbUrl,
+    env: { ...env, LOG_LEVEL: 'debug' },
+    request,
+    stdoutFile: log,
+    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+  });
+  const window = { from: 0, to: 0, wallFrom: 0, wallTo: 0 };
   try {
     await wrk({ url: `http://127.0.0.1:${PORT}/`, lua: orderLua(tokens, SPREAD), connections: 32, seconds: 3 });
     window.from = monotonicUs();
+    window.wallFrom = Date.now();
     const r = await wrk({ url: `http://127.0.0.1:${PORT}/`, lua: orderLua(tokens, SPREAD), connections: 32, seconds: SECONDS });
     window.to = monotonicUs();
+    window.wallTo = Date.now();
     console.log(`\nprofiled run (spread, 32): ${r.perSecond.toFixed(0)} requests/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${answers(r.statuses, r.errors)}`);
   } finally {
     await stopServer(server);
   }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('the server wrote no CPU profile');
+  printBatches(log, window.wallFrom, window.wallTo);
   printProfile(summariseProfile(path.join(dir, file), 30, window));
   if (process.env.BENCH_KEEP_PROFILE) console.log(`profile kept in ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
