@@ -5,7 +5,7 @@
  * result table with ratios to the bare ceiling.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import pg from 'pg';
 
@@ -64,8 +64,12 @@ export async function startServer(opts: {
   quietStdout?: boolean;
   /** Another checkout of the code to run (bench/tracing runs main's beside this branch's). */
   cwd?: string;
+  /** Node options before the entry point (bench/orders: `--cpu-prof`). */
+  nodeArgs?: string[];
+  /** Its stdout (the JSON log) into this file instead (bench/orders reads the writer's batch lines). */
+  stdoutFile?: string;
 }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: opts.cwd,
     env: {
       ...process.env,
@@ -80,7 +84,7 @@ export async function startServer(opts: {
       SMTP_URL: 'smtp://127.0.0.1:2525',
       ...opts.env,
     },
-    stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],
+    stdio: ['ignore', opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
     const up = await opts.request('GET', '/health/live', undefined).catch(() => undefined);
