@@ -2,13 +2,12 @@
  * The composition root: platform parts first, then each module in dependency order, passed as
  * arguments. The server, the worker, the scripts and the tests all build the same graph here.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './platform/config.ts';
 import { createDatabase, type Database } from './platform/db.ts';
 import { createDependencyMonitor, type MonitorOptions } from './platform/dependencies.ts';
 import { createMailer } from './platform/mail.ts';
-import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis } from './platform/kv.ts';
+import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis, type RedisClient } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
@@ -23,7 +22,7 @@ import { createRedisHoldStore } from './modules/catalog/holds-redis.ts';
 export interface ServiceOverrides {
   /** An already-open database (tests hand in a freshly migrated copy). */
   db?: Database;
-  redis?: Redis;
+  redis?: RedisClient;
 }
 
 export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}) {
@@ -48,6 +47,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     (config.redis.url
       ? createRedisClient(config.redis.url, config.redis.keyPrefix, logger, {
           commandTimeoutMs: config.redis.commandTimeoutMs,
+          cluster: config.redis.cluster,
           onDown: (error) => dependencies.failed('redis', error),
           onUp: () => dependencies.recovered('redis'),
         })

@@ -177,11 +177,12 @@ export class Compute extends Construct {
    * Flash-sale mode on MemoryDB: ORDERS_MODE=async; REDIS_DURABILITY=memorydb declares the store
    * durable (MemoryDB withholds CONFIG, so the app cannot read it); the ACL user; and a key
    * prefix with a hash tag, so every key lands in one hash slot (MemoryDB runs in cluster mode,
-   * where a script or MGET over keys of different slots is refused).
+   * where a script or MGET over keys of different slots is refused); REDIS_CLUSTER=true makes the
+   * app's clients cluster clients that follow MOVED/ASK across failovers.
    */
   private ordersMode(data: Data): Record<string, string> {
     if (data.redisEndpoint.kind !== 'memorydb') return { ORDERS_MODE: 'sync' };
-    return { ORDERS_MODE: 'async', REDIS_DURABILITY: 'memorydb', REDIS_USERNAME: data.redisEndpoint.username!, REDIS_KEY_PREFIX: '{opply}:' };
+    return { ORDERS_MODE: 'async', REDIS_DURABILITY: 'memorydb', REDIS_USERNAME: data.redisEndpoint.username!, REDIS_KEY_PREFIX: '{opply}:', REDIS_CLUSTER: 'true' };
   }
 
   /** The SES identity mails are sent as (when the stack manages it) and MAIL_FROM. */

@@ -88,6 +88,7 @@ describe('flash-sale mode (context ordersMode=async): Amazon MemoryDB as the dur
     for (const name of ['api', 'worker']) {
       assert.equal(env(plain, name).ORDERS_MODE, 'sync');
       assert.ok(!('REDIS_DURABILITY' in env(plain, name)));
+      assert.ok(!('REDIS_CLUSTER' in env(plain, name)));
     }
   });
 
@@ -149,6 +150,7 @@ describe('flash-sale mode (context ordersMode=async): Amazon MemoryDB as the dur
       assert.equal(e.REDIS_USERNAME, user.Properties!.UserName, name);
       assert.equal(e.REDIS_TLS, 'true', name);
       assert.match(e.REDIS_KEY_PREFIX as string, /^\{[a-z]+\}:$/, `${name}: one hash slot for every key`);
+      assert.equal(e.REDIS_CLUSTER, 'true', `${name}: a cluster client for MemoryDB's cluster mode`);
       assert.match(secret(flash, name, 'REDIS_AUTH_TOKEN'), new RegExp(passwordSecretId), name);
     }
   });

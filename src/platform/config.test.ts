@@ -11,6 +11,15 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.http)).toBe(true);
   });
 
+  it('refuses REDIS_CLUSTER=true without a hash tag in REDIS_KEY_PREFIX, naming both', () => {
+    const url = 'rediss://clustercfg.example.com:6379';
+    expect(loadConfig({ REDIS_URL: url }).redis.cluster).toBe(false);
+    expect(loadConfig({ REDIS_URL: url, REDIS_CLUSTER: 'true', REDIS_KEY_PREFIX: '{opply}:' }).redis.cluster).toBe(true);
+    for (const prefix of ['', 'opply:', '{}:', '{opply:']) {
+      expect(() => loadConfig({ REDIS_URL: url, REDIS_CLUSTER: 'true', REDIS_KEY_PREFIX: prefix })).toThrow(/REDIS_CLUSTER=true needs a REDIS_KEY_PREFIX with a hash tag/);
+    }
+  });
+
   it('reports every bad variable at once, by name', () => {
     try {
       loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', CART_TTL_SECONDS: '-1', MIGRATE_ON_START: 'maybe' });

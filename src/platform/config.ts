@@ -20,6 +20,31 @@ type Env = Record<string, string | undefined>;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * A hash tag in the prefix (Redis: the text between the first `{` and the next `}`, when not
+ * empty): every prefixed key then maps to that tag's slot.
+ */
+export function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open >= 0 && prefix.indexOf('}', open + 1) > open + 1;
+}
+
+/**
+ * REDIS_CLUSTER=true: every key must share the prefix's hash slot (the hold scripts and MGETs name
+ * several keys; a cluster refuses keys of different slots with CROSSSLOT), so the prefix needs a
+ * hash tag.
+ */
+function redisCluster(r: ReturnType<typeof reader>): boolean {
+  const cluster = r.bool('REDIS_CLUSTER', false);
+  const prefix = r.str('REDIS_KEY_PREFIX', '');
+  if (cluster && !hasHashTag(prefix)) {
+    r.problems.push(
+      `REDIS_CLUSTER=true needs a REDIS_KEY_PREFIX with a hash tag, e.g. "{opply}:" (is "${prefix}"): the app's multi-key scripts need every key in one hash slot`,
+    );
+  }
+  return cluster;
+}
+
 /** Collects problems instead of throwing at the first one. */
 function reader(env: Env) {
   const problems: string[] = [];
@@ -157,6 +182,8 @@ export function loadConfig(env: Env = {}) {
       keyPrefix: r.str('REDIS_KEY_PREFIX', ''),
       /** A command without an answer in this time fails (a paused or stuck Redis → 503, not a hang). */
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
+      /** A cluster client (MemoryDB, cluster-mode Redis) seeded from REDIS_URL; needs a `{tag}` prefix. */
+      cluster: redisCluster(r),
     },
     auth: {
       jwtSecret,

@@ -13,7 +13,8 @@ describe.runIf(testRedisUrl)('Redis key-value store, batched per turn', () => {
   let redis: Redis;
   let kv: KeyValueStore;
   beforeAll(async () => {
-    redis = createRedisClient(testRedisUrl!, prefix);
+    // A single-node client (no REDIS_CLUSTER): MONITOR watches its one connection.
+    redis = createRedisClient(testRedisUrl!, prefix) as Redis;
     await waitForRedis(redis);
     kv = createRedisStore(redis);
     await Promise.all([kv.set('a', '1'), kv.set('b', '2'), kv.set('c', '3')]);

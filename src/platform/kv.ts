@@ -5,8 +5,13 @@
  * Redis commands fail fast while the connection is down (no offline queue: nothing waits for a
  * reconnect), and a command without an answer within `commandTimeoutMs` (a paused or stuck Redis)
  * fails too, so callers degrade — the cache reads as a miss, carts answer 503 — instead of hanging.
+ *
+ * With REDIS_CLUSTER=true the client is an ioredis Cluster seeded from REDIS_URL (Amazon MemoryDB,
+ * a cluster-mode Redis): it follows MOVED/ASK redirections and refreshes its slot map after a
+ * failover. Every key the app sends goes through the client's prefix; a prefix with a hash tag
+ * (`{opply}:`) puts them all in one slot, so the multi-key scripts and MGETs are never CROSSSLOT.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
 export interface KeyValueStore {
@@ -30,22 +35,50 @@ export interface RedisClientOptions {
   /** Told when the connection goes down and when it is ready again (dependencies.ts). */
   onDown?: (error: unknown) => void;
   onUp?: () => void;
+  /** REDIS_CLUSTER: an ioredis Cluster seeded from the URL instead of a single-node client. */
+  cluster?: boolean | undefined;
+}
+
+/** A single-node client or a cluster one: the commands the app sends are the same on both. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * The seed node, credentials and TLS of a cluster from a redis:// or rediss:// URL. TLS hosts are
+ * used as given (`dnsLookup`), as AWS advises for MemoryDB and ElastiCache: the nodes' TLS
+ * certificates name the endpoint's host names, not their IP addresses.
+ */
+function createCluster(url: string, keyPrefix: string, nodeOptions: RedisOptions): Cluster {
+  const u = new URL(url);
+  const tls = u.protocol === 'rediss:';
+  return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    keyPrefix,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+    ...(tls ? { dnsLookup: (address: string, callback: (error: Error | null, address: string) => void) => callback(null, address) } : {}),
+    redisOptions: {
+      ...nodeOptions,
+      ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+  });
 }
 
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1000;
 
-export function createRedisClient(url: string, keyPrefix: string, logger?: Logger, options: RedisClientOptions = {}): Redis {
+export function createRedisClient(url: string, keyPrefix: string, logger?: Logger, options: RedisClientOptions = {}): RedisClient {
   const commandTimeout = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
-  const redis = new Redis(url, {
-    keyPrefix,
-    enableOfflineQueue: false,
+  const nodeOptions: RedisOptions = {
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     ...(commandTimeout > 0 ? { commandTimeout } : {}),
     // Reconnect forever with a capped back-off: Redis coming back must heal the service by itself.
     retryStrategy: (times) => Math.min(times * 100, 2000),
     lazyConnect: false,
-  });
+  };
+  const redis = options.cluster
+    ? createCluster(url, keyPrefix, nodeOptions)
+    : new Redis(url, { ...nodeOptions, keyPrefix, enableOfflineQueue: false });
   batchTurns(redis);
   let down = false;
   // One line per outage (the monitor's, when there is one), not one per reconnect attempt.
@@ -75,7 +108,7 @@ interface TurnBatch {
 /** Keys in one batched MGET at most; a turn asking for more sends several. */
 const MAX_BATCH_KEYS = 2000;
 
-const turns = new WeakMap<Redis, { mget: (keys: string[]) => Promise<Array<string | null>> }>();
+const turns = new WeakMap<RedisClient, { mget: (keys: string[]) => Promise<Array<string | null>> }>();
 
 /**
  * What a client sends during one turn of the event loop leaves together at its end:
@@ -89,8 +122,7 @@ const turns = new WeakMap<Redis, { mget: (keys: string[]) => Promise<Array<strin
  * its own order, and a failure reaches every caller of the batch. Unlike ioredis' auto-pipelining,
  * nothing waits for an earlier batch's replies.
  */
-function batchTurns(redis: Redis) {
-  const send = redis.sendCommand.bind(redis);
+function batchTurns(redis: RedisClient) {
   let corked: Redis['stream'] | undefined;
   let batch: TurnBatch | undefined;
   let scheduled = false;
@@ -120,14 +152,18 @@ function batchTurns(redis: Redis) {
     setImmediate(endTurn);
   };
 
-  redis.sendCommand = (command, stream) => {
-    if (!corked && !ending && !stream && redis.status === 'ready' && redis.stream) {
-      corked = redis.stream;
-      corked.cork();
-      schedule();
-    }
-    return send(command, stream);
-  };
+  // Corking needs the one connection; a cluster's commands go to each slot's node (no corking).
+  if (redis instanceof Redis) {
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = (command, stream) => {
+      if (!corked && !ending && !stream && redis.status === 'ready' && redis.stream) {
+        corked = redis.stream;
+        corked.cork();
+        schedule();
+      }
+      return send(command, stream);
+    };
+  }
 
   const mget = (keys: string[]) =>
     new Promise<Array<string | null>>((resolve, reject) => {
@@ -147,14 +183,14 @@ function batchTurns(redis: Redis) {
 }
 
 /** MGET through the client's turn batch (see batchTurns); a client made elsewhere gets one too. */
-export function batchedMget(redis: Redis, keys: string[]): Promise<Array<string | null>> {
+export function batchedMget(redis: RedisClient, keys: string[]): Promise<Array<string | null>> {
   if (keys.length === 0) return Promise.resolve([]);
   if (!turns.has(redis)) batchTurns(redis);
   return turns.get(redis)!.mget(keys);
 }
 
 /** Resolves when the client is ready, so the first requests do not fail while it connects. */
-export async function waitForRedis(redis: Redis, timeoutMs = 5000): Promise<void> {
+export async function waitForRedis(redis: RedisClient, timeoutMs = 5000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('Redis did not become ready in time')), timeoutMs);
@@ -172,9 +208,9 @@ local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}`;
 
-export function createRedisStore(redis: Redis): KeyValueStore {
+export function createRedisStore(redis: RedisClient): KeyValueStore {
   redis.defineCommand('kvHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
-  const withHit = redis as Redis & { kvHit(key: string, window: number): Promise<[number, number]> };
+  const withHit = redis as RedisClient & { kvHit(key: string, window: number): Promise<[number, number]> };
   return {
     kind: 'redis',
     get: (key) => redis.get(key),
@@ -257,17 +293,24 @@ export function createMemoryStore(now: () => number = Date.now): KeyValueStore {
   };
 }
 
-/** Deletes every key under a prefix (a test file's or a bench run's namespace) on its own connection. */
-export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
-  const cleaner = createRedisClient(url, '');
+/**
+ * Deletes every key under a prefix (a test file's or a bench run's namespace) on its own
+ * connection. On a cluster SCAN sees one node's keys, so it runs on every master, and each key is
+ * deleted by its own DEL (routed to its slot: no CROSSSLOT whatever the prefix).
+ */
+export async function deleteKeysWithPrefix(url: string, prefix: string, options: { cluster?: boolean | undefined } = {}): Promise<void> {
+  const cleaner = createRedisClient(url, '', undefined, { cluster: options.cluster });
   try {
     await waitForRedis(cleaner);
-    let cursor = '0';
-    do {
-      const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await cleaner.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    const nodes = cleaner instanceof Cluster ? cleaner.nodes('master') : [cleaner];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length > 0) await (node === cleaner ? node.del(...keys) : Promise.all(keys.map((key) => cleaner.del(key))));
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
     cleaner.disconnect();
   }

@@ -1,10 +1,9 @@
 /** The platform parts every module service receives. */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Database } from './db.ts';
 import type { DependencyMonitor } from './dependencies.ts';
-import type { KeyValueStore } from './kv.ts';
+import type { KeyValueStore, RedisClient } from './kv.ts';
 
 export interface Platform {
   config: Config;
@@ -12,7 +11,7 @@ export interface Platform {
   db: Database;
   kv: KeyValueStore;
   /** The Redis client when REDIS_URL is set; modules with a Redis implementation use it. */
-  redis: Redis | null;
+  redis: RedisClient | null;
   /** Outage tracking: one log line down, one back, `dependency_up` (dependencies.ts). */
   dependencies: DependencyMonitor;
 }

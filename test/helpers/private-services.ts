@@ -8,7 +8,7 @@
  * `privateRedisAvailable` / `privatePostgresAvailable`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,6 +131,107 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis Cluster
+
+export const privateRedisClusterAvailable = redisServer !== undefined && which('redis-cli') !== undefined;
+
+export interface PrivateRedisClusterNode {
+  port: number;
+  url: string;
+  /** A client of this one node (not a cluster client), for CLUSTER/INFO commands. */
+  client(): Redis;
+}
+
+export interface PrivateRedisCluster {
+  /** A seed node's URL, what REDIS_URL names with REDIS_CLUSTER=true. */
+  url: string;
+  nodes: PrivateRedisClusterNode[];
+  /** Resolves once every node reports cluster_state:ok and agrees on `masters` masters. */
+  waitUntilOk(timeoutMs?: number): Promise<void>;
+  /** Stops every node and removes their directories. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `masters` masters (3 at least: redis-cli's minimum) and `replicas` replicas of
+ * each, every node on free loopback ports (the cluster bus too), created with
+ * `redis-cli --cluster create` and waited for until every node says cluster_state:ok.
+ */
+export async function startPrivateRedisCluster(options: { masters?: number; replicas?: number } = {}): Promise<PrivateRedisCluster> {
+  if (!privateRedisClusterAvailable) throw new Error('redis-server and redis-cli are needed for a private cluster');
+  const masters = options.masters ?? 3;
+  const replicas = options.replicas ?? 0;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opply-redis-cluster-'));
+  const children: ChildProcess[] = [];
+  const nodes: PrivateRedisClusterNode[] = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const info = async (node: PrivateRedisClusterNode) => {
+    const client = node.client();
+    try {
+      return String(await client.call('CLUSTER', 'INFO'));
+    } finally {
+      client.disconnect();
+    }
+  };
+  const waitUntilOk = (timeoutMs = 30_000) =>
+    until(
+      'private Redis Cluster',
+      async () => {
+        for (const node of nodes) {
+          const text = await info(node);
+          if (!text.includes('cluster_state:ok') || !text.includes(`cluster_size:${masters}`)) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  try {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
+      const [port, busPort] = [await freePort(), await freePort()];
+      const nodeDir = path.join(dir, String(port));
+      mkdirSync(nodeDir);
+      const args = ['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--dir', nodeDir, '--save', '', '--appendonly', 'no'];
+      args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--daemonize', 'no');
+      children.push(spawn(redisServer!, args, { stdio: 'ignore' }));
+      const url = `redis://127.0.0.1:${port}`;
+      const client = () => {
+        const c = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+        c.on('error', () => undefined);
+        return c;
+      };
+      nodes.push({ port, url, client });
+      await until(`cluster node on ${port}`, async () => {
+        const c = client();
+        try {
+          return (await c.ping()) === 'PONG';
+        } finally {
+          c.disconnect();
+        }
+      }, 10_000);
+    }
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+    execFileSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore', timeout: 60_000 });
+    await waitUntilOk();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: nodes[0]!.url, nodes, waitUntilOk, stop };
 }
 
 // ---------------------------------------------------------------------------------------------

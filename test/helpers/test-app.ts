@@ -89,6 +89,11 @@ export interface TestAppOptions extends TestDatabaseOptions {
   logStream?: DestinationStream;
   /** false: run without Redis even when TEST_REDIS_URL is set. */
   redis?: boolean;
+  /**
+   * A node of a Redis Cluster (startPrivateRedisCluster): the app runs on it with REDIS_CLUSTER=true
+   * and a hash-tagged prefix, instead of on TEST_REDIS_URL.
+   */
+  redisCluster?: string;
   /** Extra routes a test needs (a slow one, one that throws), added before the app is ready. */
   routes?: (app: App) => void;
 }
@@ -99,13 +104,25 @@ export interface TestApp {
   database: TestDatabase;
   /** The Redis key prefix of this app's keys, when it runs on Redis. */
   redisPrefix: string | undefined;
+  /** The Redis it runs on (URL, cluster or not), when it does. */
+  redisTarget: RedisTarget | undefined;
   close(): Promise<void>;
 }
 
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase(options);
-  const useRedis = options.redis !== false && testRedisUrl !== undefined;
-  return appOver(database, useRedis ? `test:${randomUUID()}:` : undefined, options, true);
+  const target: RedisTarget | undefined = options.redisCluster
+    ? { url: options.redisCluster, prefix: `{test:${randomUUID()}}:`, cluster: true }
+    : options.redis !== false && testRedisUrl !== undefined
+      ? { url: testRedisUrl, prefix: `test:${randomUUID()}:`, cluster: false }
+      : undefined;
+  return appOver(database, target, options, true);
+}
+
+interface RedisTarget {
+  url: string;
+  prefix: string;
+  cluster: boolean;
 }
 
 /**
@@ -117,23 +134,22 @@ export async function buildPeerApp(t: TestApp, options: TestAppOptions = {}): Pr
   if (!t.database.url) throw new Error('buildPeerApp needs real PostgreSQL');
   const db = await createDatabase({ url: t.database.url, replicaUrls: t.database.replicaUrls, poolMax: 20, replicaMaxLagSeconds: 5, replicaCheckIntervalMs: 200 });
   const database: TestDatabase = { db, url: t.database.url, replicaUrls: t.database.replicaUrls, drop: () => db.close() };
-  return appOver(database, t.redisPrefix, options, false);
+  return appOver(database, t.redisTarget, options, false);
 }
 
-async function appOver(database: TestDatabase, prefix: string | undefined, options: TestAppOptions, owner: boolean): Promise<TestApp> {
-  const useRedis = prefix !== undefined;
+async function appOver(database: TestDatabase, target: RedisTarget | undefined, options: TestAppOptions, owner: boolean): Promise<TestApp> {
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
     SEED_DEMO_DATA: 'false',
     MIGRATE_ON_START: 'false',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
-    ...(useRedis ? { REDIS_URL: testRedisUrl!, REDIS_KEY_PREFIX: prefix } : {}),
+    ...(target ? { REDIS_URL: target.url, REDIS_KEY_PREFIX: target.prefix, ...(target.cluster ? { REDIS_CLUSTER: 'true' } : {}) } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
   const logger = createLogger(config, options.logStream);
-  const redis = useRedis ? createRedisClient(testRedisUrl!, prefix!) : undefined;
+  const redis = target ? createRedisClient(target.url, target.prefix, undefined, { cluster: target.cluster }) : undefined;
   if (redis) await waitForRedis(redis);
   const services = await createServices(config, logger, { db: database.db, ...(redis ? { redis } : {}) });
   await runStartupTasks(services);
@@ -145,10 +161,11 @@ async function appOver(database: TestDatabase, prefix: string | undefined, optio
     app,
     services,
     database,
-    redisPrefix: prefix,
+    redisPrefix: target?.prefix,
+    redisTarget: target,
     async close() {
       await app.close();
-      if (redis && owner) await deleteKeysWithPrefix(testRedisUrl!, prefix!);
+      if (target && owner) await deleteKeysWithPrefix(target.url, target.prefix, { cluster: target.cluster });
       await services.close();
       await database.drop();
     },

@@ -10,10 +10,9 @@
  * summary is deleted once nothing is held: by the script that frees the last units, or by the
  * first read after they expired.
  */
-import type { Redis } from 'ioredis';
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
 import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
-import { batchedMget } from '../../platform/kv.ts';
+import { batchedMget, type RedisClient } from '../../platform/kv.ts';
 import { COMMIT_MANY, HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
 
 type Reply = Array<string | number>;
@@ -47,7 +46,7 @@ const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`, summaryKey(
 /** A holder whose lines changed between our read and the script can only race a few times. */
 const MAX_ATTEMPTS = 5;
 
-export function createRedisHoldStore(redis: Redis): HoldStore {
+export function createRedisHoldStore(redis: RedisClient): HoldStore {
   const commands: Array<[keyof HoldCommands, string]> = [
     ['holdsSet', SET_HOLDS],
     ['holdsCommitMany', COMMIT_MANY],

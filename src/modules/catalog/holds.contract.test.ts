@@ -3,9 +3,9 @@
  * set (under a key prefix of this file's own, removed afterwards).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient, createRedisStore, deleteKeysWithPrefix, waitForRedis } from '../../platform/kv.ts';
+import { createRedisClient, createRedisStore, deleteKeysWithPrefix, waitForRedis, type RedisClient } from '../../platform/kv.ts';
+import { privateRedisClusterAvailable, startPrivateRedisCluster, type PrivateRedisCluster } from '../../../test/helpers/private-services.ts';
 import { testRedisUrl } from '../../../test/helpers/test-env.ts';
 import type { HoldLine, HoldStore } from './holds.ts';
 import { createMemoryHoldStore } from './holds-memory.ts';
@@ -166,7 +166,7 @@ contract('in-process', async () => {
 
 describe.runIf(testRedisUrl)('Redis', () => {
   const prefix = `test:holds:${randomUUID()}:`;
-  let redis: Redis;
+  let redis: RedisClient;
   // The tests after the contract write under the prefix too; their keys go at the end.
   afterAll(() => deleteKeysWithPrefix(testRedisUrl!, prefix));
   contract('Redis', async () => {
@@ -223,5 +223,44 @@ describe.runIf(testRedisUrl)('Redis', () => {
     await waitForRedis(cleaner);
     expect(await cleaner.keys('hold:*')).toEqual([]);
     cleaner.disconnect();
+  });
+});
+
+// The same contract on a real 3-master Redis Cluster, under a hash-tagged prefix (what MemoryDB
+// runs with REDIS_CLUSTER=true): every script's keys share one slot, so none is CROSSSLOT.
+describe.runIf(privateRedisClusterAvailable)('Redis Cluster', () => {
+  const prefix = `{test:holds:${randomUUID()}}:`;
+  let cluster: PrivateRedisCluster;
+  beforeAll(async () => {
+    cluster = await startPrivateRedisCluster();
+  }, 60_000);
+  afterAll(() => cluster?.stop());
+  contract('Redis Cluster', async () => {
+    const redis = createRedisClient(cluster.url, prefix, undefined, { cluster: true });
+    await waitForRedis(redis, 15_000);
+    return {
+      store: createRedisHoldStore(redis),
+      close: async () => {
+        redis.disconnect();
+        await deleteKeysWithPrefix(cluster.url, prefix, { cluster: true });
+      },
+    };
+  });
+
+  it('removes every key of a prefix, whichever master holds it', async () => {
+    const client = createRedisClient(cluster.url, '', undefined, { cluster: true });
+    await waitForRedis(client, 15_000);
+    try {
+      // No hash tag: these land on different masters.
+      const loose = `test:loose:${randomUUID()}:`;
+      const keys = Array.from({ length: 30 }, (_, i) => `${loose}${i}`);
+      await Promise.all(keys.map((key) => client.set(key, '1')));
+      const slotsOwners = new Set(await Promise.all(keys.map(async (key) => String(await client.call('CLUSTER', 'KEYSLOT', key)))));
+      expect(slotsOwners.size).toBeGreaterThan(1);
+      await deleteKeysWithPrefix(cluster.url, loose, { cluster: true });
+      expect(await Promise.all(keys.map((key) => client.exists(key)))).toEqual(keys.map(() => 0));
+    } finally {
+      client.disconnect();
+    }
   });
 });
