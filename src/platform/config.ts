@@ -115,6 +115,11 @@ export function loadConfig(env: Env = {}) {
   if (production && r.raw('SMTP_URL') === undefined) {
     r.problems.push('SMTP_URL must be set in production (mails such as password resets need a transport)');
   }
+  const ordersMode = r.oneOf('ORDERS_MODE', ['sync', 'async'] as const, 'sync');
+  // The stream of accepted orders and the stock mirror that admits them live in Redis only.
+  if (ordersMode === 'async' && r.raw('REDIS_URL') === undefined) {
+    r.problems.push('ORDERS_MODE=async needs REDIS_URL: accepted orders and the stock mirror that admits them live in Redis');
+  }
   const appResetUrl = r.raw('APP_RESET_URL');
   if (appResetUrl !== undefined && !URL.canParse(appResetUrl)) r.problems.push('APP_RESET_URL must be a URL (https://… or an app scheme such as myapp://reset)');
   if (production && adminPassword !== undefined && adminPassword.length < 12) {
@@ -210,6 +215,12 @@ export function loadConfig(env: Env = {}) {
       batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
       /** Longest an order may wait for its batch before it is answered 503. */
       queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
+      /** sync: written before the answer (201); async: admitted by Redis, answered 202, written by the worker. */
+      mode: ordersMode,
+      /** Async mode: a consumer's unacknowledged orders are claimed by another after this long idle. */
+      claimIdleMs: r.int('ORDERS_ASYNC_CLAIM_IDLE_MS', 15_000, 100, 3_600_000),
+      /** Async mode: how often the reconciler recomputes the stock mirrors from PostgreSQL. */
+      reconcileSeconds: r.int('ORDERS_ASYNC_RECONCILE_SECONDS', 30, 1, 86_400),
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
