@@ -8,6 +8,7 @@ import type { Platform } from '../../platform/platform.ts';
 import type { OrderHolds } from '../catalog/order-holds.ts';
 import type { ProductFacts } from '../catalog/product-facts.ts';
 import { createAsyncAdmission, type Admission } from './async-admission.ts';
+import { watchStream } from './async-metrics.ts';
 import { normalizeLines, type ReturnStock, type StockLine } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { hourlyStats } from './stats.ts';
@@ -97,6 +98,7 @@ export function createOrdersService(deps: OrdersDeps) {
     config.orders.mode === 'async' && platform.redis && deps.facts
       ? createAsyncAdmission({ redis: platform.redis, facts: deps.facts, retentionSeconds })
       : undefined;
+  if (admission && platform.redis) watchStream(platform.redis);
 
   async function replay(customerId: string, seen: Extract<Admission, { kind: 'replay' }>): Promise<IdempotentOutcome<OrderJson>> {
     return { status: seen.status, body: await getOrder(customerId, seen.orderId), replayed: true };
