@@ -19,7 +19,7 @@ import { createDatabase, queryRows, sql, type Database } from '../../src/platfor
 import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { createServices, type Services } from '../../src/services.ts';
+import { createServices } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
 import { createUser, type TestUser } from '../helpers/auth.ts';
 import { createProduct, stockOf } from '../helpers/catalog-factory.ts';
