@@ -32,8 +32,9 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
     jobs.push({ name: 'orders.reconcile-mirrors', everyMs: config.orders.reconcileSeconds * 1000, run: reconcile });
     void reconcile()
       .catch((error) => services.logger.warn({ err: error }, 'first mirror reconcile failed; the periodic one retries'))
-      .finally(() => consumer.start());
+      .finally(() => stopped || consumer.start());
   }
+  let stopped = false;
   const running = new Set<Promise<unknown>>();
   const timers = jobs.map((job) => {
     let busy = false;
@@ -55,6 +56,7 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
   return {
     /** Stops the timers and waits for runs in progress, so pools are not closed under them. */
     async stop() {
+      stopped = true;
       timers.forEach(clearInterval);
       await consumer?.stop();
       await Promise.allSettled([...running]);
