@@ -11,7 +11,8 @@
 #   DATABASE_HOST, DATABASE_PORT (5432), DATABASE_NAME, DATABASE_USER, DATABASE_PASSWORD,
 #   DATABASE_READER_HOST (optional, becomes DATABASE_REPLICA_URLS),
 #   DATABASE_URL_PARAMS (default: sslmode=verify-full&sslrootcert=/app/certs/rds-global-bundle.pem)
-#   REDIS_HOST, REDIS_PORT (6379), REDIS_AUTH_TOKEN (optional), REDIS_TLS (true)
+#   REDIS_HOST, REDIS_PORT (6379), REDIS_AUTH_TOKEN (optional), REDIS_TLS (true),
+#   REDIS_USERNAME (optional: an ACL user, as on MemoryDB; without it the token is the default user's)
 set -eu
 
 urlencode() {
@@ -39,7 +40,7 @@ if [ -z "${REDIS_URL:-}" ] && [ -n "${REDIS_HOST:-}" ]; then
   scheme=rediss
   [ "${REDIS_TLS:-true}" = "false" ] && scheme=redis
   redis_auth=""
-  [ -n "${REDIS_AUTH_TOKEN:-}" ] && redis_auth=":$(urlencode "$REDIS_AUTH_TOKEN")@"
+  [ -n "${REDIS_AUTH_TOKEN:-}" ] && redis_auth="$(urlencode "${REDIS_USERNAME:-}"):$(urlencode "$REDIS_AUTH_TOKEN")@"
   REDIS_URL="${scheme}://${redis_auth}${REDIS_HOST}:${REDIS_PORT:-6379}"
   export REDIS_URL
 fi

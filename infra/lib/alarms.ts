@@ -1,6 +1,6 @@
 /**
  * CloudWatch alarms on what users feel (5xx rate, p99 latency, unhealthy targets) and on what
- * runs out first (database CPU and connections, Redis memory), all notifying one SNS topic.
+ * runs out first (database CPU and connections, Redis or MemoryDB memory), all notifying one SNS topic.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -17,6 +17,8 @@ export interface AlarmsProps {
   targetGroup: elbv2.ApplicationTargetGroup;
   database: rds.DatabaseCluster;
   redisNodeIds: string[];
+  /** MemoryDB (ordersMode=async): the cluster whose memory and CPU are watched instead. */
+  memorydbClusterName?: string | undefined;
   dbConnectionsAlarm: number;
   alarmEmail?: string;
   /** The worker's log group: mail delivery is only visible in its log lines. */
@@ -72,6 +74,8 @@ export class Alarms extends Construct {
 
     this.mailAlarms(props.workerLogs);
 
+    if (props.memorydbClusterName) this.memorydbAlarms(props.memorydbClusterName);
+
     for (const [i, nodeId] of props.redisNodeIds.entries()) {
       this.alarm(
         `RedisMemory${i + 1}`,
@@ -87,6 +91,23 @@ export class Alarms extends Construct {
         2,
       );
     }
+  }
+
+  /**
+   * MemoryDB holds accepted orders in flash-sale mode: full memory refuses admissions (noeviction)
+   * and a saturated engine thread slows every one of them. Maximum over the cluster's nodes.
+   */
+  private memorydbAlarms(clusterName: string) {
+    const metric = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/MemoryDB', metricName, dimensionsMap: { ClusterName: clusterName }, period: Duration.minutes(5), statistic: 'Maximum' });
+    this.alarm(
+      'OrderStoreMemory',
+      metric('DatabaseMemoryUsagePercentage'),
+      80,
+      `MemoryDB ${clusterName} above 80% of maxmemory (noeviction: at 100% orders and cart writes are refused)`,
+      2,
+    );
+    this.alarm('OrderStoreEngineCpu', metric('EngineCPUUtilization'), 80, `MemoryDB ${clusterName} engine CPU above 80% for 15 minutes: admissions slow down`, 3);
   }
 
   /**

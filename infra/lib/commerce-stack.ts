@@ -37,7 +37,11 @@ export class CommerceStack extends Stack {
       Annotations.of(this).addWarningV2('opply:cors', 'No corsOrigins context given: browsers will be refused by CORS (mobile apps are unaffected).');
     }
 
-    this.network = new Network(this, 'Network', { natGateways: settings.natGateways, https: settings.certificateArn !== undefined });
+    this.network = new Network(this, 'Network', {
+      natGateways: settings.natGateways,
+      https: settings.certificateArn !== undefined,
+      redisKind: settings.ordersMode === 'async' ? 'memorydb' : 'elasticache',
+    });
     this.data = new Data(this, 'Data', {
       vpc: this.network.vpc,
       databaseSg: this.network.databaseSg,
@@ -46,6 +50,9 @@ export class CommerceStack extends Stack {
       dbBackupRetentionDays: settings.dbBackupRetentionDays,
       deletionProtection: settings.deletionProtection,
       redisNodeType: settings.redisNodeType,
+      ordersMode: settings.ordersMode,
+      memorydbNodeType: settings.memorydbNodeType,
+      memorydbReplicas: settings.memorydbReplicas,
       logRetention,
     });
     this.compute = new Compute(this, 'App', { settings, network: this.network, data: this.data, logRetention });
@@ -69,6 +76,7 @@ export class CommerceStack extends Stack {
       targetGroup: this.compute.targetGroup,
       database: this.data.database,
       redisNodeIds: this.data.redisNodeIds,
+      memorydbClusterName: this.data.orderStore?.clusterName,
       dbConnectionsAlarm: settings.dbConnectionsAlarm,
       alarmEmail: settings.alarmEmail,
       workerLogs: this.compute.logGroups.get('worker')!,
@@ -84,6 +92,10 @@ export class CommerceStack extends Stack {
     out('DatabaseSecretArn', this.data.databaseSecret.secretArn, 'Aurora credentials');
     out('StaffPasswordSecretArn', this.compute.staffPasswordSecret.secretArn, 'Password of the first staff account');
     out('AlarmTopicArn', this.alarms.topic.topicArn, 'Subscribe on-call here');
+    if (this.data.orderStore) {
+      out('OrderStoreCluster', this.data.orderStore.clusterName, 'MemoryDB cluster holding accepted orders (ORDERS_MODE=async)');
+      out('OrderStorePasswordSecretArn', this.data.orderStore.passwordSecret.secretArn, `Password of the MemoryDB user ${this.data.orderStore.userName}`);
+    }
   }
 }
 

@@ -73,9 +73,10 @@ export class Compute extends Construct {
       DATABASE_PORT: String(POSTGRES_PORT),
       DATABASE_NAME,
       DATABASE_POOL_MAX: String(settings.databasePoolMax),
-      REDIS_HOST: data.redis.attrPrimaryEndPointAddress,
+      REDIS_HOST: data.redisEndpoint.host,
       REDIS_PORT: String(REDIS_PORT),
       REDIS_TLS: 'true',
+      ...this.ordersMode(data),
       MIGRATE_ON_START: 'false',
       SEED_DEMO_DATA: 'false',
       RATE_LIMIT_PER_MINUTE: String(settings.rateLimitPerMinute),
@@ -88,7 +89,7 @@ export class Compute extends Construct {
     this.secrets = {
       DATABASE_USER: ecs.Secret.fromSecretsManager(data.databaseSecret, 'username'),
       DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(data.databaseSecret, 'password'),
-      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisAuthSecret),
+      REDIS_AUTH_TOKEN: ecs.Secret.fromSecretsManager(data.redisEndpoint.secret),
       JWT_SECRET: ecs.Secret.fromSecretsManager(this.jwtSecret),
       // Amazon SES's SMTP interface: smtp://<user>:<password>@email-smtp.<region>.amazonaws.com:587?requireTLS=true,
       // put in Secrets Manager by the operator (docs/deploy-aws.md); the app refuses to start without it.
@@ -170,6 +171,17 @@ export class Compute extends Construct {
       environment: { ADMIN_USERNAME: 'admin' },
       secrets: { ADMIN_PASSWORD: ecs.Secret.fromSecretsManager(this.staffPasswordSecret) },
     });
+  }
+
+  /**
+   * Flash-sale mode on MemoryDB: ORDERS_MODE=async; REDIS_DURABILITY=memorydb declares the store
+   * durable (MemoryDB withholds CONFIG, so the app cannot read it); the ACL user; and a key
+   * prefix with a hash tag, so every key lands in one hash slot (MemoryDB runs in cluster mode,
+   * where a script or MGET over keys of different slots is refused).
+   */
+  private ordersMode(data: Data): Record<string, string> {
+    if (data.redisEndpoint.kind !== 'memorydb') return { ORDERS_MODE: 'sync' };
+    return { ORDERS_MODE: 'async', REDIS_DURABILITY: 'memorydb', REDIS_USERNAME: data.redisEndpoint.username!, REDIS_KEY_PREFIX: '{opply}:' };
   }
 
   /** The SES identity mails are sent as (when the stack manages it) and MAIL_FROM. */

@@ -13,6 +13,8 @@ export interface NetworkProps {
   natGateways: number;
   /** Whether the ALB listens on 443 (a certificate was given). */
   https: boolean;
+  /** Which Redis the redis group fronts (only its description differs). */
+  redisKind: 'elasticache' | 'memorydb';
 }
 
 export class Network extends Construct {
@@ -68,7 +70,8 @@ export class Network extends Construct {
     });
     this.redisSg = new ec2.SecurityGroup(this, 'RedisSg', {
       vpc: this.vpc,
-      description: 'ElastiCache Redis: 6379 from the application tasks only',
+      description:
+        props.redisKind === 'memorydb' ? 'MemoryDB (orders, carts, cache): 6379 from the application tasks only' : 'ElastiCache Redis: 6379 from the application tasks only',
       allowAllOutbound: false,
     });
     for (const [client, name] of [[this.apiSg, 'API'], [this.workerSg, 'worker']] as const) {

@@ -39,6 +39,17 @@ export interface Settings {
   dbBackupRetentionDays: number;
   deletionProtection: boolean;
   redisNodeType: string;
+  /**
+   * `sync` (default): orders are written to PostgreSQL in the request; Redis is ElastiCache.
+   * `async`: flash-sale mode (ORDERS_MODE=async): accepted orders live in Redis until the worker
+   * writes them, so Redis must keep every acknowledged write. The app's Redis is then Amazon
+   * MemoryDB (a multi-AZ transaction log) instead of ElastiCache.
+   */
+  ordersMode: 'sync' | 'async';
+  /** MemoryDB node type (ordersMode=async). */
+  memorydbNodeType: string;
+  /** MemoryDB replicas per shard (ordersMode=async), each in another availability zone when possible. */
+  memorydbReplicas: number;
   logRetentionDays: number;
   rateLimitPerMinute: number;
   /** Scale out when one api task receives more requests than this per minute. */
@@ -68,6 +79,9 @@ export const DEFAULTS: Settings = {
   dbBackupRetentionDays: 7,
   deletionProtection: true,
   redisNodeType: 'cache.t4g.small',
+  ordersMode: 'sync',
+  memorydbNodeType: 'db.t4g.small',
+  memorydbReplicas: 1,
   logRetentionDays: 30,
   rateLimitPerMinute: 600,
   requestsPerTargetPerMinute: 3000,
@@ -103,6 +117,12 @@ export function settingsFromContext(node: Node): Settings {
     if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`context ${key} must be a number in [0, 1], got "${value}"`);
     return n;
   };
+  const oneOf = <T extends string>(key: string, fallback: T, allowed: readonly T[]): T => {
+    const value = str(key)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    throw new Error(`context ${key} must be one of ${allowed.join(', ')}, got "${value}"`);
+  };
   const d = DEFAULTS;
   return {
     repositoryName: str('repositoryName') ?? d.repositoryName,
@@ -133,6 +153,9 @@ export function settingsFromContext(node: Node): Settings {
     dbBackupRetentionDays: num('dbBackupRetentionDays', d.dbBackupRetentionDays, 7, 35),
     deletionProtection: bool('deletionProtection', d.deletionProtection),
     redisNodeType: str('redisNodeType') ?? d.redisNodeType,
+    ordersMode: oneOf('ordersMode', d.ordersMode, ['sync', 'async'] as const),
+    memorydbNodeType: str('memorydbNodeType') ?? d.memorydbNodeType,
+    memorydbReplicas: num('memorydbReplicas', d.memorydbReplicas, 1, 5),
     logRetentionDays: num('logRetentionDays', d.logRetentionDays, 1, 3653),
     rateLimitPerMinute: num('rateLimitPerMinute', d.rateLimitPerMinute, 0, 1_000_000),
     requestsPerTargetPerMinute: num('requestsPerTargetPerMinute', d.requestsPerTargetPerMinute, 10, 1_000_000),

@@ -67,6 +67,104 @@ describe('data tier', () => {
   });
 });
 
+describe('flash-sale mode (context ordersMode=async): Amazon MemoryDB as the durable order store', () => {
+  const flash = synth({ ordersMode: 'async', memorydbReplicas: '2' });
+  const env = (template: Template, name: string) => {
+    const container = resources(template, 'AWS::ECS::TaskDefinition')
+      .flatMap(([, task]) => task.Properties!.ContainerDefinitions as any[])
+      .find((c) => c.Name === name);
+    return Object.fromEntries((container.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+  };
+  const secret = (template: Template, name: string, variable: string) => {
+    const container = resources(template, 'AWS::ECS::TaskDefinition')
+      .flatMap(([, task]) => task.Properties!.ContainerDefinitions as any[])
+      .find((c) => c.Name === name);
+    return JSON.stringify(container.Secrets.find((s: { Name: string }) => s.Name === variable).ValueFrom);
+  };
+
+  it('is off by default: ElastiCache, no MemoryDB, ORDERS_MODE=sync', () => {
+    assert.equal(resources(plain, 'AWS::MemoryDB::Cluster').length, 0);
+    assert.equal(resources(plain, 'AWS::ElastiCache::ReplicationGroup').length, 1);
+    for (const name of ['api', 'worker']) {
+      assert.equal(env(plain, name).ORDERS_MODE, 'sync');
+      assert.ok(!('REDIS_DURABILITY' in env(plain, name)));
+    }
+  });
+
+  it('replaces ElastiCache with one MemoryDB cluster: multi-AZ replicas, TLS, noeviction, snapshots', () => {
+    assert.equal(resources(flash, 'AWS::ElastiCache::ReplicationGroup').length, 0);
+    assert.equal(resources(flash, 'AWS::MemoryDB::Cluster').length, 1);
+    flash.hasResourceProperties('AWS::MemoryDB::Cluster', {
+      TLSEnabled: true,
+      NumShards: 1,
+      NumReplicasPerShard: 2,
+      NodeType: 'db.t4g.small',
+      Port: 6379,
+      SnapshotRetentionLimit: Match.anyValue(),
+    });
+    flash.hasResourceProperties('AWS::MemoryDB::ParameterGroup', { Family: 'memorydb_redis7', Parameters: { 'maxmemory-policy': 'noeviction' } });
+    assert.throws(() => synth({ ordersMode: 'async', memorydbReplicas: '0' }), /memorydbReplicas must be an integer in \[1, 5\]/);
+    assert.throws(() => synth({ ordersMode: 'queue' }), /ordersMode must be one of sync, async/);
+  });
+
+  it('signs the app in as an ACL user whose generated password is a dynamic reference, never in the template', () => {
+    const [[, user]] = resources(flash, 'AWS::MemoryDB::User') as [[string, Resource]];
+    assert.equal(user.Properties!.AuthenticationMode.Type, 'password');
+    assert.match(JSON.stringify(user.Properties!.AuthenticationMode.Passwords), /\{\{resolve:secretsmanager:/);
+    const [[, acl]] = resources(flash, 'AWS::MemoryDB::ACL') as [[string, Resource]];
+    assert.deepEqual(acl.Properties!.UserNames, [user.Properties!.UserName]);
+    const [[, cluster]] = resources(flash, 'AWS::MemoryDB::Cluster') as [[string, Resource]];
+    assert.equal(cluster.Properties!.ACLName, acl.Properties!.ACLName);
+  });
+
+  it('lives in the isolated subnets behind the Redis group, open to the api and worker tasks only', () => {
+    const [[, subnetGroup]] = resources(flash, 'AWS::MemoryDB::SubnetGroup') as [[string, Resource]];
+    assertIsolatedSubnets(subnetGroup.Properties!.SubnetIds);
+    const [[, cluster]] = resources(flash, 'AWS::MemoryDB::Cluster') as [[string, Resource]];
+    const groups = cluster.Properties!.SecurityGroupIds as Array<{ 'Fn::GetAtt': [string, string] }>;
+    assert.equal(groups.length, 1);
+    const groupId = groups[0]!['Fn::GetAtt'][0];
+    assert.match(groupId, /RedisSg/);
+    const rules = resources(flash, 'AWS::EC2::SecurityGroupIngress')
+      .map(([, r]) => r.Properties!)
+      .filter((r) => JSON.stringify(r.GroupId).includes(groupId));
+    assert.equal(rules.length, 2);
+    for (const rule of rules) {
+      assert.equal(rule.FromPort, 6379);
+      assert.match(JSON.stringify(rule.SourceSecurityGroupId), /ApiSg|WorkerSg/);
+    }
+    assert.deepEqual(openIngress(flash).map((r) => r.port), [80]);
+  });
+
+  it('runs api and worker in async mode on it: the MemoryDB endpoint, its user and password, REDIS_DURABILITY=memorydb', () => {
+    const [[clusterId]] = resources(flash, 'AWS::MemoryDB::Cluster') as [[string, Resource]];
+    const [[userId, user]] = resources(flash, 'AWS::MemoryDB::User') as [[string, Resource]];
+    const passwordSecretId = Object.keys(flash.findResources('AWS::SecretsManager::Secret')).find((id) => id.includes('OrderStorePassword'))!;
+    assert.ok(passwordSecretId, userId);
+    for (const name of ['api', 'worker', 'migrate', 'create-staff']) {
+      const e = env(flash, name);
+      assert.deepEqual(e.REDIS_HOST, { 'Fn::GetAtt': [clusterId, 'ClusterEndpoint.Address'] }, name);
+      assert.equal(e.ORDERS_MODE, 'async', name);
+      assert.equal(e.REDIS_DURABILITY, 'memorydb', name);
+      assert.equal(e.REDIS_USERNAME, user.Properties!.UserName, name);
+      assert.equal(e.REDIS_TLS, 'true', name);
+      assert.match(e.REDIS_KEY_PREFIX as string, /^\{[a-z]+\}:$/, `${name}: one hash slot for every key`);
+      assert.match(secret(flash, name, 'REDIS_AUTH_TOKEN'), new RegExp(passwordSecretId), name);
+    }
+  });
+
+  it('watches MemoryDB memory and engine CPU instead of the ElastiCache nodes, on the same topic', () => {
+    const alarms = resources(flash, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    const [[, cluster]] = resources(flash, 'AWS::MemoryDB::Cluster') as [[string, Resource]];
+    const memorydb = alarms.filter((a) => a.Namespace === 'AWS/MemoryDB');
+    assert.deepEqual(memorydb.map((a) => a.MetricName).sort(), ['DatabaseMemoryUsagePercentage', 'EngineCPUUtilization']);
+    for (const a of memorydb) assert.deepEqual(a.Dimensions, [{ Name: 'ClusterName', Value: cluster.Properties!.ClusterName }]);
+    assert.equal(alarms.filter((a) => a.Namespace === 'AWS/ElastiCache').length, 0);
+    const [[topicId]] = resources(flash, 'AWS::SNS::Topic') as [[string, Resource]];
+    for (const a of memorydb) assert.deepEqual(a.AlarmActions, [{ Ref: topicId }]);
+  });
+});
+
 describe('network exposure', () => {
   for (const [name, template, ports] of [['HTTP only', plain, [80]], ['with a certificate', tls, [80, 443]]] as const) {
     it(`only the load balancer's group admits the internet, on ${ports.join('/')} (${name})`, () => {

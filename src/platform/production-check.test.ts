@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import { checkProduction } from './production-check.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privateRedisAvailable, startPrivateRedis, type PrivateRedis } from '../../test/helpers/private-services.ts';
+import { checkProduction, checkProductionLive } from './production-check.ts';
 
 const SAFE = {
   NODE_ENV: 'production',
@@ -18,6 +19,9 @@ const SAFE = {
 };
 
 const failures = (env: Record<string, string>) => checkProduction(env).filter((r) => !r.ok).map((r) => r.name);
+
+const run = (env: Record<string, string>) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/check-production.ts'], { env: { PATH: process.env.PATH ?? '', ...env } });
 
 describe('checkProduction', () => {
   it('passes a safe configuration', () => {
@@ -72,11 +76,50 @@ describe('checkProduction', () => {
     expect(results.some((r) => !r.ok && /JWT_SECRET/.test(r.detail))).toBe(true);
   });
 
+  it('refuses async orders without REDIS_URL and an unknown REDIS_DURABILITY', async () => {
+    const { REDIS_URL: _redis, ...rest } = SAFE;
+    const rows = await checkProductionLive({ ...rest, ORDERS_MODE: 'async', REDIS_DURABILITY: 'elasticache' });
+    expect(rows.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`)).toEqual([
+      expect.stringMatching(/^REDIS_URL: must be set/),
+      expect.stringMatching(/^ORDERS_MODE: ORDERS_MODE=async needs REDIS_URL/),
+      expect.stringMatching(/^REDIS_DURABILITY: REDIS_DURABILITY must be one of verify, memorydb/),
+    ]);
+    // Sync mode (the default) asks nothing of Redis persistence.
+    expect((await checkProductionLive(SAFE)).map((r) => r.name)).not.toContain('Redis durability');
+  });
+
   it('exits non-zero from the command line on an unsafe configuration and zero on a safe one', async () => {
-    const run = (env: Record<string, string>) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/check-production.ts'], { env: { PATH: process.env.PATH ?? '', ...env } });
     const ok = await run(SAFE);
     expect(ok.stdout).toContain('all checks passed');
     await expect(run({ ...SAFE, CORS_ORIGINS: '*' })).rejects.toMatchObject({ code: 1, stdout: expect.stringContaining('FAIL  CORS_ORIGINS') });
   });
+});
+
+describe.runIf(privateRedisAvailable)('checkProductionLive with ORDERS_MODE=async, on real Redis servers', () => {
+  let always: PrivateRedis;
+  let everysec: PrivateRedis;
+  beforeAll(async () => {
+    [always, everysec] = await Promise.all([startPrivateRedis({ appendonly: true }), startPrivateRedis({ appendonly: true, appendfsync: 'everysec' })]);
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([always?.stop(), everysec?.stop()]);
+  });
+  const durability = async (env: Record<string, string>) => (await checkProductionLive(env)).find((r) => r.name === 'Redis durability');
+
+  it('passes a Redis with appendfsync always and refuses one with everysec', async () => {
+    expect(await durability({ ...SAFE, ORDERS_MODE: 'async', REDIS_URL: always.url })).toMatchObject({ ok: true, detail: expect.stringMatching(/appendfsync always/) });
+    expect(await durability({ ...SAFE, ORDERS_MODE: 'async', REDIS_URL: everysec.url })).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/async orders could be lost: appendonly yes but appendfsync everysec.*set appendfsync always/),
+    });
+  });
+
+  it('prints the refusal from the command line and exits non-zero', async () => {
+    await expect(run({ ...SAFE, ORDERS_MODE: 'async', REDIS_URL: everysec.url })).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/FAIL {2}Redis durability +async orders could be lost/),
+    });
+    const ok = await run({ ...SAFE, ORDERS_MODE: 'async', REDIS_URL: always.url }).catch((error: { stdout: string }) => error);
+    expect(ok.stdout).toMatch(/ok {4}Redis durability/);
+  }, 30_000);
 });

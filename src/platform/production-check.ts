@@ -2,7 +2,9 @@
  * The automatic part of docs/production-checklist.md: given an environment, which production
  * settings are unsafe. `npm run check:production` prints the list and fails on any problem.
  */
+import { Redis } from 'ioredis';
 import { ConfigError, DEV_JWT_SECRET, DEV_MAIL_FROM, loadConfig } from './config.ts';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, redisDurability, RedisDurabilityError, type RedisCommandClient } from './redis-durability.ts';
 
 export interface CheckResult {
   name: string;
@@ -11,6 +13,26 @@ export interface CheckResult {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** ORDERS_MODE=async (flash-sale mode): accepted orders live in Redis until the worker writes them. */
+const asyncOrders = (env: Env) => env.ORDERS_MODE?.trim().toLowerCase() === 'async';
+
+/** The rows for flash-sale mode that need no server: REDIS_URL present, REDIS_DURABILITY valid. */
+function ordersModeChecks(env: Env, redisUrl: string | undefined): CheckResult[] {
+  if (!asyncOrders(env)) return [];
+  const rows: CheckResult[] = [
+    redisUrl
+      ? { name: 'ORDERS_MODE', ok: true, detail: 'async: accepted orders wait in Redis until the worker writes them' }
+      : { name: 'ORDERS_MODE', ok: false, detail: ASYNC_NEEDS_REDIS_URL },
+  ];
+  try {
+    rows.push({ name: 'REDIS_DURABILITY', ok: true, detail: parseRedisDurability(env.REDIS_DURABILITY) });
+  } catch (error) {
+    if (!(error instanceof RedisDurabilityError)) throw error;
+    rows.push({ name: 'REDIS_DURABILITY', ok: false, detail: error.message });
+  }
+  return rows;
+}
 
 export function checkProduction(env: Env): CheckResult[] {
   let config;
@@ -86,5 +108,33 @@ export function checkProduction(env: Env): CheckResult[] {
       http.rateLimitPerMinute > 0 ? `${http.rateLimitPerMinute}/min per address` : `at the edge: ${http.edgeRateLimit}`,
       'must be > 0, or EDGE_RATE_LIMIT must name the edge rate limit (e.g. aws-waf)',
     ),
+    ...ordersModeChecks(env, redis.url),
   ];
+}
+
+/** A short-lived connection for one question: no retries, no waiting for a Redis that is down. */
+export async function connectOnce(url: string): Promise<RedisCommandClient & { disconnect(): void }> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 3000, commandTimeout: 3000 });
+  client.on('error', () => undefined);
+  await client.connect().catch(() => undefined);
+  return client;
+}
+
+/**
+ * checkProduction plus what only the servers can tell: with ORDERS_MODE=async, whether the Redis
+ * at REDIS_URL persists every acknowledged write (redis-durability.ts). `npm run check:production`.
+ */
+export async function checkProductionLive(env: Env, connect = connectOnce): Promise<CheckResult[]> {
+  const results = checkProduction(env);
+  const url = env.REDIS_URL?.trim();
+  const settingOk = results.find((r) => r.name === 'REDIS_DURABILITY')?.ok === true;
+  if (!asyncOrders(env) || !url || !settingOk) return results;
+  const client = await connect(url);
+  try {
+    const { durable, detail } = await redisDurability(client, { setting: parseRedisDurability(env.REDIS_DURABILITY), url });
+    results.push({ name: 'Redis durability', ok: durable, detail: durable ? detail : `async orders could be lost: ${detail}` });
+  } finally {
+    client.disconnect();
+  }
+  return results;
 }

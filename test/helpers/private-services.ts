@@ -55,6 +55,10 @@ export const privateRedisAvailable = redisServer !== undefined;
 export interface PrivateRedisOptions {
   /** Append-only file with `appendfsync always`: every acknowledged write survives a kill -9. */
   appendonly?: boolean;
+  /** With `appendonly`: the fsync policy (default `always`; `everysec` can lose a second of writes). */
+  appendfsync?: 'always' | 'everysec' | 'no';
+  /** More redis-server arguments, e.g. `['--rename-command', 'CONFIG', '']` as on a managed Redis. */
+  args?: string[];
 }
 
 export interface PrivateRedis {
@@ -77,7 +81,8 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opply-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'];
-  args.push(...(options.appendonly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  args.push(...(options.appendonly ? ['--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always'] : ['--appendonly', 'no']));
+  args.push(...(options.args ?? []));
   let child: ChildProcess | undefined;
 
   const ping = async () => {
