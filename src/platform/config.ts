@@ -3,6 +3,7 @@
  * variable at once and returns a frozen, nested object.
  */
 import path from 'node:path';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability.ts';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
@@ -118,7 +119,14 @@ export function loadConfig(env: Env = {}) {
   const ordersMode = r.oneOf('ORDERS_MODE', ['sync', 'async'] as const, 'sync');
   // The stream of accepted orders and the stock mirror that admits them live in Redis only.
   if (ordersMode === 'async' && r.raw('REDIS_URL') === undefined) {
-    r.problems.push('ORDERS_MODE=async needs REDIS_URL: accepted orders and the stock mirror that admits them live in Redis');
+    r.problems.push(ASYNC_NEEDS_REDIS_URL);
+  }
+  let redisDurability: ReturnType<typeof parseRedisDurability> = 'verify';
+  try {
+    redisDurability = parseRedisDurability(r.raw('REDIS_DURABILITY'));
+  } catch (error) {
+    if (!(error instanceof RedisDurabilityError)) throw error;
+    r.problems.push(error.message);
   }
   const appResetUrl = r.raw('APP_RESET_URL');
   if (appResetUrl !== undefined && !URL.canParse(appResetUrl)) r.problems.push('APP_RESET_URL must be a URL (https://… or an app scheme such as myapp://reset)');
@@ -162,6 +170,8 @@ export function loadConfig(env: Env = {}) {
       keyPrefix: r.str('REDIS_KEY_PREFIX', ''),
       /** A command without an answer in this time fails (a paused or stuck Redis → 503, not a hang). */
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
+      /** How async mode tells that this Redis persists every write (redis-durability.ts). */
+      durability: redisDurability,
     },
     auth: {
       jwtSecret,
