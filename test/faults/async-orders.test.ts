@@ -133,6 +133,23 @@ describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: the wo
     return proc;
   };
 
+  it('refuses to start on a Redis that does not persist every write, saying why', async () => {
+    const db = await createTestDatabase({ replicas: false });
+    try {
+      const proc = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+        env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.url!, REDIS_URL: testRedisUrl ?? 'redis://127.0.0.1:6379', ORDERS_MODE: 'async', MIGRATE_ON_START: 'false' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise((r) => proc.once('exit', r));
+      expect(code).not.toBe(0);
+      expect(stderr).toMatch(/ORDERS_MODE=async refuses this Redis/);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
+
   it('confirms every accepted order exactly once after a restart', async () => {
     redisServer = await startPrivateRedis({ appendonly: true });
     database = await createTestDatabase({ replicas: false });

@@ -117,6 +117,20 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect(await stockOf(t, p.id)).toBe(0);
   });
 
+  it('moves the mirror on a staff stock change, so admission sees it at once', async () => {
+    const staff = await createUser(t, { staff: true });
+    const p = await createProduct(t, { stock: 1 });
+    await loadMirror(p.id);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(202);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(409);
+    const restock = await t.app.inject({ method: 'POST', url: `/api/catalog/products/${p.id}/inventory/`, headers: staff.auth, payload: { delta: 2 } });
+    expect(restock.statusCode).toBe(200);
+    expect((await order(alice, p.id, 2)).statusCode).toBe(202);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(409);
+    await drain();
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
   it('2,000 concurrent one-unit orders for 500 units: exactly 500 × 202 and 1,500 × 409, then 500 confirmed, none pending, stock 0', async () => {
     const p = await createProduct(t, { stock: 500 });
     await loadMirror(p.id);
