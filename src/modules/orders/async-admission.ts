@@ -20,7 +20,7 @@ import { insufficientStock, type HoldShort } from '../catalog/holds.ts';
 import { holderKey, productKeys } from '../catalog/holds-redis.ts';
 import type { ProductFacts } from '../catalog/product-facts.ts';
 import { normalizeLines, type StockLine } from '../catalog/stock.ts';
-import { ADMIT, MIRRORED, recordKey, STREAM, type AcceptedEntry } from './async-lua.ts';
+import { ADMIT, MIRRORED, pendingOfKey, recordKey, STREAM, type AcceptedEntry } from './async-lua.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
 
 export type Admission =
@@ -114,6 +114,7 @@ export function createAsyncAdmission(deps: { redis: Redis; facts: ProductFacts; 
       recordKey(id),
       idem ? idemKey(customerId, idem.key) : 'orders:idem:none',
       MIRRORED,
+      pendingOfKey(customerId),
     ];
     const args = [options.holder ?? '', idem?.hash ?? '', id, JSON.stringify(body), JSON.stringify(entry), retentionSeconds, lines.length];
     const reply = await redisOrUnavailable(() =>
@@ -139,7 +140,15 @@ export function createAsyncAdmission(deps: { redis: Redis; facts: ProductFacts; 
     return stored === null ? undefined : (JSON.parse(stored) as OrderJson);
   }
 
-  return { admit, storedKey, remember, pendingOrder };
+  /** The customer's pending orders, newest first (their history shows them before they are written). */
+  async function pendingOf(customerId: string): Promise<OrderJson[]> {
+    const ids = await redisOrUnavailable(() => redis.zrevrange(pendingOfKey(customerId), 0, -1));
+    if (ids.length === 0) return [];
+    const records = await redisOrUnavailable(() => redis.mget(ids.map(recordKey)));
+    return records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as OrderJson]));
+  }
+
+  return { admit, storedKey, remember, pendingOrder, pendingOf };
 }
 
 export type AsyncAdmission = ReturnType<typeof createAsyncAdmission>;

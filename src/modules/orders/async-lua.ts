@@ -16,13 +16,15 @@
  *   record        orders:pending:<id> — the order as a client sees it while pending (GET)
  *   key           orders:idem:<hash of customer and Idempotency-Key> — "<request hash>\n<order id>\n<status>"
  *   set           orders:mirrored — products ever admitted here (what the reconciler repairs)
+ *   zset          orders:pending-of:<customer> — the customer's pending orders by acceptance time (history)
  * Invariant kept by the scripts together: a = the units of the entries in the stream, per product.
  */
 import { PRELUDE } from '../catalog/holds-lua.ts';
 
 /**
  * KEYS: the holder hash (a cart's, or a dummy), the n product triples (hash, expiry zset,
- * summary), then the stream, the record, the idempotency key, the mirrored set.
+ * summary), then the stream, the record, the idempotency key, the mirrored set, the customer's
+ * pending zset.
  * ARGV: holder ('' = none), request hash ('' = no key), order id, record JSON, entry JSON,
  * retention seconds, n, the n product ids, the n quantities.
  * Returns {1, entry id} | {2, stored key value} (the key was used before: nothing changed) |
@@ -75,6 +77,8 @@ if holder ~= '' and redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS
 local ttl = tonumber(ARGV[6])
 local entry = redis.call('XADD', stream, '*', 'order', ARGV[5])
 redis.call('SET', record, ARGV[4], 'EX', ttl)
+redis.call('ZADD', KEYS[3 * nl + 6], now, ARGV[3])
+redis.call('EXPIRE', KEYS[3 * nl + 6], ttl)
 if ARGV[2] ~= '' then redis.call('SET', idem, ARGV[2] .. '\\n' .. ARGV[3] .. '\\n202', 'EX', ttl) end
 return {1, entry}`;
 
@@ -84,8 +88,9 @@ return {1, entry}`;
  * dropped and its units taken out of `a`, while each product's mirror moves to what the database
  * committed (forward only, by version). One step, so no reader sees the units counted twice or not
  * at all; an entry already acknowledged (by another consumer) changes nothing.
- * KEYS: the stream, the np product hashes, the ne records. ARGV: group, np, ne, stock and version
- * per product ('' = leave the mirror), then per entry its id and "<product index>:<units>,…".
+ * KEYS: the stream, the np product hashes, the ne records, the ne customers' pending zsets.
+ * ARGV: group, np, ne, stock and version per product ('' = leave the mirror), then per entry its
+ * id, "<product index>:<units>,…" and its order id.
  */
 export const SETTLE = `${PRELUDE}
 local group, np, ne = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -95,11 +100,12 @@ for k = 1, np do
 end
 local settled = 0
 for j = 1, ne do
-  local id, spec = ARGV[3 + 2 * np + 2 * j - 1], ARGV[3 + 2 * np + 2 * j]
+  local id, spec, order = ARGV[3 + 2 * np + 3 * j - 2], ARGV[3 + 2 * np + 3 * j - 1], ARGV[3 + 2 * np + 3 * j]
   if redis.call('XACK', KEYS[1], group, id) == 1 then
     for k, q in string.gmatch(spec, '(%d+):(%d+)') do redis.call('HINCRBY', KEYS[1 + tonumber(k)], 'a', -tonumber(q)) end
     redis.call('XDEL', KEYS[1], id)
     redis.call('DEL', KEYS[1 + np + j])
+    redis.call('ZREM', KEYS[1 + np + ne + j], order)
     settled = settled + 1
   end
 end
@@ -138,6 +144,7 @@ export const STREAM = 'orders:accepted';
 export const GROUP = 'order-writers';
 export const MIRRORED = 'orders:mirrored';
 export const recordKey = (orderId: string) => `orders:pending:${orderId}`;
+export const pendingOfKey = (customerId: string) => `orders:pending-of:${customerId}`;
 
 /** One accepted order as the stream carries it. */
 export interface AcceptedEntry {

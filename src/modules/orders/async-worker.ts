@@ -20,7 +20,7 @@ import { newId } from '../../platform/ids.ts';
 import { asyncMetrics } from './async-metrics.ts';
 import { getProductsForHold } from '../catalog/holds.ts';
 import { productKeys } from '../catalog/holds-redis.ts';
-import { GROUP, recordKey, SETTLE, STREAM, type AcceptedEntry } from './async-lua.ts';
+import { GROUP, pendingOfKey, recordKey, SETTLE, STREAM, type AcceptedEntry } from './async-lua.ts';
 import type { WriteOutcome, WriteRequest } from './batch-writer.ts';
 
 export interface AsyncWorkerDeps {
@@ -95,10 +95,10 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
     const unknown = ids.filter((id) => !figures.has(id));
     if (unknown.length > 0) for (const [id, p] of await getProductsForHold(deps.primary, unknown)) figures.set(id, p);
     const index = new Map(ids.map((id, i) => [id, i + 1]));
-    const keys = [STREAM, ...ids.map((id) => productKeys(id)[0]!), ...done.map(({ read }) => recordKey(read.order.id))];
+    const keys = [STREAM, ...ids.map((id) => productKeys(id)[0]!), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
     const args: Array<string | number> = [GROUP, ids.length, done.length];
     for (const id of ids) args.push(figures.get(id)?.stock ?? '', figures.get(id)?.version ?? '');
-    for (const { read } of done) args.push(read.entryId, read.order.lines.map((l) => `${index.get(l.product)}:${l.quantity}`).join(','));
+    for (const { read } of done) args.push(read.entryId, read.order.lines.map((l) => `${index.get(l.product)}:${l.quantity}`).join(','), read.order.id);
     await settleScript(keys.length, ...keys, ...args);
     const now = Date.now();
     for (const { read } of done) asyncMetrics.confirmSeconds.observe((now - read.order.at) / 1000);

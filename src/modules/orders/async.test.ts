@@ -52,9 +52,19 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect(second.headers.location).toBe(`/api/orders/orders/${pending.id}/`);
     expect((await get(alice, pending.id)).json().status).toBe('pending');
     expect((await get(bob, pending.id)).statusCode).toBe(404);
+    // Read-your-writes: the pending order leads the customer's history, and is no one else's.
+    const history = (await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: alice.auth })).json();
+    expect(history.results.map((o: { id: string; status: string }) => [o.id, o.status])).toEqual([
+      [pending.id, 'pending'],
+      [first.json().id, 'confirmed'],
+    ]);
+    expect(history.count).toBe(2);
+    expect((await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: bob.auth })).json().count).toBe(0);
     expect(await stockOf(t, p.id)).toBe(4); // not written yet
 
     await drain();
+    const after = (await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: alice.auth })).json();
+    expect(after.results.map((o: { status: string }) => o.status)).toEqual(['confirmed', 'confirmed']);
     const confirmed = (await get(alice, pending.id)).json();
     expect(confirmed).toMatchObject({ id: pending.id, status: 'confirmed', total: '25.00', created_at: pending.created_at });
     expect(await stockOf(t, p.id)).toBe(2);

@@ -162,8 +162,15 @@ export function createOrdersService(deps: OrdersDeps) {
    */
   async function listOrders(viewer: AuthUser, filter: repo.OrderFilter, limit: number, offset: number) {
     const scoped = viewer.role === 'staff' ? filter : { status: filter.status, customerId: viewer.id };
-    const page = await repo.listOrders(db.primary, scoped, limit, offset);
-    return { count: page.count, results: page.orders.map(presentOrder) };
+    // Flash-sale mode: a customer's pending orders (in Redis until written) are their newest, so
+    // they lead the history; read before the database so one written meanwhile is in one of the two.
+    const showPending = admission !== undefined && viewer.role !== 'staff' && (filter.status === undefined || filter.status === 'pending');
+    const pending = showPending ? await admission.pendingOf(viewer.id) : [];
+    const head = pending.slice(offset, offset + limit);
+    const page = await repo.listOrders(db.primary, scoped, limit - head.length, Math.max(0, offset - pending.length));
+    const shown = new Set(pending.map((o) => o.id));
+    const written = page.orders.filter((o) => !shown.has(o.id)).map(presentOrder);
+    return { count: page.count + pending.length, results: [...head, ...written] };
   }
 
   /** Why a transition did not happen: missing or not visible → 404, wrong state → 409. */
