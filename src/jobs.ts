@@ -3,6 +3,8 @@
  * Redis, one process) the API runs them itself (RUN_JOBS_IN_API). Each job runs on its own
  * interval, never overlapping itself; a failed run is logged and tried again at the next tick.
  */
+import { createAsyncReconciler } from './modules/orders/async-reconciler.ts';
+import { createAsyncWorker } from './modules/orders/async-worker.ts';
 import type { Services } from './services.ts';
 
 interface Job {
@@ -18,6 +20,21 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
     { name: 'identity.deliver-mail', everyMs: 1_000, run: () => services.identity.deliverMail() },
     { name: 'identity.purge-refresh-tokens', everyMs: 60 * 60_000, run: () => services.identity.purgeExpiredRefreshTokens() },
   ];
+  // Flash-sale mode: the accepted-order consumer runs all the time; the reconciler at start and periodically.
+  const { config, redis } = services;
+  const consumer =
+    config.orders.mode === 'async' && redis
+      ? createAsyncWorker({ redis, primary: services.db.primary, logger: services.logger, write: services.orders.write, claimIdleMs: config.orders.claimIdleMs })
+      : undefined;
+  if (consumer && redis) {
+    const reconciler = createAsyncReconciler({ redis, primary: services.db.primary });
+    const reconcile = () => reconciler.reconcile();
+    jobs.push({ name: 'orders.reconcile-mirrors', everyMs: config.orders.reconcileSeconds * 1000, run: reconcile });
+    void reconcile()
+      .catch((error) => services.logger.warn({ err: error }, 'first mirror reconcile failed; the periodic one retries'))
+      .finally(() => stopped || consumer.start());
+  }
+  let stopped = false;
   const running = new Set<Promise<unknown>>();
   const timers = jobs.map((job) => {
     let busy = false;
@@ -39,7 +56,9 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
   return {
     /** Stops the timers and waits for runs in progress, so pools are not closed under them. */
     async stop() {
+      stopped = true;
       timers.forEach(clearInterval);
+      await consumer?.stop();
       await Promise.allSettled([...running]);
     },
   };

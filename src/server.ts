@@ -13,7 +13,7 @@ import { ConfigError, loadConfig, type Config } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
 import { startTracing, type Tracing } from './platform/tracing.ts';
 import { createServices, type Services } from './services.ts';
-import { runStartupTasks } from './startup.ts';
+import { refuseUndurableOrdersStore, runStartupTasks } from './startup.ts';
 
 export function closeOnSignals(app: FastifyInstance, services: Services, config: Config, jobs?: { stop(): Promise<void> }, tracing?: Tracing) {
   let closing = false;
@@ -60,6 +60,7 @@ export async function main(extend?: (app: FastifyInstance) => void | Promise<voi
   // Before the services: the Redis client is instrumented only if created after this.
   const tracing = await startTracing(config, logger);
   const services = await createServices(config, logger);
+  await refuseUndurableOrdersStore(services);
   await runStartupTasks(services);
   const app = await buildApp(services);
   await extend?.(app);

@@ -68,8 +68,10 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     // Staff stock changes move the mirror at once, so carts trusting it see them.
     onStockWritten: (mirrors) => holdStore.commitMany([], mirrors),
   });
+  const facts = createProductFacts({ primary: db.primary, kv });
   const orders = createOrdersService({
     platform,
+    facts,
     stock: { returnStock: catalog.returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
@@ -81,7 +83,7 @@ export async function createServices(config: Config, logger: Logger, overrides: 
       mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
     }),
   });
-  const cart = createCartService({ platform, holds: holdStore, facts: createProductFacts({ primary: db.primary, kv }), orders });
+  const cart = createCartService({ platform, holds: holdStore, facts, orders });
 
   return {
     ...platform,

@@ -1,5 +1,6 @@
 /** What runs before the API listens: migrations, the admin account, the demo catalog. */
 import { migrate } from './platform/migrate.ts';
+import { assertAsyncOrdersStore } from './platform/redis-durability.ts';
 import type { Services } from './services.ts';
 
 export async function runStartupTasks(services: Services) {
@@ -10,4 +11,14 @@ export async function runStartupTasks(services: Services) {
   }
   await services.identity.ensureAdmin();
   if (config.database.seedDemoData) await services.catalog.seedDemoIfEmpty();
+}
+
+/**
+ * Flash-sale mode accepts an order once Redis has it: a Redis that does not persist every write
+ * could lose accepted orders, so the server and the worker refuse to start on one (the message
+ * says what to change). Not in runStartupTasks: tests run the mode on the machine's bare Redis.
+ */
+export async function refuseUndurableOrdersStore(services: Services): Promise<void> {
+  const { config } = services;
+  await assertAsyncOrdersStore({ ordersMode: config.orders.mode, redisUrl: config.redis.url, redisDurability: config.redis.durability }, services.redis ?? undefined);
 }

@@ -6,12 +6,13 @@ import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
 import { createServices } from './services.ts';
-import { runStartupTasks } from './startup.ts';
+import { refuseUndurableOrdersStore, runStartupTasks } from './startup.ts';
 
 async function main() {
   const config = loadConfig(process.env);
   const logger = createLogger(config).child({ process: 'worker' });
   const services = await createServices(config, logger);
+  await refuseUndurableOrdersStore(services);
   await runStartupTasks(services);
   const jobs = startJobs(services);
   // The timers are unref'd; this keeps the process alive until a signal arrives.

@@ -44,6 +44,13 @@ describe('loadConfig', () => {
     expect(loadConfig({}).mail.smtpUrl).toBeUndefined();
   });
 
+  it('takes ORDERS_MODE sync by default, and refuses async without REDIS_URL with a clear message', () => {
+    expect(loadConfig({}).orders.mode).toBe('sync');
+    expect(() => loadConfig({ ORDERS_MODE: 'async' })).toThrow(/ORDERS_MODE=async needs REDIS_URL/);
+    expect(() => loadConfig({ ORDERS_MODE: 'later' })).toThrow(/ORDERS_MODE must be one of sync, async/);
+    expect(loadConfig({ ORDERS_MODE: 'async', REDIS_URL: 'redis://127.0.0.1:6379' }).orders).toMatchObject({ mode: 'async', claimIdleMs: 15_000, reconcileSeconds: 30 });
+  });
+
   it('needs the admin username and password together', () => {
     expect(() => loadConfig({ ADMIN_USERNAME: 'root' })).toThrow(/ADMIN_USERNAME and ADMIN_PASSWORD/);
   });

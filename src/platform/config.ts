@@ -3,6 +3,7 @@
  * variable at once and returns a frozen, nested object.
  */
 import path from 'node:path';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability.ts';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
@@ -140,6 +141,18 @@ export function loadConfig(env: Env = {}) {
   if (production && r.raw('SMTP_URL') === undefined) {
     r.problems.push('SMTP_URL must be set in production (mails such as password resets need a transport)');
   }
+  const ordersMode = r.oneOf('ORDERS_MODE', ['sync', 'async'] as const, 'sync');
+  // The stream of accepted orders and the stock mirror that admits them live in Redis only.
+  if (ordersMode === 'async' && r.raw('REDIS_URL') === undefined) {
+    r.problems.push(ASYNC_NEEDS_REDIS_URL);
+  }
+  let redisDurability: ReturnType<typeof parseRedisDurability> = 'verify';
+  try {
+    redisDurability = parseRedisDurability(r.raw('REDIS_DURABILITY'));
+  } catch (error) {
+    if (!(error instanceof RedisDurabilityError)) throw error;
+    r.problems.push(error.message);
+  }
   const appResetUrl = r.raw('APP_RESET_URL');
   if (appResetUrl !== undefined && !URL.canParse(appResetUrl)) r.problems.push('APP_RESET_URL must be a URL (https://… or an app scheme such as myapp://reset)');
   if (production && adminPassword !== undefined && adminPassword.length < 12) {
@@ -184,6 +197,8 @@ export function loadConfig(env: Env = {}) {
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
       /** A cluster client (MemoryDB, cluster-mode Redis) seeded from REDIS_URL; needs a `{tag}` prefix. */
       cluster: redisCluster(r),
+      /** How async mode tells that this Redis persists every write (redis-durability.ts). */
+      durability: redisDurability,
     },
     auth: {
       jwtSecret,
@@ -237,6 +252,12 @@ export function loadConfig(env: Env = {}) {
       batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
       /** Longest an order may wait for its batch before it is answered 503. */
       queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
+      /** sync: written before the answer (201); async: admitted by Redis, answered 202, written by the worker. */
+      mode: ordersMode,
+      /** Async mode: a consumer's unacknowledged orders are claimed by another after this long idle. */
+      claimIdleMs: r.int('ORDERS_ASYNC_CLAIM_IDLE_MS', 15_000, 100, 3_600_000),
+      /** Async mode: how often the reconciler recomputes the stock mirrors from PostgreSQL. */
+      reconcileSeconds: r.int('ORDERS_ASYNC_RECONCILE_SECONDS', 30, 1, 86_400),
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

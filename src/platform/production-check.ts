@@ -37,7 +37,10 @@ function ordersModeChecks(env: Env, redisUrl: string | undefined): CheckResult[]
 export function checkProduction(env: Env): CheckResult[] {
   let config;
   try {
-    config = loadConfig(env);
+    // loadConfig refuses async mode without REDIS_URL or with a bad REDIS_DURABILITY; those two
+    // get rows of their own here (ordersModeChecks), so the rest is checked as usual.
+    const { ORDERS_MODE: _mode, REDIS_DURABILITY: _durability, ...rest } = env;
+    config = loadConfig(rest);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return error.problems.map((problem) => ({ name: 'configuration', ok: false, detail: problem }));

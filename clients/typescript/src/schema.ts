@@ -218,6 +218,32 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Accepted (status pending): the order is written within about a second, then confirmed or cancelled (out_of_stock) */
+                202: {
+                    headers: {
+                        /** @description The order: GET it to see pending → confirmed or cancelled */
+                        location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            customer: string;
+                            id: string;
+                            order_items: {
+                                line_total: string;
+                                name: string;
+                                price: string;
+                                product: string;
+                                quantity: number;
+                            }[];
+                            status: "pending" | "confirmed" | "shipped" | "cancelled";
+                            total: string;
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -2220,6 +2246,32 @@ export interface paths {
                 /** @description Default Response */
                 201: {
                     headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            customer: string;
+                            id: string;
+                            order_items: {
+                                line_total: string;
+                                name: string;
+                                price: string;
+                                product: string;
+                                quantity: number;
+                            }[];
+                            status: "pending" | "confirmed" | "shipped" | "cancelled";
+                            total: string;
+                        };
+                    };
+                };
+                /** @description Accepted (status pending): the order is written within about a second, then confirmed or cancelled (out_of_stock) */
+                202: {
+                    headers: {
+                        /** @description The order: GET it to see pending → confirmed or cancelled */
+                        location?: string;
                         [name: string]: unknown;
                     };
                     content: {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { currentUser } from '../../platform/http/auth.ts';
-import { IdempotencyHeaders, OrderJson } from '../orders/schemas.ts';
+import { sendPlaced } from '../orders/routes.ts';
+import { IdempotencyHeaders, OrderJson, PendingOrder } from '../orders/schemas.ts';
 import { CartItemParams, CartJson, SetItemBody } from './schemas.ts';
 import type { CartService } from './service.ts';
 
@@ -34,11 +35,7 @@ export async function cartRoutes(instance: FastifyInstance, service: CartService
 
   app.post(
     '/checkout',
-    { config: { auth: 'customer' }, schema: { tags, headers: IdempotencyHeaders, response: { 201: OrderJson } } },
-    async (request, reply) => {
-      const outcome = await service.checkout(currentUser(request).id, request.headers['idempotency-key']);
-      if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-      return reply.code(201).send(outcome.body);
-    },
+    { config: { auth: 'customer' }, schema: { tags, headers: IdempotencyHeaders, response: { 201: OrderJson, 202: PendingOrder } } },
+    async (request, reply) => sendPlaced(reply, await service.checkout(currentUser(request).id, request.headers['idempotency-key'])),
   );
 }

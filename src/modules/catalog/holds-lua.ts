@@ -6,7 +6,8 @@
  *   holder hash     productId → units, PEXPIREAT = the holder's expiry (the cart's lines)
  *   product hash    s = mirrored stock, v = its database version, at = when the mirror was last
  *                   confirmed against the database (Redis time, ms), t = units held (pruned
- *                   lazily), u:<holder> = that holder's units
+ *                   lazily), u:<holder> = that holder's units, a = units of orders accepted in
+ *                   flash-sale mode and not yet written (orders/async-lua.ts; absent = 0)
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
  *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
  *                   no script (holds-redis.ts). Rewritten by every script that changes the product's
@@ -19,7 +20,7 @@
  * Time comes from Redis (TIME), one clock for every process. A hold is expired when its expiry is
  * before now, the same rule Redis uses for the holder hash's own expiry.
  */
-const PRELUDE = `
+export const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = math.floor((#KEYS - 1) / 3)
@@ -92,7 +93,9 @@ for k = 1, nlines do
   local p, id = KEYS[3 * k - 1], ARGV[5 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
-  local available = tonumber(redis.call('HGET', p, 's') or '0') - (tonumber(redis.call('HGET', p, 't') or '0') - own)
+  -- a = units of orders accepted in flash-sale mode and not yet written (orders/async-lua.ts).
+  local available = tonumber(redis.call('HGET', p, 's') or '0') - tonumber(redis.call('HGET', p, 'a') or '0')
+    - (tonumber(redis.call('HGET', p, 't') or '0') - own)
   if available < 0 then available = 0 end
   -- Shrinking never fails; growing needs the units free of everyone else's live holds.
   if qty > own and qty > available then

@@ -26,7 +26,7 @@ interface HoldCommands {
   holdsOf: Script;
 }
 
-const holderKey = (holder: string) => `hold:c:${holder}`;
+export const holderKey = (holder: string) => `hold:c:${holder}`;
 const summaryKey = (id: string) => `hold:t:${id}`;
 /**
  * The distinct ids of a list and their summary keys, kept per list: a cached page asks with the
@@ -41,7 +41,7 @@ const lookupOf = (productIds: string[]) => {
   }
   return lookup;
 };
-const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`, summaryKey(id)];
+export const productKeys = (id: string) => [`hold:p:${id}`, `hold:e:${id}`, summaryKey(id)];
 
 /** A holder whose lines changed between our read and the script can only race a few times. */
 const MAX_ATTEMPTS = 5;

@@ -25,6 +25,12 @@ export interface WriteRequest {
   idempotency?: { key: string; hash: string; leaseToken?: string | undefined } | undefined;
   /** 'record_cancelled': a short order is written `cancelled` (`out_of_stock`) instead of refused. */
   onShort?: 'refuse' | 'record_cancelled' | undefined;
+  /**
+   * An order accepted in flash-sale mode (orders/async-*.ts): it keeps the time and the names and
+   * prices it was accepted with (the customer was told them in the 202), confirms as
+   * `order.confirmed`, and a product archived since is a cancellation like a shortage.
+   */
+  accepted?: { at: Date; lines: Array<{ productId: string; name: string; unitPriceCents: number }> } | undefined;
 }
 
 /** What `place` resolves to; it never rejects. */
@@ -108,12 +114,12 @@ function stockVerdict(lines: StockLine[], state: BatchState, left: Map<string, n
   return { ok: false, short: true, error, lines: orderLines };
 }
 
-function outboxOf(order: Order): OutboxRecord {
+function outboxOf(order: Order, accepted: boolean): OutboxRecord {
   if (order.status === 'cancelled') {
     return { topic: 'order.cancelled', payload: { order_id: order.id, customer_id: order.customerId, reason: order.cancelReason } };
   }
   return {
-    topic: 'order.created',
+    topic: accepted ? 'order.confirmed' : 'order.created',
     payload: {
       order_id: order.id,
       customer_id: order.customerId,
@@ -121,6 +127,16 @@ function outboxOf(order: Order): OutboxRecord {
       lines: order.lines.map((l) => ({ product_id: l.productId, quantity: l.quantity, unit_price_cents: l.unitPriceCents })),
     },
   };
+}
+
+/** An accepted order's lines carry the names and prices it was accepted with; an unknown product is a shortage. */
+function asAccepted(req: WriteRequest, verdict: StockVerdict): StockVerdict {
+  if (!req.accepted) return verdict;
+  const lines = req.accepted.lines.map((a) => {
+    const quantity = normalizeLines(req.lines).find((l) => l.productId === a.productId)?.quantity ?? 0;
+    return { productId: a.productId, name: a.name, unitPriceCents: a.unitPriceCents, quantity, lineTotalCents: a.unitPriceCents * quantity };
+  });
+  return verdict.ok ? { ok: true, lines } : { ok: false, short: true, error: verdict.error, lines };
 }
 
 export function decideBatch(entries: Entry[], state: BatchState): BatchPlan {
@@ -140,7 +156,7 @@ export function decideBatch(entries: Entry[], state: BatchState): BatchPlan {
       plan.outcomes.push(byKey);
       continue;
     }
-    const verdict = stockVerdict(req.lines, state, left);
+    const verdict = asAccepted(req, stockVerdict(req.lines, state, left));
     if (!verdict.ok && !(verdict.short && req.onShort === 'record_cancelled')) {
       plan.outcomes.push(refused(verdict.error));
       continue;
@@ -151,7 +167,7 @@ export function decideBatch(entries: Entry[], state: BatchState): BatchPlan {
       status: verdict.ok ? 'confirmed' : 'cancelled',
       cancelReason: verdict.ok ? null : 'out_of_stock',
       totalCents: verdict.lines.reduce((sum, l) => sum + l.lineTotalCents, 0),
-      createdAt: state.now,
+      createdAt: req.accepted?.at ?? state.now,
       lines: verdict.lines,
     };
     if (verdict.ok) {
@@ -161,7 +177,7 @@ export function decideBatch(entries: Entry[], state: BatchState): BatchPlan {
     const body = presentOrder(order);
     decided.set(id, order);
     plan.orders.push(order);
-    plan.outbox.push(outboxOf(order));
+    plan.outbox.push(outboxOf(order, req.accepted !== undefined));
     plan.outcomes.push({ kind: 'written', order, body, stock: [] });
     if (req.idempotency) {
       const done = { customerId: req.customerId, key: req.idempotency.key, requestHash: req.idempotency.hash, status: 201, body };

@@ -20,7 +20,7 @@ interface LineRow {
   line_total_cents: number;
 }
 
-export type OutboxTopic = 'order.created' | 'order.cancelled' | 'order.shipped';
+export type OutboxTopic = 'order.created' | 'order.confirmed' | 'order.cancelled' | 'order.shipped';
 
 const uuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
 

@@ -77,6 +77,12 @@ export const OrderJson = Type.Object({
 });
 export type OrderJson = Static<typeof OrderJson>;
 
+/** Flash-sale mode (ORDERS_MODE=async): accepted, not yet written; poll `Location` for the outcome. */
+export const PendingOrder = Type.Object(OrderJson.properties, {
+  description: 'Accepted (status pending): the order is written within about a second, then confirmed or cancelled (out_of_stock)',
+  headers: { location: { type: 'string', description: 'The order: GET it to see pending → confirmed or cancelled' } },
+});
+
 export const OrderPage = Page(OrderJson);
 
 export function presentOrder(order: Order): OrderJson {

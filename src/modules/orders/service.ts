@@ -6,6 +6,9 @@ import type { AuthUser } from '../../platform/http/auth.ts';
 import { AppError, notFound } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { OrderHolds } from '../catalog/order-holds.ts';
+import type { ProductFacts } from '../catalog/product-facts.ts';
+import { createAsyncAdmission, type Admission } from './async-admission.ts';
+import { watchStream } from './async-metrics.ts';
 import { normalizeLines, type ReturnStock, type StockLine } from '../catalog/stock.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { hourlyStats } from './stats.ts';
@@ -20,6 +23,8 @@ export interface OrdersDeps {
   onStockChanged?: (productIds: string[]) => void | Promise<void>;
   /** Live stock holds (catalog/holds.ts): every order holds its lines first (invariant 3). Absent: none. */
   holds?: OrderHolds | undefined;
+  /** Names and prices without a database read: flash-sale admission (ORDERS_MODE=async) needs them. */
+  facts?: ProductFacts | undefined;
 }
 
 export interface PlaceOptions {
@@ -88,8 +93,43 @@ export function createOrdersService(deps: OrdersDeps) {
     return { status: 201, body: outcome.body, replayed: false };
   }
 
+  // Flash-sale mode: Redis admits, the worker writes (async-admission.ts, async-worker.ts).
+  const admission =
+    config.orders.mode === 'async' && platform.redis && deps.facts
+      ? createAsyncAdmission({ redis: platform.redis, facts: deps.facts, retentionSeconds })
+      : undefined;
+  if (admission && platform.redis) watchStream(platform.redis);
+
+  async function replay(customerId: string, seen: Extract<Admission, { kind: 'replay' }>): Promise<IdempotentOutcome<OrderJson>> {
+    return { status: seen.status, body: await getOrder(customerId, seen.orderId), replayed: true };
+  }
+
+  /**
+   * 202 `pending` when Redis admits the order; a product without a mirror goes through the sync
+   * path (201), which loads the mirror for the next order.
+   */
+  async function placeAsync(customerId: string, lines: StockLine[], options: PlaceOptions, hash: string): Promise<IdempotentOutcome<OrderJson>> {
+    const idem = options.idempotencyKey === undefined ? undefined : { key: options.idempotencyKey, hash };
+    // A checkout's replay must answer although the first run emptied the cart: look before reading it.
+    const seen = idem && options.resolveLines ? await admission!.storedKey(customerId, idem) : undefined;
+    if (seen?.kind === 'replay') return replay(customerId, seen);
+    const wanted = options.resolveLines ? await options.resolveLines() : lines;
+    const admitted = await admission!.admit(customerId, wanted, { holder: options.holder, idempotency: idem });
+    if (admitted.kind === 'replay') return replay(customerId, admitted);
+    if (admitted.kind === 'accepted') return { status: 202, body: admitted.body, replayed: false };
+    const written = await placeSync(customerId, wanted, { ...options, resolveLines: options.resolveLines && (async () => wanted) }, hash);
+    if (idem && !written.replayed) {
+      await admission!.remember(customerId, idem, written.body.id, written.status).catch((error: unknown) => logger.warn({ err: error }, 'could not record the key in Redis'));
+    }
+    return written;
+  }
+
   async function placeOrder(customerId: string, lines: StockLine[], options: PlaceOptions = {}): Promise<IdempotentOutcome<OrderJson>> {
     const hash = options.requestHash ?? requestHash('orders.place', normalizeLines(lines));
+    return admission ? placeAsync(customerId, lines, options, hash) : placeSync(customerId, lines, options, hash);
+  }
+
+  async function placeSync(customerId: string, lines: StockLine[], options: PlaceOptions, hash: string): Promise<IdempotentOutcome<OrderJson>> {
     const key = options.idempotencyKey;
     // A direct order's key is claimed and completed inside its batch (batch-writer.ts).
     if (!options.resolveLines) return holdAndWrite(customerId, lines, options.holder, key === undefined ? undefined : { key, hash });
@@ -105,6 +145,12 @@ export function createOrdersService(deps: OrdersDeps) {
 
   /** Own orders only; another customer's is indistinguishable from a missing one. Read on the primary: read-your-writes. */
   async function getOrder(customerId: string, id: string): Promise<OrderJson> {
+    // Pending first: the record is dropped only after the order is committed, so one of the two has it.
+    const pending = await admission?.pendingOrder(id);
+    if (pending) {
+      if (pending.customer !== customerId) throw notFound('Order');
+      return pending;
+    }
     const order = await repo.findOrder(db.primary, id);
     if (!order || order.customerId !== customerId) throw notFound('Order');
     return presentOrder(order);
@@ -116,8 +162,15 @@ export function createOrdersService(deps: OrdersDeps) {
    */
   async function listOrders(viewer: AuthUser, filter: repo.OrderFilter, limit: number, offset: number) {
     const scoped = viewer.role === 'staff' ? filter : { status: filter.status, customerId: viewer.id };
-    const page = await repo.listOrders(db.primary, scoped, limit, offset);
-    return { count: page.count, results: page.orders.map(presentOrder) };
+    // Flash-sale mode: a customer's pending orders (in Redis until written) are their newest, so
+    // they lead the history; read before the database so one written meanwhile is in one of the two.
+    const showPending = admission !== undefined && viewer.role !== 'staff' && (filter.status === undefined || filter.status === 'pending');
+    const pending = showPending ? await admission.pendingOf(viewer.id) : [];
+    const head = pending.slice(offset, offset + limit);
+    const page = await repo.listOrders(db.primary, scoped, limit - head.length, Math.max(0, offset - pending.length));
+    const shown = new Set(pending.map((o) => o.id));
+    const written = page.orders.filter((o) => !shown.has(o.id)).map(presentOrder);
+    return { count: page.count + pending.length, results: [...head, ...written] };
   }
 
   /** Why a transition did not happen: missing or not visible → 404, wrong state → 409. */
@@ -207,6 +260,8 @@ export function createOrdersService(deps: OrdersDeps) {
     shipOrder,
     relayOutbox,
     purgeExpiredIdempotencyKeys,
+    /** The batching writer itself: flash-sale mode's worker writes accepted orders through it. */
+    write: (req: WriteRequest) => writer.place(req),
     /** Writes what is queued, then refuses new orders; before the database closes. */
     close: () => writer.close(),
   };

@@ -50,7 +50,7 @@ export const idempotencyKeys = ordersSchema.table(
 
 export const outbox = ordersSchema.table('outbox', {
   id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  topic: text('topic', { enum: ['order.created', 'order.cancelled', 'order.shipped'] }).notNull(),
+  topic: text('topic', { enum: ['order.created', 'order.confirmed', 'order.cancelled', 'order.shipped'] }).notNull(),
   payload: jsonb('payload').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   publishedAt: timestamp('published_at', { withTimezone: true }),

@@ -1,0 +1,154 @@
+/**
+ * Flash-sale admission (ORDERS_MODE=async): one Lua step (async-lua.ts ADMIT) checks every line
+ * against the stock mirror minus accepted units and others' live holds, takes the units and appends
+ * the order, with its id fixed here, to the stream. The answer is then 202 `pending`; the worker
+ * (async-worker.ts) writes it through the batching writer, whose locked rows stay the final word.
+ *
+ * No PostgreSQL on this path for a product whose mirror, name and price are loaded: names and
+ * prices come from the catalog's remembered facts (product-facts.ts, valid by content version),
+ * stock from the mirror. A product without a mirror is answered `sync`: the caller takes the sync
+ * path, whose hold step loads the mirror for the next order.
+ *
+ * Idempotency-Key: the key's record lives in Redis beside the order (same step), kept as long as
+ * the database keeps keys; a replay answers the order's current status.
+ */
+import { createHash } from 'node:crypto';
+import type { RedisClient } from '../../platform/kv.ts';
+import { AppError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import { insufficientStock, type HoldShort } from '../catalog/holds.ts';
+import { holderKey, productKeys } from '../catalog/holds-redis.ts';
+import type { ProductFacts } from '../catalog/product-facts.ts';
+import { normalizeLines, type StockLine } from '../catalog/stock.ts';
+import { ADMIT, MIRRORED, pendingOfKey, recordKey, STREAM, type AcceptedEntry } from './async-lua.ts';
+import { presentOrder, type OrderJson } from './schemas.ts';
+
+export type Admission =
+  | { kind: 'accepted'; body: OrderJson }
+  /** The key was used before, with this request: that order, answered with `status` again. */
+  | { kind: 'replay'; orderId: string; status: number }
+  /** A product has no mirror yet: nothing was changed; take the sync path. */
+  | { kind: 'sync' };
+
+export interface AdmitOptions {
+  /** Cart checkout: the cart whose holds convert into the order. */
+  holder?: string | undefined;
+  idempotency?: { key: string; hash: string } | undefined;
+}
+
+type Reply = Array<string | number>;
+interface AdmitCommand {
+  ordersAdmit(numberOfKeys: number, ...args: Array<string | number>): Promise<Reply>;
+}
+
+const idemKey = (customerId: string, key: string) => `orders:idem:${createHash('sha256').update(`${customerId}\n${key}`).digest('hex')}`;
+
+/** Redis is the only record of an accepted order: without it, refuse cleanly rather than guess. */
+async function redisOrUnavailable<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new AppError('unavailable', 'Orders cannot be accepted right now; nothing was ordered, try again', {
+      dependency: 'redis',
+      cause: error,
+      headers: { 'retry-after': '1' },
+    });
+  }
+}
+
+export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductFacts; retentionSeconds: number }) {
+  const { redis, facts, retentionSeconds } = deps;
+  if (!('ordersAdmit' in redis)) redis.defineCommand('ordersAdmit', { lua: ADMIT });
+  const r = redis as unknown as AdmitCommand;
+
+  /** "<hash>\n<order id>\n<status>" → the replay, or 422 when the key came with another request. */
+  function verdict(stored: string, hash: string): Admission {
+    const [storedHash, orderId, status] = stored.split('\n');
+    if (storedHash !== hash) throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
+    return { kind: 'replay', orderId: orderId!, status: Number(status) };
+  }
+
+  /** An earlier order under this key (checked before a checkout reads its cart), or undefined. */
+  async function storedKey(customerId: string, idem: { key: string; hash: string }): Promise<Admission | undefined> {
+    const stored = await redisOrUnavailable(() => redis.get(idemKey(customerId, idem.key)));
+    return stored === null ? undefined : verdict(stored, idem.hash);
+  }
+
+  /** Names and server prices of every line, or 422 for an unknown or archived product. */
+  async function priced(lines: StockLine[]) {
+    const version = await redisOrUnavailable(() => facts.contentVersion());
+    const found = await facts.get(lines.map((l) => l.productId), version);
+    const unknown = lines.filter((l) => !found.get(l.productId) || found.get(l.productId)!.archived).map((l) => l.productId);
+    if (unknown.length > 0) throw new AppError('unknown_product', `Unknown or archived product: ${unknown.join(', ')}`, { extra: { products: unknown } });
+    return lines.map((l) => {
+      const p = found.get(l.productId)!;
+      return { productId: l.productId, name: p.name, unitPriceCents: p.priceCents, quantity: l.quantity, lineTotalCents: p.priceCents * l.quantity };
+    });
+  }
+
+  async function admit(customerId: string, rawLines: StockLine[], options: AdmitOptions = {}): Promise<Admission> {
+    const lines = await priced(normalizeLines(rawLines));
+    const id = newId();
+    const at = new Date();
+    const body = presentOrder({
+      id,
+      customerId,
+      status: 'pending',
+      cancelReason: null,
+      totalCents: lines.reduce((sum, l) => sum + l.lineTotalCents, 0),
+      createdAt: at,
+      lines,
+    });
+    const entry: AcceptedEntry = {
+      id,
+      customer: customerId,
+      at: at.getTime(),
+      lines: lines.map((l) => ({ product: l.productId, quantity: l.quantity, name: l.name, price_cents: l.unitPriceCents })),
+    };
+    const idem = options.idempotency;
+    const keys = [
+      options.holder ? holderKey(options.holder) : 'hold:none',
+      ...lines.flatMap((l) => productKeys(l.productId)),
+      STREAM,
+      recordKey(id),
+      idem ? idemKey(customerId, idem.key) : 'orders:idem:none',
+      MIRRORED,
+      pendingOfKey(customerId),
+    ];
+    const args = [options.holder ?? '', idem?.hash ?? '', id, JSON.stringify(body), JSON.stringify(entry), retentionSeconds, lines.length];
+    const reply = await redisOrUnavailable(() =>
+      r.ordersAdmit(keys.length, ...keys, ...args, ...lines.map((l) => l.productId), ...lines.map((l) => l.quantity)),
+    );
+    const code = Number(reply[0]);
+    if (code === 1) return { kind: 'accepted', body };
+    if (code === 2) return verdict(String(reply[1]), idem!.hash);
+    if (code === 3) return { kind: 'sync' };
+    const short: HoldShort[] = [];
+    for (let i = 1; i < reply.length; i += 3) short.push({ productId: String(reply[i]), requested: Number(reply[i + 1]), available: Number(reply[i + 2]) });
+    throw insufficientStock(short, 'Not enough available stock for some items; nothing was ordered');
+  }
+
+  /** After an order under a key took the sync path: later replays find it here too. Best effort. */
+  async function remember(customerId: string, idem: { key: string; hash: string }, orderId: string, status: number) {
+    await redis.set(idemKey(customerId, idem.key), `${idem.hash}\n${orderId}\n${status}`, 'EX', retentionSeconds, 'NX');
+  }
+
+  /** The order while it is pending (accepted, not yet written); undefined once written (or unknown). */
+  async function pendingOrder(orderId: string): Promise<OrderJson | undefined> {
+    const stored = await redisOrUnavailable(() => redis.get(recordKey(orderId)));
+    return stored === null ? undefined : (JSON.parse(stored) as OrderJson);
+  }
+
+  /** The customer's pending orders, newest first (their history shows them before they are written). */
+  async function pendingOf(customerId: string): Promise<OrderJson[]> {
+    const ids = await redisOrUnavailable(() => redis.zrevrange(pendingOfKey(customerId), 0, -1));
+    if (ids.length === 0) return [];
+    const records = await redisOrUnavailable(() => redis.mget(ids.map(recordKey)));
+    return records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as OrderJson]));
+  }
+
+  return { admit, storedKey, remember, pendingOrder, pendingOf };
+}
+
+export type AsyncAdmission = ReturnType<typeof createAsyncAdmission>;

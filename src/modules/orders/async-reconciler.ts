@@ -1,0 +1,37 @@
+/**
+ * The mirror is a gate, not the record: at start and every ORDERS_ASYNC_RECONCILE_SECONDS, each
+ * product ever admitted in flash-sale mode gets its mirror set from PostgreSQL (stock and version,
+ * unless the mirror already holds a newer version) and its accepted count recomputed from the
+ * stream (async-lua.ts RECONCILE), so available = database stock − accepted-but-unwritten units.
+ * Any drift (a lost script reply, a Redis restored from an older file) is repaired here.
+ */
+import type { RedisClient } from '../../platform/kv.ts';
+import type { Db } from '../../platform/db.ts';
+import { getProductsForHold } from '../catalog/holds.ts';
+import { productKeys } from '../catalog/holds-redis.ts';
+import { MIRRORED, RECONCILE, STREAM } from './async-lua.ts';
+
+const CHUNK = 500;
+
+export function createAsyncReconciler(deps: { redis: RedisClient; primary: Db }) {
+  const { redis } = deps;
+  if (!('ordersReconcile' in redis)) redis.defineCommand('ordersReconcile', { lua: RECONCILE });
+  const script = (redis as unknown as { ordersReconcile: (n: number, ...a: Array<string | number>) => Promise<number> }).ordersReconcile.bind(redis);
+
+  /** `ids`: these products (loading their mirrors); default every product admitted so far. Returns how many. */
+  async function reconcile(ids?: string[]): Promise<number> {
+    const all = ids ?? (await redis.smembers(MIRRORED));
+    let done = 0;
+    for (let i = 0; i < all.length; i += CHUNK) {
+      const found = await getProductsForHold(deps.primary, all.slice(i, i + CHUNK));
+      const products = [...found.values()];
+      if (products.length === 0) continue;
+      const keys = [STREAM, ...products.map((p) => productKeys(p.id)[0]!)];
+      await script(keys.length, ...keys, products.length, ...products.flatMap((p) => [p.id, p.stock, p.version]));
+      done += products.length;
+    }
+    return done;
+  }
+
+  return { reconcile };
+}

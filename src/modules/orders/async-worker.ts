@@ -1,0 +1,179 @@
+/**
+ * Flash-sale fulfillment: reads accepted orders from the stream with a consumer group and writes
+ * them through the batching writer (the same one sync mode uses; its conditional stock update
+ * stays the final word), then settles them in Redis (async-lua.ts SETTLE: acknowledged, units out
+ * of the accepted count, mirror moved to the committed stock) — after the commit, never before.
+ *
+ * Exactly once across crashes: the order id is fixed at admission, so an entry read again (this
+ * process crashed after the commit, or another consumer's pending entries claimed with XAUTOCLAIM
+ * once idle for ORDERS_ASYNC_CLAIM_IDLE_MS) is found already written and only settled.
+ * While PostgreSQL is down the writer answers `unavailable`: those entries wait and are tried
+ * again, nothing is dropped. An order the database refuses (short, or a product archived since)
+ * is written `cancelled` with `cancel_reason: out_of_stock`, and its units go back to the mirror.
+ */
+import { hostname } from 'node:os';
+import type { RedisClient } from '../../platform/kv.ts';
+import type { Logger } from 'pino';
+import type { Db } from '../../platform/db.ts';
+import { briefly } from '../../platform/dependencies.ts';
+import { newId } from '../../platform/ids.ts';
+import { asyncMetrics } from './async-metrics.ts';
+import { getProductsForHold } from '../catalog/holds.ts';
+import { productKeys } from '../catalog/holds-redis.ts';
+import { GROUP, pendingOfKey, recordKey, SETTLE, STREAM, type AcceptedEntry } from './async-lua.ts';
+import type { WriteOutcome, WriteRequest } from './batch-writer.ts';
+
+export interface AsyncWorkerDeps {
+  redis: RedisClient;
+  primary: Db;
+  logger: Logger;
+  write: (req: WriteRequest) => Promise<WriteOutcome>;
+  claimIdleMs: number;
+  /** Entries read per round (the writer batches them). */
+  batch?: number;
+}
+
+interface Read {
+  entryId: string;
+  order: AcceptedEntry;
+}
+
+type Reply = Array<string | number>;
+type StreamEntries = Array<[string, string[]]>;
+
+const BLOCK_MS = 250;
+
+export function createAsyncWorker(deps: AsyncWorkerDeps) {
+  const { redis, logger } = deps;
+  const consumer = `${hostname()}-${process.pid}-${newId().slice(-8)}`;
+  const count = deps.batch ?? 500;
+  if (!('ordersSettle' in redis)) redis.defineCommand('ordersSettle', { lua: SETTLE });
+  const settleScript = (redis as unknown as { ordersSettle: (n: number, ...a: Array<string | number>) => Promise<Reply> }).ordersSettle.bind(redis);
+  let stopping = false;
+  let loop: Promise<void> | null = null;
+
+  async function ensureGroup() {
+    try {
+      await redis.xgroup('CREATE', STREAM, GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  const parse = (entries: StreamEntries): Read[] =>
+    entries.flatMap(([entryId, fields]) => {
+      const at = fields.indexOf('order');
+      return at >= 0 && fields[at + 1] ? [{ entryId, order: JSON.parse(fields[at + 1]!) as AcceptedEntry }] : [];
+    });
+
+  /** A dead consumer's (or our own earlier) entries idle longer than claimIdleMs, then new ones. */
+  async function next(): Promise<Read[]> {
+    const claimed = (await redis.call('XAUTOCLAIM', STREAM, GROUP, consumer, deps.claimIdleMs, '0-0', 'COUNT', count)) as [string, StreamEntries];
+    if (claimed[1].length > 0) return parse(claimed[1]);
+    const fresh = (await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', BLOCK_MS, 'STREAMS', STREAM, '>')) as Array<[string, StreamEntries]> | null;
+    return fresh ? parse(fresh[0]![1]) : [];
+  }
+
+  const request = ({ order }: Read): WriteRequest => ({
+    orderId: order.id,
+    customerId: order.customer,
+    lines: order.lines.map((l) => ({ productId: l.product, quantity: l.quantity })),
+    onShort: 'record_cancelled',
+    accepted: { at: new Date(order.at), lines: order.lines.map((l) => ({ productId: l.product, name: l.name, unitPriceCents: l.price_cents })) },
+  });
+
+  /** One step in Redis for the entries the database now has (see SETTLE). */
+  async function settle(done: Array<{ read: Read; outcome: WriteOutcome }>) {
+    const figures = new Map<string, { stock: number; version: number }>();
+    for (const { outcome } of done) {
+      if (outcome.kind !== 'written') continue;
+      for (const m of outcome.stock) if ((figures.get(m.productId)?.version ?? -1) < m.version) figures.set(m.productId, m);
+    }
+    const ids = [...new Set(done.flatMap(({ read }) => read.order.lines.map((l) => l.product)))];
+    // Orders an earlier attempt wrote left no figures: read the current ones, or the mirror would
+    // keep the stock from before them once their units leave the accepted count.
+    const unknown = ids.filter((id) => !figures.has(id));
+    if (unknown.length > 0) for (const [id, p] of await getProductsForHold(deps.primary, unknown)) figures.set(id, p);
+    const index = new Map(ids.map((id, i) => [id, i + 1]));
+    const keys = [STREAM, ...ids.map((id) => productKeys(id)[0]!), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
+    const args: Array<string | number> = [GROUP, ids.length, done.length];
+    for (const id of ids) args.push(figures.get(id)?.stock ?? '', figures.get(id)?.version ?? '');
+    for (const { read } of done) args.push(read.entryId, read.order.lines.map((l) => `${index.get(l.product)}:${l.quantity}`).join(','), read.order.id);
+    await settleScript(keys.length, ...keys, ...args);
+    const now = Date.now();
+    for (const { read } of done) asyncMetrics.confirmSeconds.observe((now - read.order.at) / 1000);
+  }
+
+  /** Writes `reads` until each is in the database (waiting out an outage), then settles them. */
+  async function handle(reads: Read[]) {
+    let todo = reads;
+    for (let round = 1; todo.length > 0 && !stopping; round++) {
+      const outcomes = await Promise.all(todo.map((read) => deps.write(request(read))));
+      const done = todo.flatMap((read, i) => (outcomes[i]!.kind === 'written' || outcomes[i]!.kind === 'existing' ? [{ read, outcome: outcomes[i]! }] : []));
+      const again = todo.filter((_, i) => outcomes[i]!.kind !== 'written' && outcomes[i]!.kind !== 'existing');
+      if (done.length > 0) await settleUntilDone(done);
+      if (again.length > 0) {
+        const first = outcomes.find((o) => o.kind === 'refused');
+        logger.warn({ orders: again.length, round, error: first?.kind === 'refused' ? first.error.message : undefined }, 'accepted orders not written yet; retrying');
+        await sleep(Math.min(5000, 250 * round));
+      }
+      todo = again;
+    }
+  }
+
+  /** Redis unreachable after the commit: keep trying; a crash here only means the entries are read again. */
+  async function settleUntilDone(done: Array<{ read: Read; outcome: WriteOutcome }>) {
+    for (let round = 1; ; round++) {
+      try {
+        return await settle(done);
+      } catch (error) {
+        if (stopping) throw error;
+        logger.warn({ ...briefly(error), round }, 'could not settle written orders in Redis; retrying');
+        await sleep(Math.min(5000, 250 * round));
+      }
+    }
+  }
+
+  /** One round: read what is there (waiting up to BLOCK_MS), write it, settle it. Returns how many. */
+  async function runOnce(): Promise<number> {
+    const reads = await next();
+    if (reads.length > 0) await handle(reads);
+    return reads.length;
+  }
+
+  async function run() {
+    for (let round = 1; !stopping; ) {
+      try {
+        await ensureGroup();
+        while (!stopping) {
+          await runOnce();
+          round = 1;
+        }
+      } catch (error) {
+        if (stopping) break;
+        logger.warn({ ...briefly(error), round }, 'order stream consumer failed; retrying');
+        await sleep(Math.min(5000, 250 * round++));
+      }
+    }
+  }
+
+  return {
+    consumer,
+    ensureGroup,
+    runOnce,
+    start() {
+      stopping = false;
+      loop ??= run().finally(() => (loop = null));
+      logger.info({ consumer }, 'accepted-order consumer started');
+    },
+    /** Finishes the round in progress (its entries stay pending if unwritten), then returns. */
+    async stop() {
+      stopping = true;
+      await loop;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export type AsyncWorker = ReturnType<typeof createAsyncWorker>;

@@ -1,0 +1,162 @@
+/**
+ * Flash-sale mode (ORDERS_MODE=async) through the HTTP edge, on real PostgreSQL and Redis (the
+ * mode needs Redis): admission answers 202 pending, the worker writes and confirms, shortages are
+ * refused at once, idempotent replays, the sync fallback for a product without a mirror, and the
+ * 2,000-orders-for-500-units sale.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, sql } from '../../platform/db.ts';
+import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
+import { createProduct, stockOf } from '../../../test/helpers/catalog-factory.ts';
+import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { onRealPostgres, testRedisUrl } from '../../../test/helpers/test-env.ts';
+import { createAsyncReconciler } from './async-reconciler.ts';
+import { createAsyncWorker, type AsyncWorker } from './async-worker.ts';
+
+describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=async)', () => {
+  let t: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  let worker: AsyncWorker;
+
+  beforeAll(async () => {
+    t = await buildTestApp({ env: { ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', ORDERS_ASYNC_CLAIM_IDLE_MS: '60000' } });
+    [alice, bob] = await Promise.all([createUser(t), createUser(t)]);
+    const { redis, db, logger, orders, config } = t.services;
+    worker = createAsyncWorker({ redis: redis!, primary: db.primary, logger, write: orders.write, claimIdleMs: config.orders.claimIdleMs });
+    await worker.ensureGroup();
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const order = (user: TestUser, productId: string, quantity = 1, headers: Record<string, string> = {}) =>
+    t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: { ...user.auth, ...headers }, payload: { order_items: [{ product: productId, quantity }] } });
+  const get = (user: TestUser, id: string) => t.app.inject({ method: 'GET', url: `/api/orders/orders/${id}/`, headers: user.auth });
+  /** Runs the worker until the stream is empty. */
+  const drain = async () => {
+    while ((await t.services.redis!.xlen('orders:accepted')) > 0) await worker.runOnce();
+  };
+  const loadMirror = (productId: string) => createAsyncReconciler({ redis: t.services.redis!, primary: t.services.db.primary }).reconcile([productId]);
+
+  it('takes the sync path for a product without a mirror (201), then admits (202 pending, Location) and confirms', async () => {
+    const p = await createProduct(t, { stock: 5, priceCents: 1250 });
+    const first = await order(alice, p.id);
+    expect(first.statusCode).toBe(201);
+    expect(first.json().status).toBe('confirmed');
+
+    const second = await order(alice, p.id, 2);
+    expect(second.statusCode).toBe(202);
+    const pending = second.json();
+    expect(pending).toMatchObject({ status: 'pending', total: '25.00', cancel_reason: null });
+    expect(second.headers.location).toBe(`/api/orders/orders/${pending.id}/`);
+    expect((await get(alice, pending.id)).json().status).toBe('pending');
+    expect((await get(bob, pending.id)).statusCode).toBe(404);
+    // Read-your-writes: the pending order leads the customer's history, and is no one else's.
+    const history = (await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: alice.auth })).json();
+    expect(history.results.map((o: { id: string; status: string }) => [o.id, o.status])).toEqual([
+      [pending.id, 'pending'],
+      [first.json().id, 'confirmed'],
+    ]);
+    expect(history.count).toBe(2);
+    expect((await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: bob.auth })).json().count).toBe(0);
+    expect(await stockOf(t, p.id)).toBe(4); // not written yet
+
+    await drain();
+    const after = (await t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: alice.auth })).json();
+    expect(after.results.map((o: { status: string }) => o.status)).toEqual(['confirmed', 'confirmed']);
+    const confirmed = (await get(alice, pending.id)).json();
+    expect(confirmed).toMatchObject({ id: pending.id, status: 'confirmed', total: '25.00', created_at: pending.created_at });
+    expect(await stockOf(t, p.id)).toBe(2);
+    const events = await queryRows<{ topic: string }>(t.services.db.primary, sql`select topic from orders.outbox where payload->>'order_id' = ${pending.id}`);
+    expect(events.map((e) => e.topic)).toEqual(['order.confirmed']);
+  });
+
+  it('refuses a shortage at once with 409, counting accepted units and others’ cart holds', async () => {
+    const p = await createProduct(t, { stock: 3 });
+    await loadMirror(p.id);
+    expect((await order(alice, p.id, 2)).statusCode).toBe(202);
+    const cart = await t.app.inject({ method: 'PUT', url: `/api/cart/items/${p.id}/`, headers: bob.auth, payload: { quantity: 1 } });
+    expect(cart.statusCode).toBe(200);
+    const short = await order(alice, p.id, 1);
+    expect(short.statusCode).toBe(409);
+    expect(short.json()).toMatchObject({ code: 'insufficient_stock', items: [{ product: p.id, requested: 1, available: 0 }] });
+    // The holder's checkout gets its held unit: 202.
+    const checkout = await t.app.inject({ method: 'POST', url: '/api/cart/checkout/', headers: bob.auth });
+    expect(checkout.statusCode).toBe(202);
+    expect(checkout.json().status).toBe('pending');
+    await drain();
+    expect((await get(bob, checkout.json().id)).json().status).toBe('confirmed');
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('replays an accepted order for the same Idempotency-Key (202, current status) and refuses another body with the key', async () => {
+    const p = await createProduct(t, { stock: 10 });
+    await loadMirror(p.id);
+    const key = { 'idempotency-key': `k-${p.id}` };
+    const first = await order(alice, p.id, 1, key);
+    expect(first.statusCode).toBe(202);
+    const again = await order(alice, p.id, 1, key);
+    expect(again.statusCode).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json().id).toBe(first.json().id);
+    expect((await order(alice, p.id, 2, key)).json().code).toBe('idempotency_key_reused');
+    await drain();
+    const replayed = await order(alice, p.id, 1, key);
+    expect(replayed.statusCode).toBe(202);
+    expect(replayed.json()).toMatchObject({ id: first.json().id, status: 'confirmed' });
+    expect(await stockOf(t, p.id)).toBe(9);
+  });
+
+  it('cancels (out_of_stock) an accepted order the database cannot fill and gives its units back to the mirror', async () => {
+    const p = await createProduct(t, { stock: 2 });
+    await loadMirror(p.id);
+    const accepted = await order(alice, p.id, 2);
+    expect(accepted.statusCode).toBe(202);
+    // Stock taken behind the mirror's back (no mirror move): the database is the final word.
+    await t.services.db.primary.execute(sql`update catalog.products set stock = 1, version = version + 1 where id = ${p.id}`);
+    await drain();
+    const cancelled = (await get(alice, accepted.json().id)).json();
+    expect(cancelled).toMatchObject({ status: 'cancelled', cancel_reason: 'out_of_stock' });
+    const events = await queryRows<{ topic: string }>(t.services.db.primary, sql`select topic from orders.outbox where payload->>'order_id' = ${cancelled.id}`);
+    expect(events.map((e) => e.topic)).toEqual(['order.cancelled']);
+    // The mirror moved to the database's 1 unit, none accepted: one more unit can be ordered, not two.
+    expect((await order(alice, p.id, 2)).statusCode).toBe(409);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(202);
+    await drain();
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('moves the mirror on a staff stock change, so admission sees it at once', async () => {
+    const staff = await createUser(t, { staff: true });
+    const p = await createProduct(t, { stock: 1 });
+    await loadMirror(p.id);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(202);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(409);
+    const restock = await t.app.inject({ method: 'POST', url: `/api/catalog/products/${p.id}/inventory/`, headers: staff.auth, payload: { delta: 2 } });
+    expect(restock.statusCode).toBe(200);
+    expect((await order(alice, p.id, 2)).statusCode).toBe(202);
+    expect((await order(alice, p.id, 1)).statusCode).toBe(409);
+    await drain();
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('2,000 concurrent one-unit orders for 500 units: exactly 500 × 202 and 1,500 × 409, then 500 confirmed, none pending, stock 0', async () => {
+    const p = await createProduct(t, { stock: 500 });
+    await loadMirror(p.id);
+    const buyers = [alice, bob];
+    const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => order(buyers[i % 2]!, p.id)));
+    const byStatus = new Map<number, number>();
+    for (const a of answers) byStatus.set(a.statusCode, (byStatus.get(a.statusCode) ?? 0) + 1);
+    expect(Object.fromEntries(byStatus)).toEqual({ 202: 500, 409: 1500 });
+    await drain();
+    const rows = await queryRows<{ status: string; n: number }>(
+      t.services.db.primary,
+      sql`select o.status, count(*)::int as n from orders.orders o join orders.order_lines l on l.order_id = o.id where l.product_id = ${p.id} group by o.status`,
+    );
+    expect(rows).toEqual([{ status: 'confirmed', n: 500 }]);
+    expect(await stockOf(t, p.id)).toBe(0);
+    const ids = answers.filter((a) => a.statusCode === 202).map((a) => a.json().id as string);
+    expect(new Set(ids).size).toBe(500);
+  }, 120_000);
+});
