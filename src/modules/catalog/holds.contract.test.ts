@@ -236,8 +236,8 @@ describe.runIf(privateRedisClusterAvailable)('Redis Cluster', () => {
   }, 60_000);
   afterAll(() => cluster?.stop());
   contract('Redis Cluster', async () => {
-    const redis = createRedisClient(cluster.url, prefix, undefined, { cluster: true });
-    await waitForRedis(redis, 15_000);
+    const redis = createRedisClient(cluster.url, prefix, undefined, { cluster: true, commandTimeoutMs: 5000 });
+    await waitForRedis(redis, 30_000);
     return {
       store: createRedisHoldStore(redis),
       close: async () => {
@@ -248,8 +248,8 @@ describe.runIf(privateRedisClusterAvailable)('Redis Cluster', () => {
   });
 
   it('removes every key of a prefix, whichever master holds it', async () => {
-    const client = createRedisClient(cluster.url, '', undefined, { cluster: true });
-    await waitForRedis(client, 15_000);
+    const client = createRedisClient(cluster.url, '', undefined, { cluster: true, commandTimeoutMs: 5000 });
+    await waitForRedis(client, 30_000);
     try {
       // No hash tag: these land on different masters.
       const loose = `test:loose:${randomUUID()}:`;
