@@ -228,7 +228,9 @@ describe.runIf(testRedisUrl)('Redis', () => {
 
 // The same contract on a real 3-master Redis Cluster, under a hash-tagged prefix (what MemoryDB
 // runs with REDIS_CLUSTER=true): every script's keys share one slot, so none is CROSSSLOT.
-describe.runIf(privateRedisClusterAvailable)('Redis Cluster', () => {
+// Run alone (TEST_REDIS_CLUSTER=1, a CI step of its own): inside the whole parallel suite its
+// six redis-server processes did not all become ready in 30 s on the 2-core machine.
+describe.runIf(privateRedisClusterAvailable && process.env.TEST_REDIS_CLUSTER === '1')('Redis Cluster', () => {
   const prefix = `{test:holds:${randomUUID()}}:`;
   let cluster: PrivateRedisCluster;
   beforeAll(async () => {
