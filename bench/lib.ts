@@ -51,6 +51,18 @@ export function httpClient(port: number, maxSockets: number): { request: Request
   return { request, close: () => agent.destroy() };
 }
 
+/** The environment every bench child (server, worker) starts with, before its own additions. */
+const benchEnv = (databaseUrl: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NODE_ENV: 'production',
+  JWT_SECRET: 'bench-only-secret-bench-only-secret-0123456789',
+  DATABASE_URL: databaseUrl,
+  LOG_LEVEL: 'warn',
+  SEED_DEMO_DATA: 'false',
+  // Production refuses to start without a mail transport; no bench sends a mail.
+  SMTP_URL: 'smtp://127.0.0.1:2525',
+});
+
 /**
  * Spawns src/server.ts in production mode on 127.0.0.1:`port` against `databaseUrl`, with `env`
  * added (pool size, Redis, rate limits: whatever the bench needs), and waits until it answers.
@@ -71,19 +83,7 @@ export async function startServer(opts: {
 }): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: opts.cwd,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      JWT_SECRET: 'bench-only-secret-bench-only-secret-0123456789',
-      DATABASE_URL: opts.databaseUrl,
-      PORT: String(opts.port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SEED_DEMO_DATA: 'false',
-      // Production refuses to start without a mail transport; no bench sends a mail.
-      SMTP_URL: 'smtp://127.0.0.1:2525',
-      ...opts.env,
-    },
+    env: { ...benchEnv(opts.databaseUrl), PORT: String(opts.port), HOST: '127.0.0.1', ...opts.env },
     stdio: ['ignore', opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
@@ -93,6 +93,25 @@ export async function startServer(opts: {
   }
   child.kill('SIGTERM');
   throw new Error('server did not start');
+}
+
+/**
+ * Spawns src/worker.ts (`npm run worker`: the background jobs, and in ORDERS_MODE=async the
+ * accepted-order consumer) like startServer, its JSON log (LOG_LEVEL=info) into `stdoutFile`;
+ * waits for its 'worker started' line.
+ */
+export async function startWorker(opts: { databaseUrl: string; env?: Record<string, string>; stdoutFile: string }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    env: { ...benchEnv(opts.databaseUrl), LOG_LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', openSync(opts.stdoutFile, 'w'), 'inherit'],
+  });
+  for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
+    if (readFileSync(opts.stdoutFile, 'utf8').includes('"worker started"')) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGTERM');
+  throw new Error('worker did not start');
 }
 
 /** Stops the server started by startServer and waits for it to exit. */

@@ -95,7 +95,8 @@ export async function startBenchPostgres(maxConnections: number): Promise<BenchP
   }
   const asPostgres = (cmd: string, args: string[]) => execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { stdio: 'pipe', timeout: 120_000 });
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8']);
-  const settings = `max_connections=${maxConnections} shared_buffers=128MB max_wal_size=1GB`;
+  // track_commit_timestamp: bench/orders reads each async order's commit time (pg_xact_commit_timestamp).
+  const settings = `max_connections=${maxConnections} shared_buffers=128MB max_wal_size=1GB track_commit_timestamp=on`;
   const options = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 ${settings.split(' ').map((s) => `-c ${s}`).join(' ')}`;
   asPostgres('pg_ctl', ['-D', data, '-o', options, '-l', path.join(sock, 'server.log'), '-w', 'start']);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -205,13 +206,16 @@ export interface CpuShare {
 
 export interface Probes {
   serverPid: number | undefined;
+  /** More processes whose CPU counts as the server's (bench/orders: the async worker). */
+  extraPids?: Array<number | undefined>;
   postgresCpu: (() => number) | undefined;
   redisCpu: () => Promise<number>;
 }
 
 /** Runs `fn` (which returns how many units of work it got done, and its result) and the CPU it cost per unit. */
 export async function metered<T>(probes: Probes, fn: () => Promise<{ count: number; result: T }>): Promise<{ result: T; cpu: CpuShare }> {
-  const read = async () => ({ server: cpuOf(probes.serverPid), postgres: probes.postgresCpu?.(), redis: await probes.redisCpu(), machine: machineCpu() });
+  const serverCpu = () => [probes.serverPid, ...(probes.extraPids ?? [])].map(cpuOf).reduce((a, b) => (a === undefined || b === undefined ? undefined : a + b), 0 as number | undefined);
+  const read = async () => ({ server: serverCpu(), postgres: probes.postgresCpu?.(), redis: await probes.redisCpu(), machine: machineCpu() });
   const a = await read();
   const { count, result } = await fn();
   const b = await read();
