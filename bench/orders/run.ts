@@ -62,6 +62,8 @@ const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 if (ONLY !== undefined && ONLY !== 'hot-async') throw new Error(`--only takes hot-async (got ${ONLY})`);
 /** How long the accepted orders of a run may take to be written before the run counts as not drained. */
 const DRAIN_TIMEOUT_MS = 120_000;
+/** No order admitted for this long after the load: the requests in flight when wrk stopped are done. */
+const QUIET_MS = 2000;
 const PREFIX = `bench:orders:${randomUUID()}:`;
 const DB_NAME = 'opply_bench_orders';
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -174,11 +176,22 @@ async function entriesAdded(redis: RedisClient): Promise<number> {
   return Number(info[info.indexOf('entries-added') + 1]);
 }
 
-/** Waits until the stream is empty: every accepted order written and settled. Seconds, or Infinity. */
+/**
+ * Waits until the run is over in Redis: the stream empty (every accepted order written and
+ * settled) and no order added for QUIET_MS — wrk stops with requests in flight, which the server
+ * still admits after it has gone. Returns the seconds until the stream was last found empty, or Infinity.
+ */
 async function drain(redis: RedisClient): Promise<number> {
   const started = Date.now();
+  let added = await entriesAdded(redis);
+  let changed = started;
+  let emptySince: number | undefined;
   while (Date.now() - started < DRAIN_TIMEOUT_MS) {
-    if ((await redis.xlen(STREAM)) === 0) return (Date.now() - started) / 1000;
+    const [now, depth] = [await entriesAdded(redis), await redis.xlen(STREAM)];
+    if (now !== added) [added, changed, emptySince] = [now, Date.now(), undefined];
+    if (depth > 0) emptySince = undefined;
+    else emptySince ??= Date.now();
+    if (emptySince !== undefined && Date.now() - changed >= QUIET_MS) return (emptySince - started) / 1000;
     await new Promise((r) => setTimeout(r, 25));
   }
   return Infinity;
