@@ -10,7 +10,8 @@
  * On the hot product, right after the sync service, the same load on flash-sale mode
  * (ORDERS_MODE=async): a second server child on a private durable Redis (appendonly yes,
  * appendfsync always: what the mode requires) and a `src/worker.ts` child writing what it
- * accepts. Counted: 202 answers per second; then the run drains (every accepted order written),
+ * accepts (one per async run, so its outbox relay never runs beside the sync rows; the sync rows'
+ * outbox records are marked published first). Counted: 202 answers per second; then the run drains (every accepted order written),
  * and from the database each order's time from acceptance (orders.created_at, fixed at admission)
  * to its commit (pg_xact_commit_timestamp), p50/p99; stock checked exact.
  * CPU per order (server, PostgreSQL, Redis) and the machine's busy share are read over each run.
@@ -41,7 +42,7 @@ import { migrate } from '../../src/platform/migrate.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../test/helpers/private-services.ts';
 import { admin, cpuOf, databaseUrl, httpClient, signIn, startServer, startWorker, stopServer } from '../lib.ts';
 import { monotonicUs, printProfile, summariseProfile } from '../profile.ts';
-import { luaStrings, machine, metered, pgbench, redisCpuOf, startBenchPostgres, wrk, type BenchPostgres, type CpuShare, type Probes } from '../tools.ts';
+import { luaStrings, machine, metered, pgbench, redisCpuOf, startBenchPostgres, wrk, type BenchPostgres, type CpuShare, type Probes, type WrkResult } from '../tools.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
@@ -170,6 +171,19 @@ const answers = (statuses: Record<string, number>, errors: number) =>
     .concat(errors > 0 ? [`socket errors: ${errors}`] : [])
     .join(', ');
 
+/** A service row from its wrk run: `counted` (the 201s, or the 202s) per second of the run. */
+const serviceRow = (base: Pick<Row, 'round' | 'connections' | 'scenario'>, what: Row['what'], r: WrkResult, counted: number, commitsInRun: number, cpu: CpuShare): Row => ({
+  ...base,
+  what,
+  perSecond: counted / (r.requests / r.perSecond),
+  p50: r.p50,
+  p99: r.p99,
+  answers: answers(r.statuses, r.errors),
+  statuses: { ...r.statuses, ...(r.errors > 0 ? { 'socket errors': r.errors } : {}) },
+  commitsPerOrder: commitsInRun / Math.max(1, counted),
+  cpu,
+});
+
 /** XADDs to the accepted-order stream ever (XINFO STREAM entries-added): how many orders Redis accepted. */
 async function entriesAdded(redis: RedisClient): Promise<number> {
   const info = (await redis.call('XINFO', 'STREAM', STREAM)) as Array<string | number>;
@@ -263,15 +277,7 @@ async function asyncRun(dbUrl: string, tokens: string[], side: AsyncSide, base: 
     const allWritten = byStatus.confirmed === admitted && admitted >= accepted && admitted <= accepted + base.connections + r.errors;
     const exact = allWritten && Object.keys(byStatus).every((st) => st === 'confirmed') && stock + confirmedUnits === STOCKED && Number(l!.other) === 0 && inFlight === 0;
     row = {
-      ...base,
-      what: 'async service',
-      perSecond: accepted / (r.requests / r.perSecond),
-      p50: r.p50,
-      p99: r.p99,
-      answers: answers(r.statuses, r.errors),
-      statuses: { ...r.statuses, ...(r.errors > 0 ? { 'socket errors': r.errors } : {}) },
-      commitsPerOrder: (written - before) / Math.max(1, accepted),
-      cpu,
+      ...serviceRow(base, 'async service', r, accepted, written - before, cpu),
       async: {
         accepted,
         admitted,
@@ -322,18 +328,7 @@ async function measure(dbUrl: string, tokens: string[], probes: Probes, rows: Ro
         const result = await wrk({ url: serviceUrl, lua: orderLua(tokens, s.products), connections, seconds: SECONDS });
         return { count: result.statuses['201'] ?? 0, result };
       });
-      const written = r.statuses['201'] ?? 0;
-      rows.push({
-        ...base,
-        what: 'service',
-        perSecond: written / (r.requests / r.perSecond),
-        p50: r.p50,
-        p99: r.p99,
-        answers: answers(r.statuses, r.errors),
-        statuses: { ...r.statuses, ...(r.errors > 0 ? { 'socket errors': r.errors } : {}) },
-        commitsPerOrder: ((await commits(dbUrl)) - before) / Math.max(1, written),
-        cpu,
-      });
+      rows.push(serviceRow(base, 'service', r, r.statuses['201'] ?? 0, (await commits(dbUrl)) - before, cpu));
       if (side && s.products === 1) rows.push(await asyncRun(dbUrl, tokens, side, base));
       const got = (w: Row['what']) => rows.find((x) => x.round === round && x.connections === connections && x.scenario === s.name && x.what === w)?.perSecond.toFixed(0) ?? '–';
       const a = rows.find((x) => x.round === round && x.connections === connections && x.scenario === s.name && x.what === 'async service')?.async;
