@@ -21,7 +21,9 @@
  * Failures. Ids are fixed before the first attempt, so running a batch again is safe: an attempt
  * whose commit did land (a connection lost during COMMIT) is found by step 3 and reported as
  * written, never written twice. A transient failure (serialization, deadlock, lost connection, a
- * concurrent insert of one of the ids) retries the whole batch, up to 3 attempts; after that one
+ * concurrent insert of one of the ids) retries the whole batch, up to 3 attempts — but not after
+ * a deadline ran out (statement, lock, read or connect timeout): the request has waited its
+ * bound, and a batch stuck behind a lock would wait three times as long; after that one
  * read looks for the batch's ids (an attempt may have committed with its reply lost): what exists
  * is reported written, every other request gets 503 `unavailable` with Retry-After — nothing of it
  * was written — and if that read fails too, a 503 that says the outcome is not known (a retry with
@@ -36,7 +38,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
-import { briefly, failedDependency } from '../../platform/dependencies.ts';
+import { briefly, failedDependency, ranOutOfTime } from '../../platform/dependencies.ts';
 import { AppError, findPgError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { lockProducts, takeLocked } from '../catalog/stock.ts';
@@ -148,7 +150,8 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
       try {
         return await attempt(entries, n > 1);
       } catch (error) {
-        if (isTransient(error) && n < ATTEMPTS) {
+        // A deadline that ran out is not tried again: the request already waited its bound.
+        if (isTransient(error) && n < ATTEMPTS && !ranOutOfTime(error)) {
           logger.warn({ ...briefly(error), orders: entries.length, attempt: n }, 'order batch failed; retrying it');
           await new Promise((r) => setTimeout(r, 20 * n * n));
           continue;
