@@ -251,3 +251,48 @@ describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: Redis 
     expect(more.filter((r) => r.statusCode === 202).length).toBe(300);
   }, 180_000);
 });
+
+describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: reading orders while Redis is down', () => {
+  let a: AsyncApp | undefined;
+  let database: TestDatabase | undefined;
+  let redisServer: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
+  afterAll(async () => {
+    await a?.close();
+    await database?.drop();
+    await redisServer?.stop();
+  });
+
+  it('answers a written order from PostgreSQL; only a pending one gets 503 unavailable with Retry-After', async () => {
+    redisServer = await startPrivateRedis({ appendonly: true }); // the pending order survives the stop
+    database = await createTestDatabase({ replicas: false });
+    a = await asyncApp(database, redisServer.url);
+    const user = await createUser(a.t);
+    const p = await createProduct(a.t, { stock: 10 });
+    await a.loadMirror(p.id);
+    const [written] = await acceptMany(a, user, p.id, 1);
+    const worker = a.worker();
+    await worker.ensureGroup();
+    while ((await a.services.redis!.xlen('orders:accepted')) > 0) await worker.runOnce();
+    const [pending] = await acceptMany(a, user, p.id, 1);
+    const get = (id: string) => a!.t.app.inject({ method: 'GET', url: `/api/orders/orders/${id}/`, headers: user.auth });
+
+    await redisServer.kill('SIGKILL');
+    const confirmed = await get(written!);
+    expect(confirmed.statusCode).toBe(200);
+    expect(confirmed.json()).toMatchObject({ id: written, status: 'confirmed' });
+    const unknown = await get(pending!);
+    expect(unknown.statusCode).toBe(503);
+    expect(unknown.json().code).toBe('unavailable');
+    expect(unknown.headers['retry-after']).toBeDefined();
+    // The history: written orders from PostgreSQL; a list of pending ones only Redis can give.
+    const history = await a.t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: user.auth });
+    expect(history.statusCode).toBe(200);
+    expect(history.json().results.map((o: { id: string }) => o.id)).toEqual([written]);
+    const pendingOnly = await a.t.app.inject({ method: 'GET', url: '/api/orders/orders/?status=pending', headers: user.auth });
+    expect(pendingOnly.statusCode).toBe(503);
+
+    await redisServer.restart();
+    await until('the app reconnects to Redis', async () => (await a!.services.redis!.ping()) === 'PONG', 20_000);
+    expect((await get(pending!)).statusCode).toBe(200);
+  }, 120_000);
+});
