@@ -24,7 +24,14 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
   const { config, redis } = services;
   const consumer =
     config.orders.mode === 'async' && redis
-      ? createAsyncWorker({ redis, primary: services.db.primary, logger: services.logger, write: services.orders.write, claimIdleMs: config.orders.claimIdleMs })
+      ? createAsyncWorker({
+          redis,
+          primary: services.db.primary,
+          logger: services.logger,
+          write: services.orders.write,
+          claimIdleMs: config.orders.claimIdleMs,
+          maxDeliveries: config.orders.maxDeliveries,
+        })
       : undefined;
   if (consumer && redis) {
     const reconciler = createAsyncReconciler({ redis, primary: services.db.primary });

@@ -124,10 +124,12 @@ for k = 1, np do index[ARGV[3 * k - 1]] = k; inflight[k] = 0 end
 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   local fields = e[2]
   for i = 1, #fields, 2 do
-    if fields[i] == 'order' then
-      for _, l in ipairs(cjson.decode(fields[i + 1]).lines) do
-        local k = index[l.product]
-        if k then inflight[k] = inflight[k] + l.quantity end
+    -- A malformed entry (the worker moves it to the dead-letter stream) counts for nothing.
+    local ok, o = pcall(cjson.decode, fields[i + 1])
+    if fields[i] == 'order' and ok and type(o) == 'table' and type(o.lines) == 'table' then
+      for _, l in ipairs(o.lines) do
+        local k = type(l) == 'table' and index[l.product]
+        if k and type(l.quantity) == 'number' then inflight[k] = inflight[k] + l.quantity end
       end
     end
   end

@@ -10,6 +10,10 @@ import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { createProduct, stockOf } from '../../../test/helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
 import { onRealPostgres, testRedisUrl } from '../../../test/helpers/test-env.ts';
+import { newId } from '../../platform/ids.ts';
+import { productKeys } from '../catalog/holds-redis.ts';
+import { asyncMetrics } from './async-metrics.ts';
+import { DEAD_LETTER } from './async-poison.ts';
 import { createAsyncReconciler } from './async-reconciler.ts';
 import { createAsyncWorker, type AsyncWorker } from './async-worker.ts';
 
@@ -123,6 +127,50 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     // The mirror moved to the database's 1 unit, none accepted: one more unit can be ordered, not two.
     expect((await order(alice, p.id, 2)).statusCode).toBe(409);
     expect((await order(alice, p.id, 1)).statusCode).toBe(202);
+    await drain();
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('settles a poison entry once refused on its ORDERS_ASYNC_MAX_DELIVERIES-th delivery (cancelled unprocessable, units back), dead-letters what cannot be written or parsed', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    await loadMirror(p.id);
+    const good = (await order(alice, p.id, 1)).json().id as string;
+    const redis = t.services.redis!;
+    const [hash] = productKeys(p.id);
+    const entry = (id: string, customer: string, quantity: number) =>
+      JSON.stringify({ id, customer, at: Date.now(), lines: [{ product: p.id, quantity, name: 'Poison', price_cents: 100 }] });
+    // A quantity above the database's integer range: refused on every delivery, writable without its lines.
+    const poisonId = newId();
+    await redis.hincrby(hash!, 'a', 3_000_000_000);
+    await redis.xadd('orders:accepted', '*', 'order', entry(poisonId, alice.id, 3_000_000_000));
+    // A customer id the database cannot store: not even the cancellation can be written.
+    const strayId = newId();
+    await redis.hincrby(hash!, 'a', 1);
+    await redis.xadd('orders:accepted', '*', 'order', entry(strayId, 'not-a-uuid', 1));
+    await redis.xadd('orders:accepted', '*', 'order', '{not json');
+    const count = async (outcome: string) => (await asyncMetrics.poisonTotal.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    const [cancelledBefore, deadBefore] = [await count('cancelled'), await count('dead_letter')];
+    const deadLettersBefore = await redis.xlen(DEAD_LETTER);
+
+    // The reconciler reads past the malformed entry, counting the other two.
+    await loadMirror(p.id);
+    expect(Number(await redis.hget(hash!, 'a'))).toBe(3_000_000_002);
+    const poisoned = createAsyncWorker({ redis, primary: t.services.db.primary, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100, maxDeliveries: 3 });
+    await poisoned.runOnce();
+    // First delivery: the neighbour is confirmed, the unparseable entry dead-lettered, the two poison ones wait.
+    expect((await get(alice, good)).json().status).toBe('confirmed');
+    expect(await redis.xlen('orders:accepted')).toBe(2);
+    const deadline = Date.now() + 30_000;
+    while ((await redis.xlen('orders:accepted')) > 0 && Date.now() < deadline) await poisoned.runOnce();
+    expect(await redis.xlen('orders:accepted')).toBe(0);
+
+    expect((await get(alice, poisonId)).json()).toMatchObject({ status: 'cancelled', cancel_reason: 'unprocessable', order_items: [] });
+    const events = await queryRows<{ topic: string }>(t.services.db.primary, sql`select topic from orders.outbox where payload->>'order_id' = ${poisonId}`);
+    expect(events.map((e) => e.topic)).toEqual(['order.cancelled']);
+    expect(await redis.xlen(DEAD_LETTER)).toBe(deadLettersBefore + 2);
+    expect(await redis.hget(hash!, 'a')).toBe('0'); // every accepted unit given back
+    expect([await count('cancelled'), await count('dead_letter')]).toEqual([cancelledBefore + 1, deadBefore + 2]);
+    expect((await order(alice, p.id, 4)).statusCode).toBe(202); // the 4 units left are still for sale
     await drain();
     expect(await stockOf(t, p.id)).toBe(0);
   });
