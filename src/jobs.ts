@@ -35,7 +35,10 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
       : undefined;
   if (consumer && redis) {
     const reconciler = createAsyncReconciler({ redis, primary: services.db.primary });
-    const reconcile = () => reconciler.reconcile();
+    const reconcile = async () => {
+      await reconciler.reconcile();
+      await reconciler.pruneConsumers(10 * config.orders.claimIdleMs, consumer.consumer);
+    };
     jobs.push({ name: 'orders.reconcile-mirrors', everyMs: config.orders.reconcileSeconds * 1000, run: reconcile });
     void reconcile()
       .catch((error) => services.logger.warn({ err: error }, 'first mirror reconcile failed; the periodic one retries'))

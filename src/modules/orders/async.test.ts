@@ -175,6 +175,31 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect(await stockOf(t, p.id)).toBe(0);
   });
 
+  it('removes consumers that are long idle with nothing pending (XGROUP DELCONSUMER), keeping any that holds entries', async () => {
+    const redis = t.services.redis!;
+    const p = await createProduct(t, { stock: 1 });
+    await loadMirror(p.id);
+    await order(alice, p.id, 1);
+    await redis.xgroup('CREATECONSUMER', 'orders:accepted', 'order-writers', 'dead-empty');
+    // A dead consumer still holding an entry: removing it would drop that entry from the group.
+    await redis.xreadgroup('GROUP', 'order-writers', 'dead-holding', 'COUNT', 1, 'STREAMS', 'orders:accepted', '>');
+    await new Promise((r) => setTimeout(r, 100));
+    const names = async () => ((await redis.xinfo('CONSUMERS', 'orders:accepted', 'order-writers')) as string[][]).map((c) => c[1]);
+    expect(await names()).toEqual(expect.arrayContaining(['dead-empty', 'dead-holding']));
+    const reconciler = createAsyncReconciler({ redis, primary: t.services.db.primary });
+    expect(await reconciler.pruneConsumers(60_000)).toEqual([]); // not idle long enough
+    const removed = await reconciler.pruneConsumers(50, worker.consumer);
+    expect(removed).toContain('dead-empty');
+    expect(await names()).not.toContain('dead-empty');
+    expect(await names()).toContain('dead-holding');
+    expect(await names()).toContain(worker.consumer);
+    // The held entry is still claimable: a live worker takes it over and confirms it.
+    const claimer = createAsyncWorker({ redis, primary: t.services.db.primary, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100 });
+    await claimer.runOnce();
+    expect(await redis.xlen('orders:accepted')).toBe(0);
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
   it('moves the mirror on a staff stock change, so admission sees it at once', async () => {
     const staff = await createUser(t, { staff: true });
     const p = await createProduct(t, { stock: 1 });
