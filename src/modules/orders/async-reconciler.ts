@@ -32,7 +32,7 @@ export function createAsyncReconciler(deps: { redis: RedisClient; primary: Db })
       const found = await getProductsForHold(deps.primary, all.slice(i, i + CHUNK));
       const products = [...found.values()];
       if (products.length === 0) continue;
-      const keys = [STREAM, ...products.map((p) => productKeys(p.id)[0]!)];
+      const keys = [STREAM, ...products.flatMap((p) => productKeys(p.id))];
       await script(keys.length, ...keys, products.length, ...products.flatMap((p) => [p.id, p.stock, p.version]));
       done += products.length;
     }

@@ -110,7 +110,7 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
     const unknown = [...new Set(done.flatMap(({ read, leaveMirror }) => (leaveMirror ? [] : read.order.lines.map((l) => l.product))))].filter((id) => !figures.has(id));
     if (unknown.length > 0) for (const [id, p] of await getProductsForHold(deps.primary, unknown)) figures.set(id, p);
     const index = new Map(ids.map((id, i) => [id, i + 1]));
-    const keys = [STREAM, ...ids.map((id) => productKeys(id)[0]!), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
+    const keys = [STREAM, ...ids.flatMap(productKeys), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
     const args: Array<string | number> = [GROUP, ids.length, done.length];
     for (const id of ids) args.push(figures.get(id)?.stock ?? '', figures.get(id)?.version ?? '');
     for (const { read } of done) args.push(read.entryId, read.order.lines.map((l) => `${index.get(l.product)}:${l.quantity}`).join(','), read.order.id);

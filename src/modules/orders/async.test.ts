@@ -200,6 +200,28 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect(await stockOf(t, p.id)).toBe(0);
   });
 
+  it('shows customers catalog quantities without the accepted-but-unwritten units, from the same summaries (no extra Redis call)', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    await loadMirror(p.id);
+    const quantity = async () => (await t.app.inject({ method: 'GET', url: `/api/catalog/products/${p.id}/`, headers: bob.auth })).json().quantity as number;
+    const listed = async () => {
+      const page = await t.app.inject({ method: 'GET', url: '/api/catalog/products/?limit=100&in_stock=false&ordering=-created_at', headers: bob.auth });
+      return (page.json().results as Array<{ id: string; quantity: number }>).find((r) => r.id === p.id)?.quantity;
+    };
+    expect(await quantity()).toBe(5);
+    expect((await order(alice, p.id, 2)).statusCode).toBe(202);
+    expect([await quantity(), await listed()]).toEqual([3, 3]); // stock still 5 in the database
+    expect((await t.app.inject({ method: 'PUT', url: `/api/cart/items/${p.id}/`, headers: bob.auth, payload: { quantity: 1 } })).statusCode).toBe(200);
+    expect(await quantity()).toBe(2); // held and accepted units together
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/cart/', headers: bob.auth })).statusCode).toBe(204);
+    expect(await quantity()).toBe(3);
+    // The reconciler recomputes the same figure from the stream.
+    await loadMirror(p.id);
+    expect(await quantity()).toBe(3);
+    await drain();
+    expect([await quantity(), await listed(), await stockOf(t, p.id)]).toEqual([3, 3, 3]);
+  });
+
   it('moves the mirror on a staff stock change, so admission sees it at once', async () => {
     const staff = await createUser(t, { staff: true });
     const p = await createProduct(t, { stock: 1 });
