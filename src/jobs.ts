@@ -24,11 +24,21 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
   const { config, redis } = services;
   const consumer =
     config.orders.mode === 'async' && redis
-      ? createAsyncWorker({ redis, primary: services.db.primary, logger: services.logger, write: services.orders.write, claimIdleMs: config.orders.claimIdleMs })
+      ? createAsyncWorker({
+          redis,
+          primary: services.db.primary,
+          logger: services.logger,
+          write: services.orders.write,
+          claimIdleMs: config.orders.claimIdleMs,
+          maxDeliveries: config.orders.maxDeliveries,
+        })
       : undefined;
   if (consumer && redis) {
     const reconciler = createAsyncReconciler({ redis, primary: services.db.primary });
-    const reconcile = () => reconciler.reconcile();
+    const reconcile = async () => {
+      await reconciler.reconcile();
+      await reconciler.pruneConsumers(10 * config.orders.claimIdleMs, consumer.consumer);
+    };
     jobs.push({ name: 'orders.reconcile-mirrors', everyMs: config.orders.reconcileSeconds * 1000, run: reconcile });
     void reconcile()
       .catch((error) => services.logger.warn({ err: error }, 'first mirror reconcile failed; the periodic one retries'))

@@ -48,7 +48,7 @@ describe('loadConfig', () => {
     expect(loadConfig({}).orders.mode).toBe('sync');
     expect(() => loadConfig({ ORDERS_MODE: 'async' })).toThrow(/ORDERS_MODE=async needs REDIS_URL/);
     expect(() => loadConfig({ ORDERS_MODE: 'later' })).toThrow(/ORDERS_MODE must be one of sync, async/);
-    expect(loadConfig({ ORDERS_MODE: 'async', REDIS_URL: 'redis://127.0.0.1:6379' }).orders).toMatchObject({ mode: 'async', claimIdleMs: 15_000, reconcileSeconds: 30 });
+    expect(loadConfig({ ORDERS_MODE: 'async', REDIS_URL: 'redis://127.0.0.1:6379' }).orders).toMatchObject({ mode: 'async', claimIdleMs: 15_000, reconcileSeconds: 30, maxDeliveries: 5 });
   });
 
   it('needs the admin username and password together', () => {

@@ -258,6 +258,8 @@ export function loadConfig(env: Env = {}) {
       claimIdleMs: r.int('ORDERS_ASYNC_CLAIM_IDLE_MS', 15_000, 100, 3_600_000),
       /** Async mode: how often the reconciler recomputes the stock mirrors from PostgreSQL. */
       reconcileSeconds: r.int('ORDERS_ASYNC_RECONCILE_SECONDS', 30, 1, 86_400),
+      /** Async mode: an accepted order refused non-transiently on this delivery or later is settled (cancelled or dead-lettered). */
+      maxDeliveries: r.int('ORDERS_ASYNC_MAX_DELIVERIES', 5, 1, 1000),
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

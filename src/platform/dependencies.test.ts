@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-app.ts';
 import { freePort } from '../../test/helpers/private-services.ts';
-import { createDependencyMonitor, failedDependency } from './dependencies.ts';
+import { createDependencyMonitor, failedDependency, ranOutOfTime } from './dependencies.ts';
 import { metrics } from './metrics.ts';
 import { isConnectionError } from './replicas.ts';
 
@@ -42,6 +42,15 @@ describe('failedDependency', () => {
     expect(failedDependency(new Error('Command timed out'))).toBe('redis');
     expect(failedDependency(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe('redis');
     expect(failedDependency(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBeUndefined();
+  });
+
+  it('tells a deadline that ran out (not worth trying again at once) from a broken connection', () => {
+    expect(ranOutOfTime(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }))).toBe(true);
+    expect(ranOutOfTime(Object.assign(new Error('Failed query: select 1'), { cause: new Error('Query read timeout') }))).toBe(true);
+    expect(ranOutOfTime(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(ranOutOfTime(new Error('Connection terminated unexpectedly'))).toBe(false);
+    expect(ranOutOfTime(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(ranOutOfTime(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBe(false);
   });
 });
 

@@ -59,6 +59,19 @@ export function failedDependency(error: unknown): DependencyName | undefined {
   return undefined;
 }
 
+const PG_DEADLINE_MESSAGES = /timeout exceeded when trying to connect|Query read timeout|connection timeout/i;
+
+/**
+ * The database failure was a deadline running out (statement or lock timeout, the client's read
+ * or connect timeout) rather than a connection that broke: trying again would wait as long again.
+ */
+export function ranOutOfTime(error: unknown): boolean {
+  const sqlState = findPgError(error)?.code;
+  if (sqlState) return sqlState === '57014' || sqlState === '55P03';
+  for (const e of causes(error)) if (typeof e.message === 'string' && PG_DEADLINE_MESSAGES.test(e.message)) return true;
+  return false;
+}
+
 /** A stackless summary of a dependency error for a log line. */
 export function briefly(error: unknown): { reason: string; code?: string } {
   const codes = [...causes(error)].map((e) => e.code).filter((c): c is string => typeof c === 'string');

@@ -53,6 +53,11 @@ function createCluster(url: string, keyPrefix: string, nodeOptions: RedisOptions
   return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
     keyPrefix,
     enableOfflineQueue: false,
+    // ioredis's ready check sends CLUSTER INFO to a node the moment the slots are known; without an
+    // offline queue that node's connection is often still opening, the check fails with
+    // "Connection is closed" and the client starts over — on a busy machine for 30 s and more.
+    // Ready here means the slots are known; waitForRedis then waits for the masters' connections.
+    enableReadyCheck: false,
     clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
     ...(tls ? { dnsLookup: (address: string, callback: (error: Error | null, address: string) => void) => callback(null, address) } : {}),
     redisOptions: {
@@ -189,16 +194,25 @@ export function batchedMget(redis: RedisClient, keys: string[]): Promise<Array<s
   return turns.get(redis)!.mget(keys);
 }
 
-/** Resolves when the client is ready, so the first requests do not fail while it connects. */
+/**
+ * Resolves when the client is ready, so the first requests do not fail while it connects; a
+ * cluster client once it knows the slots and its connection to every master is open.
+ */
 export async function waitForRedis(redis: RedisClient, timeoutMs = 5000): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Redis did not become ready in time')), timeoutMs);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
+  const deadline = Date.now() + timeoutMs;
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('Redis did not become ready in time')), timeoutMs);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
-  });
+  }
+  while (redis instanceof Cluster && !redis.nodes('master').every((node) => node.status === 'ready')) {
+    if (Date.now() > deadline) throw new Error('Redis Cluster: not every master connection opened in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 const HIT_SCRIPT = `

@@ -23,7 +23,7 @@ import { createServices } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
 import { createUser, type TestUser } from '../helpers/auth.ts';
 import { createProduct, stockOf } from '../helpers/catalog-factory.ts';
-import { privatePostgresAvailable, privateRedisAvailable, startPrivatePostgres, startPrivateRedis } from '../helpers/private-services.ts';
+import { privatePostgresAvailable, privateRedisAvailable, startPrivatePostgres, startPrivateRedis, type PrivateRedis } from '../helpers/private-services.ts';
 import { createTestDatabase, type TestApp, type TestDatabase } from '../helpers/test-app.ts';
 import { onRealPostgres, testRedisUrl } from '../helpers/test-env.ts';
 
@@ -99,17 +99,40 @@ async function acceptMany(a: AsyncApp, user: TestUser, productId: string, n: num
   return answers.map((r) => r.json().id as string);
 }
 
+/**
+ * A sale on private services: a Redis that persists every write (AOF, fsync always: the worker
+ * refuses any other), a fresh database, the app over them, a customer, and a product of `stock`
+ * units with its mirror loaded. `close()` removes whatever of it was started.
+ */
+async function privateSale(stock: number) {
+  const started: { redisServer?: PrivateRedis; database?: TestDatabase; a?: AsyncApp } = {};
+  const close = async () => {
+    await started.a?.close();
+    await started.database?.drop();
+    await started.redisServer?.stop();
+  };
+  try {
+    const redisServer = (started.redisServer = await startPrivateRedis({ appendonly: true }));
+    const database = (started.database = await createTestDatabase({ replicas: false }));
+    const a = (started.a = await asyncApp(database, redisServer.url));
+    const user = await createUser(a.t);
+    const p = await createProduct(a.t, { stock });
+    await a.loadMirror(p.id);
+    return { redisServer, database, a, user, p, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+type PrivateSale = Awaited<ReturnType<typeof privateSale>>;
+
 describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: the worker killed -9 mid-drain', () => {
-  let a: AsyncApp | undefined;
-  let database: TestDatabase | undefined;
+  let sale: PrivateSale | undefined;
   let child: ChildProcess | undefined;
-  // The worker refuses a Redis that does not persist every write: this one does (AOF, fsync always).
-  let redisServer: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
   afterAll(async () => {
     child?.kill('SIGKILL');
-    await a?.close();
-    await database?.drop();
-    await redisServer?.stop();
+    await sale?.close();
   });
 
   const startWorker = () => {
@@ -118,9 +141,9 @@ describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: the wo
         ...process.env,
         NODE_ENV: 'test',
         LOG_LEVEL: 'warn',
-        DATABASE_URL: database!.url!,
-        REDIS_URL: redisServer!.url,
-        REDIS_KEY_PREFIX: a!.prefix,
+        DATABASE_URL: sale!.database.url!,
+        REDIS_URL: sale!.redisServer.url,
+        REDIS_KEY_PREFIX: sale!.a.prefix,
         ORDERS_MODE: 'async',
         MIGRATE_ON_START: 'false',
         SEED_DEMO_DATA: 'false',
@@ -151,12 +174,8 @@ describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: the wo
   }, 60_000);
 
   it('confirms every accepted order exactly once after a restart', async () => {
-    redisServer = await startPrivateRedis({ appendonly: true });
-    database = await createTestDatabase({ replicas: false });
-    a = await asyncApp(database, redisServer.url);
-    const user = await createUser(a.t);
-    const p = await createProduct(a.t, { stock: 1000 });
-    await a.loadMirror(p.id);
+    sale = await privateSale(1000);
+    const { a, database, user, p } = sale;
     const accepted = await acceptMany(a, user, p.id, 600);
     const redis = a.services.redis!;
 
@@ -217,24 +236,16 @@ describe.runIf(onRealPostgres && testRedisUrl && privatePostgresAvailable)('flas
 });
 
 describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: Redis killed -9 right after accepting', () => {
-  let a: AsyncApp | undefined;
-  let database: TestDatabase | undefined;
-  let redisServer: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
+  let sale: PrivateSale | undefined;
   let worker: AsyncWorker | undefined;
   afterAll(async () => {
     await worker?.stop();
-    await a?.close();
-    await database?.drop();
-    await redisServer?.stop();
+    await sale?.close();
   });
 
   it('loses no accepted order when it restarts from its append-only file', async () => {
-    redisServer = await startPrivateRedis({ appendonly: true });
-    database = await createTestDatabase({ replicas: false });
-    a = await asyncApp(database, redisServer.url);
-    const user = await createUser(a.t);
-    const p = await createProduct(a.t, { stock: 500 });
-    await a.loadMirror(p.id);
+    sale = await privateSale(500);
+    const { a, database, redisServer, user, p } = sale;
     const accepted = await acceptMany(a, user, p.id, 200);
     await redisServer.kill('SIGKILL');
     await redisServer.restart();
@@ -247,7 +258,44 @@ describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: Redis 
     await until('the worker drains the stream', async () => (await redis.xlen('orders:accepted')) === 0, 60_000);
     await expectConfirmedOnce(database.db, p.id, accepted, 500);
     // The mirror survived too: the remaining 300 units, not one more.
-    const more = await Promise.all(Array.from({ length: 301 }, () => place(a!, user, p.id)));
+    const more = await Promise.all(Array.from({ length: 301 }, () => place(a, user, p.id)));
     expect(more.filter((r) => r.statusCode === 202).length).toBe(300);
   }, 180_000);
+});
+
+describe.runIf(onRealPostgres && privateRedisAvailable)('flash-sale mode: reading orders while Redis is down', () => {
+  let sale: PrivateSale | undefined;
+  afterAll(async () => {
+    await sale?.close();
+  });
+
+  it('answers a written order from PostgreSQL; only a pending one gets 503 unavailable with Retry-After', async () => {
+    sale = await privateSale(10); // its Redis persists: the pending order survives the stop
+    const { a, redisServer, user, p } = sale;
+    const [written] = await acceptMany(a, user, p.id, 1);
+    const worker = a.worker();
+    await worker.ensureGroup();
+    while ((await a.services.redis!.xlen('orders:accepted')) > 0) await worker.runOnce();
+    const [pending] = await acceptMany(a, user, p.id, 1);
+    const get = (id: string) => a.t.app.inject({ method: 'GET', url: `/api/orders/orders/${id}/`, headers: user.auth });
+
+    await redisServer.kill('SIGKILL');
+    const confirmed = await get(written!);
+    expect(confirmed.statusCode).toBe(200);
+    expect(confirmed.json()).toMatchObject({ id: written, status: 'confirmed' });
+    const unknown = await get(pending!);
+    expect(unknown.statusCode).toBe(503);
+    expect(unknown.json().code).toBe('unavailable');
+    expect(unknown.headers['retry-after']).toBeDefined();
+    // The history: written orders from PostgreSQL; a list of pending ones only Redis can give.
+    const history = await a.t.app.inject({ method: 'GET', url: '/api/orders/orders/', headers: user.auth });
+    expect(history.statusCode).toBe(200);
+    expect(history.json().results.map((o: { id: string }) => o.id)).toEqual([written]);
+    const pendingOnly = await a.t.app.inject({ method: 'GET', url: '/api/orders/orders/?status=pending', headers: user.auth });
+    expect(pendingOnly.statusCode).toBe(503);
+
+    await redisServer.restart();
+    await until('the app reconnects to Redis', async () => (await a.services.redis!.ping()) === 'PONG', 20_000);
+    expect((await get(pending!)).statusCode).toBe(200);
+  }, 120_000);
 });

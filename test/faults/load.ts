@@ -44,7 +44,7 @@ export interface Shop {
   stocked: Map<string, number>;
 }
 
-export async function openShop(t: TestApp, customers = 16, products = 4, stock = 200): Promise<Shop> {
+export async function openShop(t: TestApp, customers = 16, products = 4, stock = 1000): Promise<Shop> {
   const made = await Promise.all(Array.from({ length: products }, (_, i) => createProduct(t, { stock, name: `fault-product-${i}-${randomUUID().slice(0, 6)}` })));
   const users = [];
   for (let i = 0; i < customers; i++) users.push(await createUser(t));
@@ -110,7 +110,9 @@ export async function runLoad(t: TestApp, shop: Shop, options: { ms: number; max
   const client = async (customer: TestUser, n: number) => {
     for (let i = 0; i < max && Date.now() < end; i++) {
       const feature = features[(n + i) % features.length]!;
-      const product = shop.products[(n + i) % shop.products.length]!;
+      // The product moves on after each round of features, so every feature meets every product
+      // (with the same index for both, six features over four products ordered only two of them).
+      const product = shop.products[(n + Math.floor(i / features.length)) % shop.products.length]!;
       if (feature === 'browse') {
         // A query of its own now and then, so some reads miss the cache and reach the database.
         const url = i % 3 === 0 ? `/api/catalog/products/?limit=${(i % 40) + 1}&search=fault` : `/api/catalog/products/${product.id}/`;

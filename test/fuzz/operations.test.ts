@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser, type TestUser } from '../helpers/auth.ts';
+import { createUser, login, type TestUser } from '../helpers/auth.ts';
 import { createProduct } from '../helpers/catalog-factory.ts';
 import { snapshot, type Snapshot } from '../helpers/state-snapshot.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -25,7 +25,7 @@ const document = (await t.app.inject({ url: '/openapi.json' })).json() as OpenAp
 let users: Record<'customer' | 'customerB' | 'staff' | 'victim', TestUser>;
 let pool: PathPool;
 let uuids: string[];
-const tally = { cases: 0, byStatus: new Map<number, number>() };
+const tally = { cases: 0, byStatus: new Map<number, number>(), staleSessions: 0, signIns: 0 };
 
 async function placeOrder(user: TestUser, product: string) {
   const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: user.auth, payload: { order_items: [{ product, quantity: 1 }] } });
@@ -54,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const statuses = [...tally.byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
-  process.stderr.write(`fuzz: ${tally.cases} requests; statuses ${statuses}\n`);
+  process.stderr.write(`fuzz: ${tally.cases} requests; statuses ${statuses}; signed in again ${tally.signIns}×\n`);
   await t.close();
 });
 
@@ -63,6 +63,22 @@ const authFor = (role: FuzzRequest['role']): Record<string, string> => {
   if (role === 'bad-token') return { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' };
   return users[role].auth;
 };
+
+type SignedIn = Exclude<FuzzRequest['role'], 'anonymous' | 'bad-token'>;
+const signedIn = (role: FuzzRequest['role']): role is SignedIn => role !== 'anonymous' && role !== 'bad-token';
+
+/**
+ * A request that succeeded may have ended its own session (logout/all, for one): signs in again
+ * when the token no longer works, so every later request runs as who it says, not as a 401.
+ */
+async function keepSignedIn(role: SignedIn): Promise<boolean> {
+  const me = await t.app.inject({ method: 'GET', url: '/api/identity/me/', headers: users[role].auth });
+  if (me.statusCode !== 401) return false;
+  const tokens = await login(t, users[role].username, users[role].password);
+  users[role] = { ...users[role], ...tokens, auth: { authorization: `Bearer ${tokens.access}` } };
+  tally.signIns++;
+  return true;
+}
 
 /** Sends one request and checks the answer; a 4xx must leave the state as it was. */
 async function check(request: FuzzRequest, before: Snapshot): Promise<Snapshot> {
@@ -76,6 +92,12 @@ async function check(request: FuzzRequest, before: Snapshot): Promise<Snapshot> 
   tally.cases++;
   tally.byStatus.set(res.statusCode, (tally.byStatus.get(res.statusCode) ?? 0) + 1);
   const where = `${request.method} ${request.url.slice(0, 300)} → ${res.statusCode} ${res.body.slice(0, 300)}`;
+  if (signedIn(request.role)) {
+    // A 401 sent with a token that no longer works means an earlier request ended this session
+    // and was not noticed: this request did not test what it was meant to.
+    if (res.statusCode === 401 && (await keepSignedIn(request.role))) tally.staleSessions++;
+    if (res.statusCode < 300 && request.method !== 'GET') await keepSignedIn(request.role);
+  }
   expect(res.statusCode, where).toBeLessThan(500);
   const after = await snapshot(t, [users.customer.id, users.customerB.id, users.staff.id]);
   if (res.statusCode >= 400) {
@@ -117,5 +139,10 @@ describe('every operation of /openapi.json, fuzzed from its schemas', () => {
       { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}), reporter: compactReport },
     );
   }, 120_000);
+
+  it('every request sent as a signed-in user ran as that user (no session left revoked by an earlier one)', () => {
+    expect(tally.cases).toBeGreaterThan(0);
+    expect(tally.staleSessions).toBe(0);
+  });
 });
 

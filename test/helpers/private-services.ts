@@ -149,16 +149,66 @@ export interface PrivateRedisCluster {
   /** A seed node's URL, what REDIS_URL names with REDIS_CLUSTER=true. */
   url: string;
   nodes: PrivateRedisClusterNode[];
-  /** Resolves once every node reports cluster_state:ok and agrees on `masters` masters. */
+  /**
+   * Resolves once the cluster is whole as every node sees it (see clusterLacks); else throws
+   * after `timeoutMs` (default 60 s) saying what was still missing, and where.
+   */
   waitUntilOk(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes their directories. */
   stop(): Promise<void>;
 }
 
+const clusterField = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+
+/**
+ * What `node` still lacks for a whole cluster of `masters` masters with `replicas` replicas each,
+ * or undefined: cluster_state:ok with all 16384 slots assigned and ok, every node known and its
+ * bus link connected, every master with its replicas attached (CLUSTER NODES) and listed to
+ * clients (CLUSTER SLOTS), and, on a replica,
+ * its replication link up (ROLE: `connected`, so a CLUSTER FAILOVER can take over at once).
+ */
+async function clusterLacks(node: PrivateRedisClusterNode, masters: number, replicas: number): Promise<string | undefined> {
+  const client = node.client();
+  try {
+    const info = String(await client.call('CLUSTER', 'INFO'));
+    const expected: Array<[string, string]> = [
+      ['cluster_state', 'ok'],
+      ['cluster_slots_assigned', '16384'],
+      ['cluster_slots_ok', '16384'],
+      ['cluster_known_nodes', String(masters * (1 + replicas))],
+      ['cluster_size', String(masters)],
+    ];
+    for (const [name, value] of expected) {
+      const seen = clusterField(info, name);
+      if (seen !== value) return `node ${node.port}: ${name} is ${seen ?? 'missing'}, not ${value}`;
+    }
+    // <id> <ip:port@bus> <flags> <master id or -> <ping> <pong> <epoch> <link-state> <slots…>
+    const rows = String(await client.call('CLUSTER', 'NODES')).trim().split('\n').map((line) => line.split(' '));
+    const down = rows.find((r) => r[7] !== 'connected' || /fail|handshake|noaddr/.test(r[2] ?? ''));
+    if (down) return `node ${node.port}: ${down[1]} is ${down[2]}, link ${down[7]}`;
+    for (const master of rows.filter((r) => r[2]!.includes('master'))) {
+      const attached = rows.filter((r) => r[2]!.includes('slave') && r[3] === master[0]).length;
+      if (attached < replicas) return `node ${node.port}: master ${master[1]} has ${attached} of ${replicas} replicas attached`;
+    }
+    // What clients are told (CLUSTER SLOTS lists a replica only once it is usable: synced, offset
+    // known by gossip): every range with its master and replicas, together all 16384 slots.
+    const ranges = (await client.call('CLUSTER', 'SLOTS')) as Array<[number, number, ...Array<[string, number]>]>;
+    const covered = ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0);
+    if (covered !== 16384) return `node ${node.port}: CLUSTER SLOTS covers ${covered} of 16384 slots`;
+    const thin = ranges.find((r) => r.length - 3 < replicas);
+    if (thin) return `node ${node.port}: CLUSTER SLOTS lists ${thin.length - 3} of ${replicas} replicas for slots ${thin[0]}-${thin[1]} (master ${thin[2]?.[1]})`;
+    const role = (await client.call('ROLE')) as [string, string?, number?, string?];
+    if (role[0] === 'slave' && role[3] !== 'connected') return `node ${node.port}: replica of ${role[1]}:${role[2]} is ${role[3]}, not connected`;
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
 /**
  * A Redis Cluster of `masters` masters (3 at least: redis-cli's minimum) and `replicas` replicas of
  * each, every node on free loopback ports (the cluster bus too), created with
- * `redis-cli --cluster create` and waited for until every node says cluster_state:ok.
+ * `redis-cli --cluster create` and waited for until it is whole on every node (waitUntilOk, 60 s).
  */
 export async function startPrivateRedisCluster(options: { masters?: number; replicas?: number } = {}): Promise<PrivateRedisCluster> {
   if (!privateRedisClusterAvailable) throw new Error('redis-server and redis-cli are needed for a private cluster');
@@ -180,26 +230,20 @@ export async function startPrivateRedisCluster(options: { masters?: number; repl
     );
     rmSync(dir, { recursive: true, force: true });
   };
-  const info = async (node: PrivateRedisClusterNode) => {
-    const client = node.client();
-    try {
-      return String(await client.call('CLUSTER', 'INFO'));
-    } finally {
-      client.disconnect();
+  const waitUntilOk = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let lacking: string | undefined = 'not asked yet';
+    while (Date.now() < deadline) {
+      lacking = undefined;
+      for (const node of nodes) {
+        lacking = await clusterLacks(node, masters, replicas).catch((error: unknown) => `node ${node.port}: ${String(error)}`);
+        if (lacking) break;
+      }
+      if (!lacking) return;
+      await sleep(200);
     }
+    throw new Error(`private Redis Cluster not ready within ${timeoutMs} ms: ${lacking}`);
   };
-  const waitUntilOk = (timeoutMs = 30_000) =>
-    until(
-      'private Redis Cluster',
-      async () => {
-        for (const node of nodes) {
-          const text = await info(node);
-          if (!text.includes('cluster_state:ok') || !text.includes(`cluster_size:${masters}`)) return false;
-        }
-        return true;
-      },
-      timeoutMs,
-    );
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const [port, busPort] = [await freePort(), await freePort()];

@@ -150,7 +150,8 @@ async function appOver(database: TestDatabase, target: RedisTarget | undefined, 
   const config = loadConfig(env);
   const logger = createLogger(config, options.logStream);
   const redis = target ? createRedisClient(target.url, target.prefix, undefined, { cluster: target.cluster }) : undefined;
-  if (redis) await waitForRedis(redis);
+  // A cluster client is ready once it has every master's connection: slower on a busy machine.
+  if (redis) await waitForRedis(redis, target?.cluster ? 30_000 : 5000);
   const services = await createServices(config, logger, { db: database.db, ...(redis ? { redis } : {}) });
   await runStartupTasks(services);
   const app = await buildApp(services);

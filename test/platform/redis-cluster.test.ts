@@ -32,7 +32,7 @@ async function keysUnder(cluster: PrivateRedisCluster, prefix: string): Promise<
   return keys;
 }
 
-// Run alone (TEST_REDIS_CLUSTER=1, a CI step of its own), as the hold store contract on a cluster.
+// Run alone (TEST_REDIS_CLUSTER=1, CI's "redis cluster" step), as the hold store contract on a cluster.
 describe.runIf(privateRedisClusterAvailable && onRealPostgres && process.env.TEST_REDIS_CLUSTER === '1')('the app on a Redis Cluster', () => {
   let cluster: PrivateRedisCluster;
   let t: TestApp;
@@ -42,7 +42,7 @@ describe.runIf(privateRedisClusterAvailable && onRealPostgres && process.env.TES
     cluster = await startPrivateRedisCluster({ masters: 3, replicas: 1 });
     t = await buildTestApp({ redisCluster: cluster.url });
     users = await Promise.all(Array.from({ length: 4 }, () => createUser(t)));
-  }, 90_000);
+  }, 150_000); // the cluster's 60 s readiness wait (private-services.ts), then the app
   afterAll(async () => {
     await t?.close();
     await cluster?.stop();

@@ -201,7 +201,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;
@@ -227,7 +227,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;
@@ -2184,7 +2184,7 @@ export interface paths {
                             next: string | null;
                             previous: string | null;
                             results: {
-                                cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                                cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 customer: string;
@@ -2250,7 +2250,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;
@@ -2276,7 +2276,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;
@@ -2344,7 +2344,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;
@@ -2416,7 +2416,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;
@@ -2486,7 +2486,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            cancel_reason: "customer" | "staff" | "out_of_stock" | null;
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
                             /** Format: date-time */
                             created_at: string;
                             customer: string;

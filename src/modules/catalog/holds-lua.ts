@@ -10,8 +10,10 @@
  *                   flash-sale mode and not yet written (orders/async-lua.ts; absent = 0)
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
  *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
- *                   no script (holds-redis.ts). Rewritten by every script that changes the product's
- *                   units or moves a holder's expiry earlier. Its expiry may be earlier than the true
+ *                   no script (holds-redis.ts). Its units are t plus a (flash-sale mode's accepted
+ *                   units, which never expire: with no live hold its expiry is FAR), so a page's
+ *                   quantity leaves out accepted-but-unwritten units at no extra cost. Rewritten by
+ *                   every script that changes the product's units (t or a) or moves a holder's expiry earlier. Its expiry may be earlier than the true
  *                   earliest (a holder's expiry moved later leaves it as it was), never later: a
  *                   reader past it asks the pruning script, which rewrites it, and deletes it once
  *                   nothing is held.
@@ -26,8 +28,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = math.floor((#KEYS - 1) / 3)
 local function summarize(p, e, s, held)
   held = held or tonumber(redis.call('HGET', p, 't') or '0')
+  local accepted = tonumber(redis.call('HGET', p, 'a') or '0')
   local first = redis.call('ZRANGE', e, 0, 0, 'WITHSCORES')
-  if held <= 0 or #first == 0 then redis.call('DEL', s) else redis.call('SET', s, held .. ':' .. first[2]) end
+  if held <= 0 or #first == 0 then held = 0 end
+  if accepted < 0 then accepted = 0 end
+  if held + accepted <= 0 then redis.call('DEL', s)
+  elseif held > 0 then redis.call('SET', s, (held + accepted) .. ':' .. first[2])
+  else redis.call('SET', s, accepted .. ':9007199254740991') end
 end
 local function prune(p, e, s)
   local gone = redis.call('ZRANGEBYSCORE', e, '-inf', '(' .. now)
@@ -199,7 +206,8 @@ return {1}`;
 
 /**
  * KEYS: a dummy holder key, then the product triples; ARGV[1]: holder to leave out ('' = none).
- * Prunes what expired, which also renews the summaries that had gone stale.
+ * Prunes what expired, which also renews the summaries that had gone stale. Returns per product
+ * its units held by others plus its accepted-but-unwritten units (flash-sale mode's `a`).
  */
 export const HELD_UNITS = `${PRELUDE}
 local out, field = {}, 'u:' .. ARGV[1]
@@ -208,7 +216,8 @@ for k = 1, n do
   prune(p, KEYS[3 * k], KEYS[3 * k + 1])
   local held = tonumber(redis.call('HGET', p, 't') or '0')
   if ARGV[1] ~= '' then held = held - tonumber(redis.call('HGET', p, field) or '0') end
-  out[#out + 1] = held
+  -- As in the summaries: flash-sale mode's accepted-but-unwritten units are not available either.
+  out[#out + 1] = held + math.max(0, tonumber(redis.call('HGET', p, 'a') or '0'))
 end
 return out`;
 

@@ -57,6 +57,18 @@ async function redisOrUnavailable<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What Redis says of pending orders; `unreachable`: it did not answer (reads fall back to the database). */
+export type PendingLookup<T> = { kind: 'pending'; value: T } | { kind: 'none' } | { kind: 'unreachable' };
+
+const unreachable = Symbol('unreachable');
+async function reachable<T>(fn: () => Promise<T>): Promise<T | typeof unreachable> {
+  try {
+    return await fn();
+  } catch {
+    return unreachable;
+  }
+}
+
 export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductFacts; retentionSeconds: number }) {
   const { redis, facts, retentionSeconds } = deps;
   if (!('ordersAdmit' in redis)) redis.defineCommand('ordersAdmit', { lua: ADMIT });
@@ -134,18 +146,24 @@ export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductF
     await redis.set(idemKey(customerId, idem.key), `${idem.hash}\n${orderId}\n${status}`, 'EX', retentionSeconds, 'NX');
   }
 
-  /** The order while it is pending (accepted, not yet written); undefined once written (or unknown). */
-  async function pendingOrder(orderId: string): Promise<OrderJson | undefined> {
-    const stored = await redisOrUnavailable(() => redis.get(recordKey(orderId)));
-    return stored === null ? undefined : (JSON.parse(stored) as OrderJson);
+  /**
+   * The order while it is pending (accepted, not yet written): `none` once written (or unknown),
+   * `unreachable` when Redis does not answer — then only the database can say more.
+   */
+  async function pendingOrder(orderId: string): Promise<PendingLookup<OrderJson>> {
+    const stored = await reachable(() => redis.get(recordKey(orderId)));
+    if (stored === unreachable) return { kind: 'unreachable' };
+    return stored === null ? { kind: 'none' } : { kind: 'pending', value: JSON.parse(stored) as OrderJson };
   }
 
   /** The customer's pending orders, newest first (their history shows them before they are written). */
-  async function pendingOf(customerId: string): Promise<OrderJson[]> {
-    const ids = await redisOrUnavailable(() => redis.zrevrange(pendingOfKey(customerId), 0, -1));
-    if (ids.length === 0) return [];
-    const records = await redisOrUnavailable(() => redis.mget(ids.map(recordKey)));
-    return records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as OrderJson]));
+  async function pendingOf(customerId: string): Promise<PendingLookup<OrderJson[]>> {
+    const ids = await reachable(() => redis.zrevrange(pendingOfKey(customerId), 0, -1));
+    if (ids === unreachable) return { kind: 'unreachable' };
+    if (ids.length === 0) return { kind: 'pending', value: [] };
+    const records = await reachable(() => redis.mget(ids.map(recordKey)));
+    if (records === unreachable) return { kind: 'unreachable' };
+    return { kind: 'pending', value: records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as OrderJson])) };
   }
 
   return { admit, storedKey, remember, pendingOrder, pendingOf };

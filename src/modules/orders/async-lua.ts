@@ -66,12 +66,11 @@ for k = 1, nl do
   -- A checkout: the cart's holds on these lines become the order's accepted units.
   if holder ~= '' then
     local own = redis.call('HGET', p, field)
-    if own then
-      redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field); redis.call('ZREM', e, holder)
-      summarize(p, e, KEYS[3 * k + 1])
-    end
+    if own then redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field); redis.call('ZREM', e, holder) end
     redis.call('HDEL', KEYS[1], id)
   end
+  -- The catalog's quantity (the summary) leaves the accepted units out at once.
+  summarize(p, e, KEYS[3 * k + 1])
 end
 if holder ~= '' and redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 local ttl = tonumber(ARGV[6])
@@ -88,7 +87,8 @@ return {1, entry}`;
  * dropped and its units taken out of `a`, while each product's mirror moves to what the database
  * committed (forward only, by version). One step, so no reader sees the units counted twice or not
  * at all; an entry already acknowledged (by another consumer) changes nothing.
- * KEYS: the stream, the np product hashes, the ne records, the ne customers' pending zsets.
+ * KEYS: the stream, the np product triples (hash, expiry zset, summary), the ne records, the ne
+ * customers' pending zsets.
  * ARGV: group, np, ne, stock and version per product ('' = leave the mirror), then per entry its
  * id, "<product index>:<units>,…" and its order id.
  */
@@ -96,26 +96,28 @@ export const SETTLE = `${PRELUDE}
 local group, np, ne = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 for k = 1, np do
   local version = ARGV[3 + 2 * k]
-  if version ~= '' then advance(KEYS[1 + k], ARGV[2 + 2 * k], version) end
+  if version ~= '' then advance(KEYS[3 * k - 1], ARGV[2 + 2 * k], version) end
 end
 local settled = 0
 for j = 1, ne do
   local id, spec, order = ARGV[3 + 2 * np + 3 * j - 2], ARGV[3 + 2 * np + 3 * j - 1], ARGV[3 + 2 * np + 3 * j]
   if redis.call('XACK', KEYS[1], group, id) == 1 then
-    for k, q in string.gmatch(spec, '(%d+):(%d+)') do redis.call('HINCRBY', KEYS[1 + tonumber(k)], 'a', -tonumber(q)) end
+    for k, q in string.gmatch(spec, '(%d+):(%d+)') do redis.call('HINCRBY', KEYS[3 * tonumber(k) - 1], 'a', -tonumber(q)) end
     redis.call('XDEL', KEYS[1], id)
-    redis.call('DEL', KEYS[1 + np + j])
-    redis.call('ZREM', KEYS[1 + np + ne + j], order)
+    redis.call('DEL', KEYS[1 + 3 * np + j])
+    redis.call('ZREM', KEYS[1 + 3 * np + ne + j], order)
     settled = settled + 1
   end
 end
+for k = 1, np do summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1]) end
 return settled`;
 
 /**
  * The reconciler: sets each product's mirror from the database figures just read (unless the
  * mirror already has a newer version) and recomputes `a` from the entries in the stream, which
  * are exactly the accepted orders not yet written and acknowledged.
- * KEYS: the stream, the np product hashes. ARGV: np, then per product id, stock, version.
+ * KEYS: the stream, the np product triples (hash, expiry zset, summary). ARGV: np, then per
+ * product id, stock, version.
  */
 export const RECONCILE = `${PRELUDE}
 local np = tonumber(ARGV[1])
@@ -124,21 +126,42 @@ for k = 1, np do index[ARGV[3 * k - 1]] = k; inflight[k] = 0 end
 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   local fields = e[2]
   for i = 1, #fields, 2 do
-    if fields[i] == 'order' then
-      for _, l in ipairs(cjson.decode(fields[i + 1]).lines) do
-        local k = index[l.product]
-        if k then inflight[k] = inflight[k] + l.quantity end
+    -- A malformed entry (the worker moves it to the dead-letter stream) counts for nothing.
+    local ok, o = pcall(cjson.decode, fields[i + 1])
+    if fields[i] == 'order' and ok and type(o) == 'table' and type(o.lines) == 'table' then
+      for _, l in ipairs(o.lines) do
+        local k = type(l) == 'table' and index[l.product]
+        if k and type(l.quantity) == 'number' then inflight[k] = inflight[k] + l.quantity end
       end
     end
   end
 end
 for k = 1, np do
-  local p, stock, version = KEYS[1 + k], ARGV[3 * k], ARGV[3 * k + 1]
+  local p, stock, version = KEYS[3 * k - 1], ARGV[3 * k], ARGV[3 * k + 1]
   local v = redis.call('HGET', p, 'v')
   if (not v) or tonumber(v) <= tonumber(version) then redis.call('HSET', p, 's', stock, 'v', version, 'at', now) end
   redis.call('HSET', p, 'a', inflight[k])
+  summarize(p, KEYS[3 * k], KEYS[3 * k + 1])
 end
 return np`;
+
+/**
+ * Removes the group's consumers that hold no pending entries and have been idle longer than
+ * ARGV[2] ms (dead workers' names, one per process ever started). One step, so no consumer
+ * reads an entry between the check and the removal (DELCONSUMER would drop its pending entries).
+ * KEYS: the stream. ARGV: group, idle ms, the caller's own consumer name (kept). Returns the names removed.
+ */
+export const PRUNE_CONSUMERS = `
+local removed = {}
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info.name ~= ARGV[3] and tonumber(info.pending) == 0 and tonumber(info.idle) > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info.name)
+    removed[#removed + 1] = info.name
+  end
+end
+return removed`;
 
 export const STREAM = 'orders:accepted';
 export const GROUP = 'order-writers';

@@ -14,6 +14,12 @@ export const asyncMetrics = {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   }),
+  poisonTotal: new client.Counter({
+    name: 'orders_async_poison_total',
+    help: 'Flash-sale mode: accepted orders refused on every delivery (cancelled unprocessable) or unparseable (dead_letter)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
 };
 
 let watched: RedisClient | null = null;

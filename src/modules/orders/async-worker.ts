@@ -10,6 +10,7 @@
  * While PostgreSQL is down the writer answers `unavailable`: those entries wait and are tried
  * again, nothing is dropped. An order the database refuses (short, or a product archived since)
  * is written `cancelled` with `cancel_reason: out_of_stock`, and its units go back to the mirror.
+ * One refused non-transiently on every delivery, or unparseable, is settled by async-poison.ts.
  */
 import { hostname } from 'node:os';
 import type { RedisClient } from '../../platform/kv.ts';
@@ -20,7 +21,9 @@ import { newId } from '../../platform/ids.ts';
 import { asyncMetrics } from './async-metrics.ts';
 import { getProductsForHold } from '../catalog/holds.ts';
 import { productKeys } from '../catalog/holds-redis.ts';
-import { GROUP, pendingOfKey, recordKey, SETTLE, STREAM, type AcceptedEntry } from './async-lua.ts';
+import { GROUP, pendingOfKey, recordKey, SETTLE, STREAM } from './async-lua.ts';
+import { createPoisonHandling, parseEntry, type Read } from './async-poison.ts';
+import type { AppError } from '../../platform/errors.ts';
 import type { WriteOutcome, WriteRequest } from './batch-writer.ts';
 
 export interface AsyncWorkerDeps {
@@ -29,16 +32,15 @@ export interface AsyncWorkerDeps {
   logger: Logger;
   write: (req: WriteRequest) => Promise<WriteOutcome>;
   claimIdleMs: number;
+  /** A non-transient refusal on this delivery or a later one settles the entry (async-poison.ts); default 5. */
+  maxDeliveries?: number;
   /** Entries read per round (the writer batches them). */
   batch?: number;
 }
 
-interface Read {
-  entryId: string;
-  order: AcceptedEntry;
-}
-
 type Reply = Array<string | number>;
+/** `stock`: what the write left products at (others are read); `leaveMirror`: read none. */
+type Settled = { read: Read; stock: Extract<WriteOutcome, { kind: 'written' }>['stock']; leaveMirror?: boolean };
 type StreamEntries = Array<[string, string[]]>;
 
 const BLOCK_MS = 250;
@@ -60,18 +62,31 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
     }
   }
 
-  const parse = (entries: StreamEntries): Read[] =>
-    entries.flatMap(([entryId, fields]) => {
-      const at = fields.indexOf('order');
-      return at >= 0 && fields[at + 1] ? [{ entryId, order: JSON.parse(fields[at + 1]!) as AcceptedEntry }] : [];
-    });
+  const poison = createPoisonHandling({
+    redis,
+    logger,
+    primary: deps.primary,
+    maxDeliveries: deps.maxDeliveries ?? 5,
+    release: (read, written) => settleUntilDone([{ read, stock: [], leaveMirror: !written }]),
+  });
+
+  /** The orders of `entries`; an unparseable entry goes to the dead-letter stream. */
+  async function parse(entries: StreamEntries): Promise<Read[]> {
+    const reads: Read[] = [];
+    for (const [entryId, fields] of entries) {
+      const order = parseEntry(fields ?? []);
+      if (order) reads.push({ entryId, order });
+      else await poison.malformed(entryId, fields ?? []);
+    }
+    return reads;
+  }
 
   /** A dead consumer's (or our own earlier) entries idle longer than claimIdleMs, then new ones. */
   async function next(): Promise<Read[]> {
     const claimed = (await redis.call('XAUTOCLAIM', STREAM, GROUP, consumer, deps.claimIdleMs, '0-0', 'COUNT', count)) as [string, StreamEntries];
-    if (claimed[1].length > 0) return parse(claimed[1]);
+    if (claimed[1].length > 0) return await parse(claimed[1]);
     const fresh = (await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', BLOCK_MS, 'STREAMS', STREAM, '>')) as Array<[string, StreamEntries]> | null;
-    return fresh ? parse(fresh[0]![1]) : [];
+    return fresh ? await parse(fresh[0]![1]) : [];
   }
 
   const request = ({ order }: Read): WriteRequest => ({
@@ -83,19 +98,19 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
   });
 
   /** One step in Redis for the entries the database now has (see SETTLE). */
-  async function settle(done: Array<{ read: Read; outcome: WriteOutcome }>) {
+  async function settle(done: Settled[]) {
     const figures = new Map<string, { stock: number; version: number }>();
-    for (const { outcome } of done) {
-      if (outcome.kind !== 'written') continue;
-      for (const m of outcome.stock) if ((figures.get(m.productId)?.version ?? -1) < m.version) figures.set(m.productId, m);
+    for (const { stock } of done) {
+      for (const m of stock) if ((figures.get(m.productId)?.version ?? -1) < m.version) figures.set(m.productId, m);
     }
     const ids = [...new Set(done.flatMap(({ read }) => read.order.lines.map((l) => l.product)))];
     // Orders an earlier attempt wrote left no figures: read the current ones, or the mirror would
     // keep the stock from before them once their units leave the accepted count.
-    const unknown = ids.filter((id) => !figures.has(id));
+    // A poison entry's lines may name no product at all: leave those mirrors (its stock did not move).
+    const unknown = [...new Set(done.flatMap(({ read, leaveMirror }) => (leaveMirror ? [] : read.order.lines.map((l) => l.product))))].filter((id) => !figures.has(id));
     if (unknown.length > 0) for (const [id, p] of await getProductsForHold(deps.primary, unknown)) figures.set(id, p);
     const index = new Map(ids.map((id, i) => [id, i + 1]));
-    const keys = [STREAM, ...ids.map((id) => productKeys(id)[0]!), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
+    const keys = [STREAM, ...ids.flatMap(productKeys), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
     const args: Array<string | number> = [GROUP, ids.length, done.length];
     for (const id of ids) args.push(figures.get(id)?.stock ?? '', figures.get(id)?.version ?? '');
     for (const { read } of done) args.push(read.entryId, read.order.lines.map((l) => `${index.get(l.product)}:${l.quantity}`).join(','), read.order.id);
@@ -104,14 +119,25 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
     for (const { read } of done) asyncMetrics.confirmSeconds.observe((now - read.order.at) / 1000);
   }
 
-  /** Writes `reads` until each is in the database (waiting out an outage), then settles them. */
+  /**
+   * Writes `reads` until each is in the database (waiting out an outage: a transient refusal is
+   * retried in this delivery), then settles them; a non-transient refusal goes to async-poison.ts.
+   */
   async function handle(reads: Read[]) {
     let todo = reads;
     for (let round = 1; todo.length > 0 && !stopping; round++) {
       const outcomes = await Promise.all(todo.map((read) => deps.write(request(read))));
-      const done = todo.flatMap((read, i) => (outcomes[i]!.kind === 'written' || outcomes[i]!.kind === 'existing' ? [{ read, outcome: outcomes[i]! }] : []));
-      const again = todo.filter((_, i) => outcomes[i]!.kind !== 'written' && outcomes[i]!.kind !== 'existing');
+      const done: Settled[] = [];
+      const again: Read[] = [];
+      const failed: Array<{ read: Read; error: AppError }> = [];
+      todo.forEach((read, i) => {
+        const o = outcomes[i]!;
+        if (o.kind === 'written' || o.kind === 'existing') done.push({ read, stock: o.kind === 'written' ? o.stock : [] });
+        else if (o.kind === 'refused' && o.error.code === 'unavailable') again.push(read);
+        else failed.push({ read, error: o.kind === 'refused' ? o.error : unexpected(o.kind) });
+      });
       if (done.length > 0) await settleUntilDone(done);
+      if (failed.length > 0) await poison.refused(failed);
       if (again.length > 0) {
         const first = outcomes.find((o) => o.kind === 'refused');
         logger.warn({ orders: again.length, round, error: first?.kind === 'refused' ? first.error.message : undefined }, 'accepted orders not written yet; retrying');
@@ -122,7 +148,7 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
   }
 
   /** Redis unreachable after the commit: keep trying; a crash here only means the entries are read again. */
-  async function settleUntilDone(done: Array<{ read: Read; outcome: WriteOutcome }>) {
+  async function settleUntilDone(done: Settled[]) {
     for (let round = 1; ; round++) {
       try {
         return await settle(done);
@@ -174,6 +200,7 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
   };
 }
 
+const unexpected = (kind: string) => new Error(`unexpected write outcome ${kind}`) as AppError;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type AsyncWorker = ReturnType<typeof createAsyncWorker>;

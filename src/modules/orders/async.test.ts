@@ -10,6 +10,10 @@ import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { createProduct, stockOf } from '../../../test/helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
 import { onRealPostgres, testRedisUrl } from '../../../test/helpers/test-env.ts';
+import { newId } from '../../platform/ids.ts';
+import { productKeys } from '../catalog/holds-redis.ts';
+import { asyncMetrics } from './async-metrics.ts';
+import { DEAD_LETTER } from './async-poison.ts';
 import { createAsyncReconciler } from './async-reconciler.ts';
 import { createAsyncWorker, type AsyncWorker } from './async-worker.ts';
 
@@ -125,6 +129,97 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect((await order(alice, p.id, 1)).statusCode).toBe(202);
     await drain();
     expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('settles a poison entry once refused on its ORDERS_ASYNC_MAX_DELIVERIES-th delivery (cancelled unprocessable, units back), dead-letters what cannot be written or parsed', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    await loadMirror(p.id);
+    const good = (await order(alice, p.id, 1)).json().id as string;
+    const redis = t.services.redis!;
+    const [hash] = productKeys(p.id);
+    const entry = (id: string, customer: string, quantity: number) =>
+      JSON.stringify({ id, customer, at: Date.now(), lines: [{ product: p.id, quantity, name: 'Poison', price_cents: 100 }] });
+    // A quantity above the database's integer range: refused on every delivery, writable without its lines.
+    const poisonId = newId();
+    await redis.hincrby(hash!, 'a', 3_000_000_000);
+    await redis.xadd('orders:accepted', '*', 'order', entry(poisonId, alice.id, 3_000_000_000));
+    // A customer id the database cannot store: not even the cancellation can be written.
+    const strayId = newId();
+    await redis.hincrby(hash!, 'a', 1);
+    await redis.xadd('orders:accepted', '*', 'order', entry(strayId, 'not-a-uuid', 1));
+    await redis.xadd('orders:accepted', '*', 'order', '{not json');
+    const count = async (outcome: string) => (await asyncMetrics.poisonTotal.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    const [cancelledBefore, deadBefore] = [await count('cancelled'), await count('dead_letter')];
+    const deadLettersBefore = await redis.xlen(DEAD_LETTER);
+
+    // The reconciler reads past the malformed entry, counting the other two.
+    await loadMirror(p.id);
+    expect(Number(await redis.hget(hash!, 'a'))).toBe(3_000_000_002);
+    const poisoned = createAsyncWorker({ redis, primary: t.services.db.primary, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100, maxDeliveries: 3 });
+    await poisoned.runOnce();
+    // First delivery: the neighbour is confirmed, the unparseable entry dead-lettered, the two poison ones wait.
+    expect((await get(alice, good)).json().status).toBe('confirmed');
+    expect(await redis.xlen('orders:accepted')).toBe(2);
+    const deadline = Date.now() + 30_000;
+    while ((await redis.xlen('orders:accepted')) > 0 && Date.now() < deadline) await poisoned.runOnce();
+    expect(await redis.xlen('orders:accepted')).toBe(0);
+
+    expect((await get(alice, poisonId)).json()).toMatchObject({ status: 'cancelled', cancel_reason: 'unprocessable', order_items: [] });
+    const events = await queryRows<{ topic: string }>(t.services.db.primary, sql`select topic from orders.outbox where payload->>'order_id' = ${poisonId}`);
+    expect(events.map((e) => e.topic)).toEqual(['order.cancelled']);
+    expect(await redis.xlen(DEAD_LETTER)).toBe(deadLettersBefore + 2);
+    expect(await redis.hget(hash!, 'a')).toBe('0'); // every accepted unit given back
+    expect([await count('cancelled'), await count('dead_letter')]).toEqual([cancelledBefore + 1, deadBefore + 2]);
+    expect((await order(alice, p.id, 4)).statusCode).toBe(202); // the 4 units left are still for sale
+    await drain();
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('removes consumers that are long idle with nothing pending (XGROUP DELCONSUMER), keeping any that holds entries', async () => {
+    const redis = t.services.redis!;
+    const p = await createProduct(t, { stock: 1 });
+    await loadMirror(p.id);
+    await order(alice, p.id, 1);
+    await redis.xgroup('CREATECONSUMER', 'orders:accepted', 'order-writers', 'dead-empty');
+    // A dead consumer still holding an entry: removing it would drop that entry from the group.
+    await redis.xreadgroup('GROUP', 'order-writers', 'dead-holding', 'COUNT', 1, 'STREAMS', 'orders:accepted', '>');
+    await new Promise((r) => setTimeout(r, 100));
+    const names = async () => ((await redis.xinfo('CONSUMERS', 'orders:accepted', 'order-writers')) as string[][]).map((c) => c[1]);
+    expect(await names()).toEqual(expect.arrayContaining(['dead-empty', 'dead-holding']));
+    const reconciler = createAsyncReconciler({ redis, primary: t.services.db.primary });
+    expect(await reconciler.pruneConsumers(60_000)).toEqual([]); // not idle long enough
+    const removed = await reconciler.pruneConsumers(50, worker.consumer);
+    expect(removed).toContain('dead-empty');
+    expect(await names()).not.toContain('dead-empty');
+    expect(await names()).toContain('dead-holding');
+    expect(await names()).toContain(worker.consumer);
+    // The held entry is still claimable: a live worker takes it over and confirms it.
+    const claimer = createAsyncWorker({ redis, primary: t.services.db.primary, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100 });
+    await claimer.runOnce();
+    expect(await redis.xlen('orders:accepted')).toBe(0);
+    expect(await stockOf(t, p.id)).toBe(0);
+  });
+
+  it('shows customers catalog quantities without the accepted-but-unwritten units, from the same summaries (no extra Redis call)', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    await loadMirror(p.id);
+    const quantity = async () => (await t.app.inject({ method: 'GET', url: `/api/catalog/products/${p.id}/`, headers: bob.auth })).json().quantity as number;
+    const listed = async () => {
+      const page = await t.app.inject({ method: 'GET', url: '/api/catalog/products/?limit=100&in_stock=false&ordering=-created_at', headers: bob.auth });
+      return (page.json().results as Array<{ id: string; quantity: number }>).find((r) => r.id === p.id)?.quantity;
+    };
+    expect(await quantity()).toBe(5);
+    expect((await order(alice, p.id, 2)).statusCode).toBe(202);
+    expect([await quantity(), await listed()]).toEqual([3, 3]); // stock still 5 in the database
+    expect((await t.app.inject({ method: 'PUT', url: `/api/cart/items/${p.id}/`, headers: bob.auth, payload: { quantity: 1 } })).statusCode).toBe(200);
+    expect(await quantity()).toBe(2); // held and accepted units together
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/cart/', headers: bob.auth })).statusCode).toBe(204);
+    expect(await quantity()).toBe(3);
+    // The reconciler recomputes the same figure from the stream.
+    await loadMirror(p.id);
+    expect(await quantity()).toBe(3);
+    await drain();
+    expect([await quantity(), await listed(), await stockOf(t, p.id)]).toEqual([3, 3, 3]);
   });
 
   it('moves the mirror on a staff stock change, so admission sees it at once', async () => {

@@ -4,7 +4,7 @@
  * one batch (one transaction: they share its `created_at`), which is what these tests rely on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows, sql } from '../../platform/db.ts';
+import { queryRows, sql, type Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { createProduct, stockOf } from '../../../test/helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
@@ -153,6 +153,49 @@ describe('caller-fixed order ids and flash-sale recording', () => {
 });
 
 describe('failures', () => {
+  /** `primary` with some methods replaced (the real pool's are read-only: a Proxy may not swap them). */
+  function withOverrides(primary: Db, overrides: Partial<Record<'transaction' | 'execute', unknown>>): Db {
+    const db = Object.create(primary) as Db;
+    for (const [name, value] of Object.entries(overrides)) Object.defineProperty(db, name, { value });
+    return db;
+  }
+
+  /** A primary whose COMMITs land but whose replies are lost: every transaction commits, then throws. */
+  const losingReplies = (primary: Db, lost: { n: number }) =>
+    withOverrides(primary, {
+      transaction: async (...args: Parameters<Db['transaction']>) => {
+        await primary.transaction(...args);
+        lost.n++;
+        throw new Error('Connection terminated unexpectedly');
+      },
+    });
+
+  it('every attempt committed but its reply was lost: one read finds the order, reported written once', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    const lost = { n: 0 };
+    const w = createOrderWriter({ primary: losingReplies(t.services.db.primary, lost), logger: t.services.logger, retentionSeconds: 86_400, maxBatch: 50, queueTimeoutMs: 5000 });
+    const key = crypto.randomUUID();
+    const outcome = written(await w.place(one(p.id, 2, { idempotency: { key, hash: 'h' } })));
+    expect(lost.n).toBe(3);
+    expect(await countWhere(sql`select count(*)::int as n from orders.orders where id = ${outcome.order.id}`)).toBe(1);
+    expect(await stockOf(t, p.id)).toBe(3);
+    // Told 201 once: the key replays the same order.
+    expect(await writer.place(one(p.id, 2, { idempotency: { key, hash: 'h' } }))).toEqual({ kind: 'replayed', status: 201, body: outcome.body });
+    await w.close();
+  });
+
+  it('the primary gone after the last attempt: 503 that says the outcome is not known yet', async () => {
+    const p = await createProduct(t, { stock: 5 });
+    const down = () => Promise.reject(new Error('Connection terminated unexpectedly'));
+    const gone = withOverrides(t.services.db.primary, { transaction: down, execute: down });
+    const w = createOrderWriter({ primary: gone, logger: t.services.logger, retentionSeconds: 86_400, maxBatch: 50, queueTimeoutMs: 5000 });
+    const outcome = await w.place(one(p.id));
+    expect(outcome).toMatchObject({ kind: 'refused', error: { code: 'unavailable', headers: { 'retry-after': '1' } } });
+    expect(outcome.kind === 'refused' && outcome.error.message).toMatch(/cannot be known yet/);
+    expect(await stockOf(t, p.id)).toBe(5);
+    await w.close();
+  });
+
   it('a request that fails on its own is split off: its batch neighbours are written', async () => {
     const p = await createProduct(t, { stock: 5 });
     // Not a UUID: the lock statement itself fails (a request no edge schema would let through).

@@ -21,9 +21,13 @@
  * Failures. Ids are fixed before the first attempt, so running a batch again is safe: an attempt
  * whose commit did land (a connection lost during COMMIT) is found by step 3 and reported as
  * written, never written twice. A transient failure (serialization, deadlock, lost connection, a
- * concurrent insert of one of the ids) retries the whole batch, up to 3 attempts; after that every
- * request of the batch gets 503 `unavailable` with Retry-After, cleanly — nothing of it was
- * written. Any other error (a fault in one request) splits the batch in halves and retries each,
+ * concurrent insert of one of the ids) retries the whole batch, up to 3 attempts — but not after
+ * a deadline ran out (statement, lock, read or connect timeout): the request has waited its
+ * bound, and a batch stuck behind a lock would wait three times as long; after that one
+ * read looks for the batch's ids (an attempt may have committed with its reply lost): what exists
+ * is reported written, every other request gets 503 `unavailable` with Retry-After — nothing of it
+ * was written — and if that read fails too, a 503 that says the outcome is not known (a retry with
+ * the same Idempotency-Key tells). Any other error (a fault in one request) splits the batch in halves and retries each,
  * so only the request that fails on its own gets the error and its neighbours are written.
  *
  * A request still queued after `queueTimeoutMs` gets 503 `unavailable` (Retry-After) and is never
@@ -34,13 +38,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
-import { briefly, failedDependency } from '../../platform/dependencies.ts';
+import { briefly, failedDependency, ranOutOfTime } from '../../platform/dependencies.ts';
 import { AppError, findPgError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { lockProducts, takeLocked } from '../catalog/stock.ts';
 import { decideBatch, type Entry, type WriteOutcome, type WriteRequest } from './batch-decide.ts';
 import { lockKeys } from './idempotency.ts';
 import * as repo from './repo.ts';
+import { presentOrder } from './schemas.ts';
+import type { Order } from './tables.ts';
 
 export type { WriteOutcome, WriteRequest } from './batch-decide.ts';
 
@@ -117,20 +123,42 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
       return { outcomes: plan.outcomes, changed: [...byId.keys()] };
     });
 
+  /**
+   * The last attempt failed, but an earlier one may have committed with its reply lost (the retry
+   * that would have found it failed too). One read on a fresh connection tells which orders exist:
+   * those are reported written, the others 503 "nothing was ordered". When even that read fails
+   * the outcome is unknown, and the 503 says so: a retry with the same Idempotency-Key answers it.
+   */
+  async function afterGivingUp(entries: Entry[], error: unknown): Promise<WriteOutcome[]> {
+    let found: Map<string, Order>;
+    try {
+      found = await repo.findOrders(primary, entries.map((e) => e.id));
+    } catch {
+      const detail = 'Orders cannot be written right now, and whether this one was cannot be known yet; ask again with the same Idempotency-Key, or look in your order history';
+      return entries.map(() => unavailable(detail, error));
+    }
+    return entries.map((e) => {
+      const order = found.get(e.id);
+      if (!order) return unavailable('Orders cannot be written right now; nothing was ordered, try again', error);
+      return e.assigned ? { kind: 'existing', order, body: presentOrder(order) } : { kind: 'written', order, body: presentOrder(order), stock: [] };
+    });
+  }
+
   /** Attempts with retries; on a non-transient error, halves the batch so one bad request fails alone. */
   async function writeBatch(entries: Entry[]): Promise<{ outcomes: WriteOutcome[]; changed: string[] }> {
     for (let n = 1; ; n++) {
       try {
         return await attempt(entries, n > 1);
       } catch (error) {
-        if (isTransient(error) && n < ATTEMPTS) {
+        // A deadline that ran out is not tried again: the request already waited its bound.
+        if (isTransient(error) && n < ATTEMPTS && !ranOutOfTime(error)) {
           logger.warn({ ...briefly(error), orders: entries.length, attempt: n }, 'order batch failed; retrying it');
           await new Promise((r) => setTimeout(r, 20 * n * n));
           continue;
         }
         if (isTransient(error)) {
           logger.warn({ ...briefly(error), orders: entries.length }, 'order batch failed after retries; its requests get 503');
-          return { outcomes: entries.map(() => unavailable('Orders cannot be written right now; nothing was ordered, try again', error)), changed: [] };
+          return { outcomes: await afterGivingUp(entries, error), changed: [] };
         }
         if (entries.length === 1) {
           logger.error({ err: error }, 'order could not be written');

@@ -72,8 +72,11 @@ export const OrderJson = Type.Object({
     }),
   ),
   created_at: Type.String({ format: 'date-time' }),
-  /** Null unless cancelled: by the customer, by staff, or `out_of_stock` (flash-sale mode). */
-  cancel_reason: Type.Union([Type.Literal('customer'), Type.Literal('staff'), Type.Literal('out_of_stock'), Type.Null()]),
+  /**
+   * Null unless cancelled: by the customer, by staff, or (flash-sale mode) `out_of_stock`, or
+   * `unprocessable` (the database refused the accepted order on every try).
+   */
+  cancel_reason: Type.Union([Type.Literal('customer'), Type.Literal('staff'), Type.Literal('out_of_stock'), Type.Literal('unprocessable'), Type.Null()]),
 });
 export type OrderJson = Static<typeof OrderJson>;
 

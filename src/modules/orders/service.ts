@@ -143,18 +143,27 @@ export function createOrdersService(deps: OrdersDeps) {
     });
   }
 
-  /** Own orders only; another customer's is indistinguishable from a missing one. Read on the primary: read-your-writes. */
+  /**
+   * Own orders only; another customer's is indistinguishable from a missing one. Read on the
+   * primary: read-your-writes. Flash-sale mode: Redis first, so polling a pending order costs no
+   * database read (its record is dropped only after the commit, so one of the two has it). While
+   * Redis is down a written order is still answered from the database; only an order the database
+   * does not have yet (maybe pending) gets 503.
+   */
   async function getOrder(customerId: string, id: string): Promise<OrderJson> {
-    // Pending first: the record is dropped only after the order is committed, so one of the two has it.
-    const pending = await admission?.pendingOrder(id);
-    if (pending) {
-      if (pending.customer !== customerId) throw notFound('Order');
-      return pending;
+    const pending = admission ? await admission.pendingOrder(id) : { kind: 'none' as const };
+    if (pending.kind === 'pending') {
+      if (pending.value.customer !== customerId) throw notFound('Order');
+      return pending.value;
     }
     const order = await repo.findOrder(db.primary, id);
+    if (!order && pending.kind === 'unreachable') throw pendingUnknown();
     if (!order || order.customerId !== customerId) throw notFound('Order');
     return presentOrder(order);
   }
+
+  const pendingUnknown = () =>
+    new AppError('unavailable', 'Pending orders cannot be read right now; try again', { dependency: 'redis', headers: { 'retry-after': '1' } });
 
   /**
    * A customer sees only their own orders; staff every customer's, optionally of one customer.
@@ -164,8 +173,11 @@ export function createOrdersService(deps: OrdersDeps) {
     const scoped = viewer.role === 'staff' ? filter : { status: filter.status, customerId: viewer.id };
     // Flash-sale mode: a customer's pending orders (in Redis until written) are their newest, so
     // they lead the history; read before the database so one written meanwhile is in one of the two.
+    // Redis down: the written orders alone (a list of only pending ones cannot be answered).
     const showPending = admission !== undefined && viewer.role !== 'staff' && (filter.status === undefined || filter.status === 'pending');
-    const pending = showPending ? await admission.pendingOf(viewer.id) : [];
+    const lookup = showPending ? await admission.pendingOf(viewer.id) : undefined;
+    if (lookup?.kind === 'unreachable' && filter.status === 'pending') throw pendingUnknown();
+    const pending = lookup?.kind === 'pending' ? lookup.value : [];
     const head = pending.slice(offset, offset + limit);
     const page = await repo.listOrders(db.primary, scoped, limit - head.length, Math.max(0, offset - pending.length));
     const shown = new Set(pending.map((o) => o.id));

@@ -6,7 +6,7 @@ export const ordersSchema = pgSchema('orders');
 export const ORDER_STATUSES = ['pending', 'confirmed', 'shipped', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const CANCEL_REASONS = ['customer', 'staff', 'out_of_stock'] as const;
+export const CANCEL_REASONS = ['customer', 'staff', 'out_of_stock', 'unprocessable'] as const;
 export type CancelReason = (typeof CANCEL_REASONS)[number];
 
 export const orders = ordersSchema.table('orders', {
