@@ -76,6 +76,9 @@ describe('GET /api/orders/stats/hourly/', () => {
     const day = '2026-03-04';
     await t.services.db.primary.execute(sql`update orders.orders set created_at = ${`${day}T09:15:00Z`}::timestamptz where id in (${ids.a1}, ${ids.b1})`);
     await t.services.db.primary.execute(sql`update orders.orders set created_at = ${`${day}T17:59:59Z`}::timestamptz where id = ${ids.a2}`);
+    // The stats may be read on a replica (stats.ts): wait until it has replayed the updates.
+    const hourly = async () => (await get(staff, `/api/orders/stats/hourly/?date=${day}`)).json().hours as Array<{ hour: number; orders: number; units: number }>;
+    await expect.poll(async () => (await hourly())[17], { timeout: 10_000 }).toEqual({ hour: 17, orders: 1, units: 3 });
     const res = await get(staff, `/api/orders/stats/hourly/?date=${day}`);
     expect(res.statusCode).toBe(200);
     const { hours } = res.json();
@@ -85,8 +88,7 @@ describe('GET /api/orders/stats/hourly/', () => {
     expect(hours.filter((h: { orders: number }) => h.orders > 0)).toHaveLength(2);
 
     expect((await t.app.inject({ method: 'POST', url: `/api/orders/orders/${ids.a2}/cancel/`, headers: staff.auth })).statusCode).toBe(200);
-    const after = (await get(staff, `/api/orders/stats/hourly/?date=${day}`)).json();
-    expect(after.hours[17]).toEqual({ hour: 17, orders: 0, units: 0 });
+    await expect.poll(async () => (await hourly())[17], { timeout: 10_000 }).toEqual({ hour: 17, orders: 0, units: 0 });
     expect((await get(staff, '/api/orders/stats/hourly/?date=2026-03-05')).json().hours.every((h: { orders: number }) => h.orders === 0)).toBe(true);
   });
 
