@@ -61,7 +61,10 @@ describe('GET inventory/low/', () => {
     await createProduct(t, { stock: 1, name: 'Archived', archived: true });
     await createProduct(t, { stock: 500, name: 'Plenty' });
     expect((await hold(two.id, 1)).statusCode).toBe(200);
-    const res = await t.app.inject({ method: 'GET', url: '/api/catalog/inventory/low/?max_stock=2&limit=100', headers: staff.auth });
+    const lowStock = () => t.app.inject({ method: 'GET', url: '/api/catalog/inventory/low/?max_stock=2&limit=100', headers: staff.auth });
+    // The list may come from a replica, a moment behind: wait for it to have the new products.
+    await expect.poll(async () => (await lowStock()).json().some((r: { id: string }) => r.id === two.id), { timeout: 10_000 }).toBe(true);
+    const res = await lowStock();
     expect(res.statusCode).toBe(200);
     const rows = res.json() as { id: string; name: string; stock: number; held: number }[];
     expect(rows.map((r) => r.stock)).toEqual([...rows.map((r) => r.stock)].sort((a, b) => a - b));
