@@ -27,8 +27,9 @@
  * read looks for the batch's ids (an attempt may have committed with its reply lost): what exists
  * is reported written, every other request gets 503 `unavailable` with Retry-After — nothing of it
  * was written — and if that read fails too, a 503 that says the outcome is not known (a retry with
- * the same Idempotency-Key tells). Any other error (a fault in one request) splits the batch in halves and retries each,
- * so only the request that fails on its own gets the error and its neighbours are written.
+ * the same Idempotency-Key tells). Any other error (a fault in one request) splits the batch in
+ * halves and retries each, so only the request that fails on its own gets the error and its
+ * neighbours are written.
  *
  * A request still queued after `queueTimeoutMs` gets 503 `unavailable` (Retry-After) and is never
  * written. Several processes, each with its own writer, stay correct: the row locks are the
