@@ -45,8 +45,8 @@ export class Migrations extends Construct {
     const fn = (name: string, handler: string) => {
       const group = logGroup(name);
       return new lambda.Function(this, name, {
-        // The newest Node.js runtime Lambda offers (and this aws-cdk-lib knows); the handlers use
-        // only the AWS SDK v3 that the runtime ships.
+        // The image's line (Dockerfile), so the whole deployment runs one Node.js; also the newest
+        // Lambda runtime this aws-cdk-lib knows (cdk-nag L1). The handlers use only the runtime's SDK v3.
         runtime: lambda.Runtime.NODEJS_24_X,
         code,
         handler,
