@@ -33,7 +33,7 @@ export async function buildApp(services: Services) {
   registerProblemHandlers(app, services.dependencies);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
-  registerInputHandling(app);
+  registerInputHandling(app, config.http.bodyLimitBytes);
   // While shutting down: from SIGTERM on every answer closes its keep-alive connection
   // (draining.ts); once the server closes, new requests get a 503.
   const drain = registerDraining(app);
