@@ -210,6 +210,7 @@ export function loadConfig(env: Env = {}) {
     r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
   }
 
+  const loginMaxFailures = r.int('LOGIN_MAX_FAILURES', 5, 1, 1000);
   const config = {
     nodeEnv,
     production,
@@ -257,8 +258,12 @@ export function loadConfig(env: Env = {}) {
       jwtAudience: r.str('JWT_AUDIENCE', 'opply-commerce-api'),
       accessTokenTtlSeconds: r.int('ACCESS_TOKEN_TTL_SECONDS', 300, 10, 86_400),
       refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 60, 365 * 86_400),
-      loginMaxFailures: r.int('LOGIN_MAX_FAILURES', 5, 1, 1000),
+      loginMaxFailures,
+      /** Failed logins from one client address, whatever the usernames, before it is held back. */
+      loginMaxFailuresPerAddress: r.int('LOGIN_MAX_FAILURES_PER_ADDRESS', loginMaxFailures, 1, 100_000),
       loginWindowSeconds: r.int('LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
+      /** Attempts to sign up or change an email (each tells whether an email is taken) per client address per hour. */
+      registrationMaxPerHour: r.int('REGISTRATION_MAX_PER_HOUR', 10, 1, 10_000_000),
       adminUsername,
       adminPassword,
     },

@@ -1654,6 +1654,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Required when `email` changes; a wrong or missing one answers 401 */
+                        current_password?: string;
                         /** Format: email */
                         email?: string;
                         first_name?: string;
