@@ -271,6 +271,10 @@ export function loadConfig(env: Env = {}) {
       cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
       /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
       mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+      /** Guest browsing: product lists and details, suggestions and categories without a token. */
+      public: r.bool('CATALOG_PUBLIC', false),
+      /** Requests per client address per minute a guest (no token) may make to those routes. */
+      guestPerMinute: r.int('CATALOG_GUEST_PER_MINUTE', 300, 1, 1_000_000),
     },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
