@@ -2609,7 +2609,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description A UTC day, YYYY-MM-DD; default today */
+                    /** @description A UTC day, YYYY-MM-DD, from 2000-01-01 to 2999-12-31; default today */
                     date?: string;
                 };
                 header?: never;
