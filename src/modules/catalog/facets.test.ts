@@ -15,7 +15,7 @@ const word = `zq${randomUUID().slice(0, 6).replace(/[0-9]/g, 'x')}`;
 let teas: string;
 let cups: string;
 
-async function post(url: string, payload: unknown) {
+async function post(url: string, payload: Record<string, unknown>) {
   const res = await t.app.inject({ method: 'POST', url, headers: staff.auth, payload });
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as { id: string; name: string };
