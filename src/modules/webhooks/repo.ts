@@ -269,7 +269,7 @@ export async function finishAttempt(
   await tx.execute(
     sql`update webhooks.subscriptions set enabled = false, updated_at = now(),
           disabled_reason = format('deliveries failed %s times in a row since %s; last error: %s', consecutive_failures,
-                                   to_char(failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ${(result.error ?? `HTTP ${result.responseStatus}`).slice(0, 200)})
+                                   to_char(failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ${(result.error ?? `HTTP ${result.responseStatus}`).slice(0, 200)}::text)
         where id = ${d.subscriptionId} and enabled
           and (consecutive_failures >= ${disable.afterFailures} or failing_since <= now() - make_interval(secs => ${disable.afterSeconds}))`,
   );

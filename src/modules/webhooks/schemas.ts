@@ -9,14 +9,22 @@ const Uuid = Type.String({ pattern: UUID_PATTERN });
 export const EVENT_TYPES = ['order.created', 'order.confirmed', 'order.cancelled', 'order.shipped', 'inventory.low_stock', 'product.updated'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-const EventName = Type.Union([...EVENT_TYPES.map((t) => Type.Literal(t)), Type.Literal('*')]);
+const EventName = Type.Union([
+  Type.Literal('order.created'),
+  Type.Literal('order.confirmed'),
+  Type.Literal('order.cancelled'),
+  Type.Literal('order.shipped'),
+  Type.Literal('inventory.low_stock'),
+  Type.Literal('product.updated'),
+  Type.Literal('*'),
+]);
 const TargetUrl = Type.String({ minLength: 8, maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://', description: 'http(s) URL the events are POSTed to' });
 const Events = Type.Array(EventName, { minItems: 1, maxItems: EVENT_TYPES.length + 1, uniqueItems: true, description: 'event types, or ["*"] for all' });
 const Description = Type.String({ maxLength: 500 });
 
 export const SubscriptionParams = Type.Object({ id: Uuid });
 export const DeliveryParams = Type.Object({ id: Uuid, delivery_id: Uuid });
-export const PageParams = Type.Object(PageQuery);
+export const PageParams = Type.Object({ limit: Type.Optional(PageQuery.limit), offset: Type.Optional(PageQuery.offset) });
 
 export const CreateSubscriptionBody = Type.Object(
   { url: TargetUrl, events: Events, description: Type.Optional(Description), enabled: Type.Optional(Type.Boolean()) },
