@@ -36,7 +36,7 @@ export async function buildApp(services: Services) {
   registerProblemHandlers(app, services.dependencies);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
-  registerInputHandling(app);
+  registerInputHandling(app, config.http.bodyLimitBytes);
   // While shutting down: from SIGTERM on every answer closes its keep-alive connection
   // (draining.ts); once the server closes, new requests get a 503.
   const drain = registerDraining(app);
@@ -51,7 +51,15 @@ export async function buildApp(services: Services) {
   // Without allowed origins there is nothing for the plugin to do but run a hook on every request.
   // An OPTIONS request then finds no route (404); the plugin's catch-all route answered 401 behind
   // the auth hook. Neither allows any origin.
-  if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: [...config.http.corsOrigins] });
+  // A browser client needs every method the API uses (the plugin's default is GET, HEAD, POST) and
+  // the response headers the contract tells clients to read.
+  if (config.http.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...config.http.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location', 'ETag', 'Idempotent-Replayed'],
+    });
+  }
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
   await registerDocs(app, {

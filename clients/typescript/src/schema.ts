@@ -1654,6 +1654,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Required when `email` changes; a wrong or missing one answers 401 */
+                        current_password?: string;
                         /** Format: email */
                         email?: string;
                         first_name?: string;
@@ -2521,7 +2523,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description A UTC day, YYYY-MM-DD; default today */
+                    /** @description A UTC day, YYYY-MM-DD, from 2000-01-01 to 2999-12-31; default today */
                     date?: string;
                 };
                 header?: never;

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Rendered } from './present.ts';
+import { BODY_LIMITS } from '../../platform/http/input.ts';
 import { linkBase } from '../../platform/pagination.ts';
 import {
   Category,
@@ -52,15 +53,15 @@ export async function catalogRoutes(instance: FastifyInstance, service: CatalogS
     async (request, reply) => sendRendered(request, reply, await service.getProduct(request.params.id)),
   );
 
-  app.post('/products/', { config: staff, schema: { tags, body: ProductCreate, response: { 201: Product } } }, async (request, reply) =>
+  app.post('/products/', { config: staff, bodyLimit: BODY_LIMITS.product, schema: { tags, body: ProductCreate, response: { 201: Product } } }, async (request, reply) =>
     reply.code(201).send(await service.createProduct(request.body)),
   );
 
-  app.put('/products/:id/', { config: staff, schema: { tags, params: ProductParams, body: ProductCreate, response: { 200: Product } } }, async (request) =>
+  app.put('/products/:id/', { config: staff, bodyLimit: BODY_LIMITS.product, schema: { tags, params: ProductParams, body: ProductCreate, response: { 200: Product } } }, async (request) =>
     service.replaceProduct(request.params.id, request.body),
   );
 
-  app.patch('/products/:id/', { config: staff, schema: { tags, params: ProductParams, body: ProductPatch, response: { 200: Product } } }, async (request) =>
+  app.patch('/products/:id/', { config: staff, bodyLimit: BODY_LIMITS.product, schema: { tags, params: ProductParams, body: ProductPatch, response: { 200: Product } } }, async (request) =>
     service.patchProduct(request.params.id, request.body),
   );
 
