@@ -34,7 +34,8 @@ export class Migrations extends Construct {
     const code = lambda.Code.fromAsset(HANDLER_DIR);
     const fn = (name: string, handler: string) =>
       new lambda.Function(this, name, {
-        runtime: lambda.Runtime.NODEJS_22_X,
+        // The image's line (Dockerfile), so the whole deployment runs one Node.js.
+        runtime: lambda.Runtime.NODEJS_24_X,
         code,
         handler,
         timeout: Duration.seconds(30),
