@@ -761,7 +761,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price: string;
                         quantity: number;
                     };
@@ -888,7 +888,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price: string;
                         quantity: number;
                     };
@@ -988,7 +988,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name?: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price?: string;
                         quantity?: number;
                     };
@@ -2307,6 +2307,7 @@ export interface paths {
                     "application/json": {
                         order_items: {
                             product: string;
+                            /** @description At most CART_MAX_UNITS_PER_LINE (default 20) units of a product per order, repeated lines summed; more → 400 */
                             quantity: number;
                         }[];
                     };
