@@ -5,7 +5,7 @@
  * (worker.ts) writes it through the batching writer, whose locked rows stay the final word.
  *
  * No PostgreSQL on this path for a product whose mirror, name and price are loaded: names and
- * prices come from the catalog's remembered facts (product-facts.ts, valid by content version),
+ * prices come from inventory's product facts (inventory/product-facts.ts, valid by content version),
  * stock from the mirror. A product without a mirror is answered `sync`: the caller takes the sync
  * path, whose hold step loads the mirror for the next order.
  *
