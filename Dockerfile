@@ -7,9 +7,11 @@
 #   staff user node dist/scripts/create-staff.js --username NAME
 #
 # Build:  docker build -t opply-commerce:$(git rev-parse --short HEAD) .
-# Node 24 is the production LTS; the code itself keeps working on Node >= 20.19.
+# Runtime: Node 24 LTS, pinned to an exact release so a rebuild gets the same runtime (Dependabot
+# proposes the next one). 24 rather than 22: 22 reaches end of life on 2027-04-30, 24 on
+# 2028-04-30; CI runs every suite on both lines, and package.json's engines (>=22.15) is the floor.
 
-ARG NODE_IMAGE=node:24-slim
+ARG NODE_IMAGE=node:24.22.3-slim
 
 # ---- build: full dependency tree, TypeScript -> dist/ ----------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -51,9 +53,9 @@ ADD --chown=root:root --chmod=644 ${RDS_CA_BUNDLE_URL} /app/certs/rds-global-bun
 
 # The code is owned by root and read-only for the process; only DATA_DIR (the embedded database,
 # used when DATABASE_URL is unset) is writable. `node` (uid 1000) ships with the official image.
-# src/platform/migrate.ts finds migrations/ two levels above its own file: /app/migrations when run
-# from source, /app/dist/migrations once compiled. The link serves the compiled path.
-RUN mkdir -p /app/data && chown node:node /app/data && ln -s ../migrations /app/dist/migrations
+# The code finds migrations/ by walking up from its own file to the folder holding package.json
+# beside migrations/ (src/platform/paths.ts): /app, for dist/src/*.js as for src/*.ts.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 
 EXPOSE 8000

@@ -13,9 +13,9 @@
  * PGlite has no instrumentation; its query methods are wrapped here the same way.
  */
 import { createRequire } from 'node:module';
-import { context, diag, DiagLogLevel, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 
@@ -35,9 +35,11 @@ const UNTRACED = /^\/(health\/|metrics)/;
 export async function startTracing(config: Config, logger: Logger, options: TracingOptions = {}): Promise<Tracing | undefined> {
   const { endpoint, serviceName, sampleRatio } = config.tracing;
   if (!endpoint && !options.exporter) return undefined;
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { registerInstrumentations }, { HttpInstrumentation }, { PgInstrumentation }, { IORedisInstrumentation }] =
+  const [sdk, { AsyncLocalStorageContextManager }, core, { OTLPTraceExporter }, { resourceFromAttributes }, { registerInstrumentations }, { HttpInstrumentation }, { PgInstrumentation }, { IORedisInstrumentation }] =
     await Promise.all([
-      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/sdk-trace'),
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/core'),
       import('@opentelemetry/exporter-trace-otlp-proto'),
       import('@opentelemetry/resources'),
       import('@opentelemetry/instrumentation'),
@@ -47,15 +49,20 @@ export async function startTracing(config: Config, logger: Logger, options: Trac
     ]);
   diag.setLogger(diagToPino(logger), DiagLogLevel.WARN);
   const processor = options.exporter
-    ? new sdk.SimpleSpanProcessor(options.exporter)
-    : new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint!.replace(/\/+$/, '')}/v1/traces` }));
-  const provider = new sdk.NodeTracerProvider({
+    ? new sdk.SimpleSpanProcessor({ exporter: options.exporter })
+    : new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${endpoint!.replace(/\/+$/, '')}/v1/traces` }) });
+  const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
     sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(sampleRatio) }),
     spanProcessors: [processor],
   });
-  // The AsyncLocalStorage context manager and the W3C trace-context and baggage propagators.
-  provider.register();
+  // What NodeTracerProvider.register() did before SDK 3: the AsyncLocalStorage context manager and
+  // the W3C trace-context and baggage propagators, then the provider as the global one.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new core.CompositePropagator({ propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()] }),
+  );
+  trace.setGlobalTracerProvider(provider);
   const instrumentations: Instrumentation[] = [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (request) => UNTRACED.test(request.url ?? ''),
@@ -77,6 +84,7 @@ export async function startTracing(config: Config, logger: Logger, options: Trac
       restorePglite();
       await provider.shutdown();
       trace.disable();
+      propagation.disable();
       context.disable();
       diag.disable();
     },

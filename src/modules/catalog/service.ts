@@ -15,6 +15,7 @@ import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
 import type { InventoryService, StockChange, StockMirror } from '../inventory/service.ts';
 import { seedCatalog } from './seed.ts';
+import { suggest } from './suggest.ts';
 
 export interface CatalogDeps {
   platform: Platform;
@@ -115,6 +116,7 @@ export function createCatalogService(deps: CatalogDeps) {
     publicUrl: deps.platform.config.http.publicUrl,
 
     listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, heldUnits, req),
+    suggest: (typed: string): Promise<Rendered> => suggest(cache, typed),
 
     async getProduct(id: string): Promise<Rendered> {
       const build = async () => {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { currentUser } from '../../platform/http/auth.ts';
+import { BODY_LIMITS } from '../../platform/http/input.ts';
 import { sendPlaced } from '../../platform/http/placed.ts';
 import { linkBase, offsetLinks } from '../../platform/pagination.ts';
 import { HourlyStats, PendingOrder, HourlyStatsQuery, IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
@@ -14,6 +15,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
     '/',
     {
       config: { auth: 'customer' },
+      bodyLimit: BODY_LIMITS.orderLines,
       schema: {
         tags: ['orders'],
         headers: IdempotencyHeaders,

@@ -42,7 +42,11 @@ export const OrdersQuery = Type.Object({
 });
 
 export const HourlyStatsQuery = Type.Object({
-  date: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'A UTC day, YYYY-MM-DD; default today' })),
+  // A calendar day (format: date refuses 2026-02-30) of the years 2000–2999: PostgreSQL refused
+  // 0000-01-01 and the day after 9999-12-31 with a 500.
+  date: Type.Optional(
+    Type.String({ format: 'date', pattern: '^2[0-9]{3}-', description: 'A UTC day, YYYY-MM-DD, from 2000-01-01 to 2999-12-31; default today' }),
+  ),
 });
 
 export const HourlyStats = Type.Object({
