@@ -12,8 +12,9 @@ import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createInventoryService } from './modules/inventory/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
-import { createOrdersService } from './modules/orders/service.ts';
+import { createOrdersService, orderMail, type OrderEventSink } from './modules/orders/service.ts';
 import { createCartService } from './modules/cart/service.ts';
+import { createWebhooksService } from './modules/webhooks/service.ts';
 
 export interface ServiceOverrides {
   /** An already-open database (tests hand in a freshly migrated copy). */
@@ -59,9 +60,21 @@ export async function createServices(config: Config, logger: Logger, overrides: 
   // Units (stock, holds, the Redis mirror): the one owner, handed to catalog, orders and cart.
   const inventory = createInventoryService({ platform });
   const catalog = createCatalogService({ platform, inventory });
+  const webhooks = createWebhooksService({ platform });
+  // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails.
+  const orderEventSinks: OrderEventSink[] = [
+    (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
+    async (tx, events) => {
+      for (const event of events) {
+        const compose = orderMail(event);
+        if (compose) await identity.queueCustomerMail(tx, event.order.customer, compose);
+      }
+    },
+  ];
   const orders = createOrdersService({
     platform,
     inventory,
+    eventSinks: orderEventSinks,
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
   });
@@ -74,8 +87,10 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     catalog,
     orders,
     cart,
+    webhooks,
     async close() {
       await orders.close();
+      webhooks.close();
       dependencies.close();
       mailer.close();
       await inventory.close();

@@ -25,7 +25,7 @@ export interface WriteRequest {
   /** 'record_cancelled': a short order is written `cancelled` (`out_of_stock`) instead of refused. */
   onShort?: 'refuse' | 'record_cancelled' | undefined;
   /**
-   * An order accepted in flash-sale mode (orders/async-*.ts): it keeps the time and the names and
+   * An order accepted in flash-sale mode (orders/flash-sale/): it keeps the time and the names and
    * prices it was accepted with (the customer was told them in the 202), confirms as
    * `order.confirmed`, and a product archived since is a cancellation like a shortage.
    */

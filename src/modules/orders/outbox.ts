@@ -1,5 +1,6 @@
 /** The outbox relay and the purge of old keys and relayed records (background jobs). */
 import type { Platform } from '../../platform/platform.ts';
+import { orderEventsOf, type OrderEventSink } from './events.ts';
 import type { Idempotency } from './idempotency.ts';
 import * as repo from './repo.ts';
 
@@ -7,13 +8,14 @@ const OUTBOX_STREAM = 'events:orders';
 const OUTBOX_BATCH = 100;
 const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
-export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency }) {
+export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[] }) {
   const { db, logger, redis } = deps.platform;
 
   /**
-   * Publishes unpublished outbox records (to the Redis stream when Redis is configured) and marks
-   * them. At least once: a crash between publishing and the commit publishes a batch again, so
-   * consumers deduplicate on `outbox_id`.
+   * Publishes unpublished outbox records (to the Redis stream when Redis is configured), hands
+   * their events to the sinks and marks them, in one transaction. The stream is at least once (a
+   * crash between publishing and the commit publishes a batch again, so its readers deduplicate on
+   * `outbox_id`); the sinks write in the same transaction, so they get each event exactly once.
    */
   async function relayOutbox(): Promise<number> {
     let total = 0;
@@ -27,8 +29,10 @@ export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempo
           const results = await pipeline.exec();
           const failed = results?.find(([error]) => error);
           if (failed) throw failed[0];
-        } else {
-          logger.info({ count: rows.length, topics: [...new Set(rows.map((r) => r.topic))] }, 'outbox records marked published (no Redis configured)');
+        }
+        if (deps.eventSinks.length > 0) {
+          const events = await orderEventsOf(tx, rows);
+          for (const sink of deps.eventSinks) await sink(tx, events);
         }
         await repo.markPublished(tx, rows.map((r) => Number(r.id)));
         return rows.length;

@@ -12,6 +12,8 @@ import { watchStream } from './flash-sale/metrics.ts';
 import { createFlashSalePlacement } from './flash-sale/placement.ts';
 import { createAsyncReconciler } from './flash-sale/reconciler.ts';
 import { createAsyncWorker, type AsyncWorkerDeps } from './flash-sale/worker.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { OrderEventSink } from './events.ts';
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { createOutboxJobs } from './outbox.ts';
 import { createSyncPlacement, type Place, type PlaceOptions } from './place.ts';
@@ -23,12 +25,20 @@ import { createTransitions } from './transitions.ts';
 export type { PlaceOptions } from './place.ts';
 /** The wire shapes of an order, for another module's route that answers with one (cart checkout). */
 export { IdempotencyHeaders, OrderJson, PendingOrder } from './schemas.ts';
+/** Order events for the composition root's consumers (webhooks, customer mails). */
+export type { OrderEvent, OrderEventSink } from './events.ts';
+export { orderMail } from './mails.ts';
 
 export interface OrdersDeps {
   platform: Platform;
   inventory: InventoryService;
   /** Called after a commit that changed stock (the catalog invalidates its cached pages there). */
   onStockChanged?: (productIds: string[]) => void | Promise<void>;
+  /**
+   * Consumers of the order events (webhooks, customer mails): the relay hands them each batch in
+   * the transaction that marks its records relayed, so an event is never dropped nor consumed twice.
+   */
+  eventSinks?: OrderEventSink[];
 }
 
 export function createOrdersService(deps: OrdersDeps) {
@@ -64,7 +74,21 @@ export function createOrdersService(deps: OrdersDeps) {
   const reads = createOrderReads({ primary: db.primary, pending: admission ?? NO_PENDING });
   const place: Place = admission ? createFlashSalePlacement({ admission, sync, getOrder: reads.getOrder, logger }) : sync;
 
+  /**
+   * The cart's per-line cap binds every order path: without it a direct order was the way around
+   * it (10,000 units a line), and with MAX_LINES_PER_ORDER it bounds an order's units, which keeps
+   * its total within ten integer digits (platform/money.ts). Repeated products count summed.
+   */
+  function checkLineCaps(lines: StockLine[]): void {
+    const max = config.cart.maxUnitsPerLine;
+    const over = inventory.normalizeLines(lines).filter((l) => l.quantity > max);
+    if (over.length === 0) return;
+    const errors = over.map((l) => ({ field: 'order_items', message: `product ${l.productId}: ${l.quantity} units; at most ${max} per product` }));
+    throw new AppError('validation_failed', `An order holds at most ${max} units of each product`, { errors });
+  }
+
   async function placeOrder(customerId: string, lines: StockLine[], options: PlaceOptions = {}): Promise<IdempotentOutcome<OrderJson>> {
+    if (!options.resolveLines) checkLineCaps(lines);
     return place(customerId, lines, options, options.requestHash ?? requestHash('orders.place', inventory.normalizeLines(lines)));
   }
 
@@ -96,7 +120,7 @@ export function createOrdersService(deps: OrdersDeps) {
     ...reads,
     hourlyStats: (date: string) => hourlyStats(db, date),
     ...createTransitions({ primary: db.primary, inventory, stockChanged }),
-    ...createOutboxJobs({ platform, idempotency }),
+    ...createOutboxJobs({ platform, idempotency, eventSinks: deps.eventSinks ?? [] }),
     /** The batching writer itself: flash-sale mode's worker writes accepted orders through it. */
     write: (req: WriteRequest) => writer.place(req),
     /** Flash-sale mode's worker and reconciler; absent in sync mode. */
