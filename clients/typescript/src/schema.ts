@@ -668,6 +668,7 @@ export interface paths {
                     max_price?: string;
                     /** @description Decimal with up to two places, e.g. "12.50" */
                     min_price?: string;
+                    /** @description At most 10000; deeper pages are read with cursor */
                     offset?: number;
                     ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at";
                     search?: string;
@@ -1152,6 +1153,7 @@ export interface paths {
                 query?: {
                     is_active?: boolean;
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                     search?: string;
                 };
@@ -2148,6 +2150,7 @@ export interface paths {
                     /** @description Staff: one customer's orders. A customer always sees only their own. */
                     customer?: string;
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                     status?: "pending" | "confirmed" | "shipped" | "cancelled";
                 };

@@ -36,11 +36,11 @@ export function requiredAccess(request: FastifyRequest): Access {
   return request.url.startsWith('/api/') ? 'customer' : 'public';
 }
 
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
+export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const [scheme, token] = header.split(' ');
-  return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
+  // Exactly `Bearer <token>` (RFC 6750): anything after the token is not ignored but refused.
+  const match = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+  return match?.[1];
 }
 
 /** The signed-in user, for handlers of routes that require one. */
@@ -54,7 +54,7 @@ export function registerAuth(app: FastifyInstance, authenticate: Authenticator) 
   app.addHook('onRequest', async (request) => {
     const access = requiredAccess(request);
     if (access === 'public') return;
-    const token = bearerToken(request);
+    const token = bearerToken(request.headers.authorization);
     if (!token) throw new AppError('not_authenticated', 'Authentication credentials were not provided', { headers: { 'WWW-Authenticate': 'Bearer' } });
     request.user = await authenticate(token);
     if (access === 'staff' && request.user.role !== 'staff') throw new AppError('forbidden', 'Staff only');
