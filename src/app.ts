@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import cors from '@fastify/cors';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
 import { registerConsole } from './platform/http/console.ts';
@@ -13,7 +13,7 @@ import { registerDraining } from './platform/http/draining.ts';
 import { registerInputHandling } from './platform/http/input.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
-import { registerRateLimit } from './platform/http/rate-limit.ts';
+import { registerRateLimit, spendBudget } from './platform/http/rate-limit.ts';
 import { registerSecurityHeaders } from './platform/http/security-headers.ts';
 import { projectRoot } from './platform/paths.ts';
 import { serverOptions, validatorCompiler } from './platform/http/server-options.ts';
@@ -67,7 +67,11 @@ export async function buildApp(services: Services) {
   ], { token: config.http.metricsToken, production: config.production });
 
   await app.register(async (api) => identityRoutes(api, services.identity), { prefix: '/api/identity' });
-  await app.register(async (api) => catalogRoutes(api, services.catalog), { prefix: '/api/catalog' });
+  const guests = {
+    allowed: config.catalog.public,
+    spend: (request: FastifyRequest) => spendBudget(request, services.kv, 'guest', config.catalog.guestPerMinute),
+  };
+  await app.register(async (api) => catalogRoutes(api, services.catalog, guests), { prefix: '/api/catalog' });
   await app.register(async (api) => ordersRoutes(api, services.orders), { prefix: '/api/orders/orders' });
   await app.register(async (api) => cartRoutes(api, services.cart), { prefix: '/api/cart' });
   await app.register(async (api) => orderStatsRoutes(api, services.orders), { prefix: '/api/orders/stats' });

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability.ts';
+import { MAX_UNITS_PER_LINE, MAX_UNITS_PER_ORDER } from './money.ts';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
@@ -284,11 +285,17 @@ export function loadConfig(env: Env = {}) {
       cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
       /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
       mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+      /** Guest browsing: product lists and details, suggestions and categories without a token. */
+      public: r.bool('CATALOG_PUBLIC', false),
+      /** Requests per client address per minute a guest (no token) may make to those routes. */
+      guestPerMinute: r.int('CATALOG_GUEST_PER_MINUTE', 300, 1, 1_000_000),
     },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
-      maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),
-      maxUnitsPerCart: r.int('CART_MAX_UNITS', 100, 1, 10_000_000),
+      // Also the per-line cap of direct orders. The ceilings keep every total within ten integer
+      // digits (platform/money.ts).
+      maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, MAX_UNITS_PER_LINE),
+      maxUnitsPerCart: r.int('CART_MAX_UNITS', 100, 1, MAX_UNITS_PER_ORDER),
     },
     /** Background jobs in the API process: the default when there is no Redis (one process). */
     jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },

@@ -660,6 +660,8 @@ export interface paths {
                     category?: string;
                     /** @description Empty starts a keyset walk; then the opaque value from `next` */
                     cursor?: string;
+                    /** @description `category`, `price` or both, comma-separated */
+                    facets?: string;
                     /** @description Default true: sold-out products are hidden */
                     in_stock?: boolean;
                     /** @description Default 20 */
@@ -670,7 +672,8 @@ export interface paths {
                     min_price?: string;
                     /** @description At most 10000; deeper pages are read with cursor */
                     offset?: number;
-                    ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at";
+                    /** @description Default: `relevance` with `search` (best first; needs `search`), else `created_at` */
+                    ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at" | "relevance";
                     search?: string;
                 };
                 header?: never;
@@ -705,6 +708,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             count?: number;
+                            /** @description With `facets=`: counts over the whole search and filters, not just this page */
+                            facets?: {
+                                /** @description Matching products per category, most first */
+                                category?: {
+                                    count: number;
+                                    name: string;
+                                    slug: string;
+                                }[];
+                                /** @description About five bands with rounded bounds over the matching prices; empty bands left out */
+                                price?: {
+                                    count: number;
+                                    /** @description Upper bound, excluded (the last band includes it) */
+                                    max: string;
+                                    /** @description Lower bound, included */
+                                    min: string;
+                                }[];
+                            };
                             next: string | null;
                             previous: string | null;
                             results: {
@@ -742,7 +762,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price: string;
                         quantity: number;
                     };
@@ -869,7 +889,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price: string;
                         quantity: number;
                     };
@@ -969,7 +989,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name?: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price?: string;
                         quantity?: number;
                     };
@@ -1135,6 +1155,72 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/suggest/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query: {
+                    /** @description What was typed so far; every word matches as in `search` */
+                    q: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                        }[];
+                    };
+                };
+                /** @description Default Response */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2224,6 +2310,7 @@ export interface paths {
                     "application/json": {
                         order_items: {
                             product: string;
+                            /** @description At most CART_MAX_UNITS_PER_LINE (default 20) units of a product per order, repeated lines summed; more → 400 */
                             quantity: number;
                         }[];
                     };
