@@ -7,6 +7,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
+import { registerCompression } from './platform/http/compression.ts';
 import { registerConsole } from './platform/http/console.ts';
 import { registerDocs } from './platform/http/docs.ts';
 import { registerDraining } from './platform/http/draining.ts';
@@ -59,7 +60,9 @@ export async function buildApp(services: Services) {
   }
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
-  await registerDocs(app);
+  // Before any route: it marks the routes whose answers carry secrets as it sees them added.
+  registerCompression(app, config.http.compressMinBytes);
+  await registerDocs(app, config.http.compressMinBytes);
   await registerConsole(app, path.join(projectRoot(), 'console', 'dist'));
   registerOperations(app, [
     { name: 'database', check: () => services.db.ping() },
