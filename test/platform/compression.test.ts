@@ -1,7 +1,7 @@
 /**
  * Content coding over HTTP: cached catalog pages in br, gzip or plain are the same JSON, each
  * coding with its own strong ETag and `Vary: Accept-Encoding`; pages with live holds too; answers
- * that carry tokens are never compressed (BREACH); a revoked token is refused at once although its
+ * that carry tokens or webhook secrets are never compressed (BREACH); a revoked token is refused at once although its
  * signature check is cached.
  */
 import { randomUUID } from 'node:crypto';
@@ -182,6 +182,23 @@ describe('other answers', () => {
       expect(() => JSON.parse(res.body)).not.toThrow();
     }
     expect(refresh.json().access).toEqual(expect.any(String));
+  });
+
+  it('never compresses answers that carry a webhook secret', async () => {
+    const boss = await createUser(everything, { staff: true });
+    const headers = { ...boss.auth, 'accept-encoding': 'br, gzip' };
+    const created = await everything.app.inject({ method: 'POST', url: '/api/webhooks/subscriptions/', headers, payload: { url: 'http://127.0.0.1:9/hook', events: ['*'] } });
+    expect(created.statusCode).toBe(201);
+    const rotated = await everything.app.inject({ method: 'POST', url: `/api/webhooks/subscriptions/${created.json().id}/rotate-secret/`, headers });
+    expect(rotated.statusCode).toBe(200);
+    for (const res of [created, rotated]) {
+      expect(res.headers['content-encoding']).toBeUndefined();
+      expect(res.json().secret).toMatch(/^whsec_/);
+    }
+    // The same staff member's list (no secrets) is compressed.
+    const listed = await everything.app.inject({ method: 'GET', url: '/api/webhooks/subscriptions/', headers });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.headers['content-encoding']).toBe('br');
   });
 });
 

@@ -1,12 +1,14 @@
 /** Catalog request and response shapes: snake_case, money as two-place decimal strings. */
 import { Type, type Static } from 'typebox';
-import { MONEY_PATTERN } from '../../platform/money.ts';
+import { MAX_PRICE, MONEY_PATTERN, PRICE_PATTERN } from '../../platform/money.ts';
 import { Page } from '../../platform/pagination.ts';
 import { UUID_PATTERN } from '../../platform/ids.ts';
 
 export const SLUG_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
 
 const Money = Type.String({ pattern: MONEY_PATTERN, description: 'Decimal with up to two places, e.g. "12.50"' });
+// At most MAX_PRICE, so no order or cart total leaves ten integer digits (platform/money.ts).
+const Price = Type.String({ pattern: PRICE_PATTERN, description: `Decimal with up to two places, at most ${MAX_PRICE}, e.g. "12.50"` });
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 100 });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Description = Type.String({ maxLength: 10_000 });
@@ -60,7 +62,7 @@ export const ProductCreate = Type.Object(
   {
     name: Name,
     description: Type.Optional(Description),
-    price: Money,
+    price: Price,
     quantity: Stock,
     category: Type.Optional(Type.Union([Slug, Type.Null()])),
   },
@@ -71,7 +73,7 @@ export const ProductPatch = Type.Object(
   {
     name: Type.Optional(Name),
     description: Type.Optional(Description),
-    price: Type.Optional(Money),
+    price: Type.Optional(Price),
     quantity: Type.Optional(Stock),
     category: Type.Optional(Type.Union([Slug, Type.Null()])),
   },

@@ -1,12 +1,11 @@
 /** Wire shapes of the orders API (snake_case, money as decimal strings) and their presenters. */
 import { Type, type Static } from 'typebox';
 import { UUID_PATTERN } from '../../platform/ids.ts';
-import { formatMoney, MONEY_PATTERN } from '../../platform/money.ts';
+import { formatMoney, MAX_LINES_PER_ORDER, MAX_UNITS_PER_LINE, MONEY_PATTERN } from '../../platform/money.ts';
 import { Page, PageQuery } from '../../platform/pagination.ts';
 import type { Order } from './tables.ts';
 
-export const MAX_ORDER_LINES = 100;
-export const MAX_LINE_QUANTITY = 10_000;
+export const MAX_ORDER_LINES = MAX_LINES_PER_ORDER;
 
 const Uuid = Type.String({ pattern: UUID_PATTERN });
 const Money = Type.String({ pattern: MONEY_PATTERN });
@@ -19,7 +18,11 @@ export const PlaceOrderBody = Type.Object({
   order_items: Type.Array(
     Type.Object({
       product: Uuid,
-      quantity: Type.Integer({ minimum: 1, maximum: MAX_LINE_QUANTITY }),
+      quantity: Type.Integer({
+        minimum: 1,
+        maximum: MAX_UNITS_PER_LINE,
+        description: 'At most CART_MAX_UNITS_PER_LINE (default 20) units of a product per order, repeated lines summed; more → 400',
+      }),
     }),
     { minItems: 1, maxItems: MAX_ORDER_LINES },
   ),

@@ -62,7 +62,11 @@ const EXTRA_PATHS: OpenAPIV3_1.PathsObject = {
   },
 };
 
-export async function registerDocs(app: FastifyInstance, compressMinBytes: number) {
+/**
+ * `webhooks`: the OpenAPI 3.1 section for the requests this service sends (the events a
+ * subscription receives), built by the module that sends them.
+ */
+export async function registerDocs(app: FastifyInstance, options: { compressMinBytes: number; webhooks?: OpenAPIV3_1.Document['webhooks'] }) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -91,7 +95,7 @@ export async function registerDocs(app: FastifyInstance, compressMinBytes: numbe
     },
     transformObject: (documentObject) => {
       const { openapiObject } = documentObject as { openapiObject: OpenAPIV3_1.Document };
-      return { ...openapiObject, paths: { ...openapiObject.paths, ...EXTRA_PATHS } };
+      return { ...openapiObject, paths: { ...openapiObject.paths, ...EXTRA_PATHS }, ...(options.webhooks ? { webhooks: options.webhooks } : {}) };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
@@ -112,7 +116,7 @@ export async function registerDocs(app: FastifyInstance, compressMinBytes: numbe
     // The document does not change while the process runs: serialized once, compressed at most
     // once per coding (sendRepresentation), with an ETag.
     async (request, reply) => {
-      document ??= representation(Buffer.from(JSON.stringify(app.swagger())), compressMinBytes);
+      document ??= representation(Buffer.from(JSON.stringify(app.swagger())), options.compressMinBytes);
       return sendRepresentation(request, reply, document);
     },
   );
