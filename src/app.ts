@@ -72,7 +72,7 @@ export async function buildApp(services: Services) {
   registerOperations(app, [
     { name: 'database', check: () => services.db.ping() },
     ...(services.redis ? [{ name: 'redis', check: () => services.kv.ping() }] : []),
-  ]);
+  ], { token: config.http.metricsToken, production: config.production });
 
   await app.register(async (api) => identityRoutes(api, services.identity), { prefix: '/api/identity' });
   const guests = {
