@@ -177,7 +177,11 @@ export function loadConfig(env: Env = {}) {
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
     },
-    log: { level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info') },
+    log: {
+      level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
+      /** `auto`: readable lines on a terminal outside production, JSON otherwise (logger.ts). */
+      format: r.oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
+    },
     database: {
       url: databaseUrl,
       replicaUrls: r.urlList('DATABASE_REPLICA_URLS', ['postgres:', 'postgresql:']),
