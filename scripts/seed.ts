@@ -1,6 +1,12 @@
 /**
  * `npm run seed -- --products N`: adds N realistic products (and the seed categories) to
  * DATABASE_URL or the embedded database, generated on the server in a few batches.
+ *
+ * Large loads drop the search index, insert, and build it again once — several times faster than
+ * maintaining it row by row — all in one transaction, so a load that fails leaves the index as it
+ * was. The load runs on one connection of its own with statement_timeout = 0 for the session: an
+ * index build over a million rows takes minutes, far beyond the request deadline the API's pool
+ * uses (DATABASE_STATEMENT_TIMEOUT_MS), which is why it does not go through that setting.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/platform/config.ts';
@@ -16,24 +22,35 @@ if (!Number.isInteger(count) || count < 1 || count > 50_000_000) {
   process.exit(2);
 }
 
+// Same definition as migrations/0210_catalog_search.sql.
+const SEARCH_INDEX = sql`create index products_search_words_idx on catalog.products using gin (search_words)`;
+
 const config = loadConfig(process.env);
 const logger = createLogger(config);
-const db = await createDatabase({ url: config.database.url, dataDir: config.database.dataDir, logger });
+// One connection, no client-side reply deadline: the session settings below must hold for every
+// statement, and a statement that legitimately runs for minutes must not be abandoned.
+const db = await createDatabase({
+  url: config.database.url,
+  dataDir: config.database.dataDir,
+  logger,
+  poolMax: 1,
+  deadlines: { statementMs: 0, queryMs: 0, idleInTransactionMs: 0 },
+});
 try {
   await migrate(db);
   const started = Date.now();
-  // Large loads: building the trigram index once afterwards is several times faster than
-  // maintaining it row by row. Same definition as migrations/0200_catalog.sql.
   const rebuild = count >= 100_000;
-  if (rebuild) await db.primary.execute(sql`drop index if exists catalog.products_search_trgm_idx`);
-  await seedCatalog(db.primary, count);
-  if (rebuild) {
-    await db.primary.transaction(async (tx) => {
-      if (db.kind === 'postgres') await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
-      await tx.execute(sql`create index products_search_trgm_idx on catalog.products using gin ((name || ' ' || description) gin_trgm_ops)`);
-    });
-  }
+  await db.primary.transaction(async (tx) => {
+    if (db.kind === 'postgres') {
+      await tx.execute(sql`set statement_timeout = 0`);
+      await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
+    }
+    if (rebuild) await tx.execute(sql`drop index if exists catalog.products_search_words_idx`);
+    await seedCatalog(tx, count);
+    if (rebuild) await tx.execute(SEARCH_INDEX);
+  });
   await db.primary.execute(sql`analyze catalog.products`);
+  await db.primary.execute(sql`analyze catalog.search_dictionary`);
   console.log(`seeded ${count} products in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } finally {
   await db.close();

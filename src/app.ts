@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import cors from '@fastify/cors';
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
 import { registerConsole } from './platform/http/console.ts';
@@ -13,7 +13,7 @@ import { registerDraining } from './platform/http/draining.ts';
 import { registerInputHandling } from './platform/http/input.ts';
 import { registerOperations } from './platform/http/operations.ts';
 import { registerProblemHandlers } from './platform/http/problem.ts';
-import { registerRateLimit } from './platform/http/rate-limit.ts';
+import { registerRateLimit, spendBudget } from './platform/http/rate-limit.ts';
 import { registerSecurityHeaders } from './platform/http/security-headers.ts';
 import { projectRoot } from './platform/paths.ts';
 import { serverOptions, validatorCompiler } from './platform/http/server-options.ts';
@@ -33,7 +33,7 @@ export async function buildApp(services: Services) {
   registerProblemHandlers(app, services.dependencies);
   // Bodies are JSON only; anything else is 415 rather than a string handed to a handler.
   app.removeContentTypeParser(['text/plain']);
-  registerInputHandling(app);
+  registerInputHandling(app, config.http.bodyLimitBytes);
   // While shutting down: from SIGTERM on every answer closes its keep-alive connection
   // (draining.ts); once the server closes, new requests get a 503.
   const drain = registerDraining(app);
@@ -48,7 +48,15 @@ export async function buildApp(services: Services) {
   // Without allowed origins there is nothing for the plugin to do but run a hook on every request.
   // An OPTIONS request then finds no route (404); the plugin's catch-all route answered 401 behind
   // the auth hook. Neither allows any origin.
-  if (config.http.corsOrigins.length > 0) await app.register(cors, { origin: [...config.http.corsOrigins] });
+  // A browser client needs every method the API uses (the plugin's default is GET, HEAD, POST) and
+  // the response headers the contract tells clients to read.
+  if (config.http.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: [...config.http.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location', 'ETag', 'Idempotent-Replayed'],
+    });
+  }
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
   await registerDocs(app);
@@ -59,7 +67,11 @@ export async function buildApp(services: Services) {
   ]);
 
   await app.register(async (api) => identityRoutes(api, services.identity), { prefix: '/api/identity' });
-  await app.register(async (api) => catalogRoutes(api, services.catalog), { prefix: '/api/catalog' });
+  const guests = {
+    allowed: config.catalog.public,
+    spend: (request: FastifyRequest) => spendBudget(request, services.kv, 'guest', config.catalog.guestPerMinute),
+  };
+  await app.register(async (api) => catalogRoutes(api, services.catalog, guests), { prefix: '/api/catalog' });
   await app.register(async (api) => ordersRoutes(api, services.orders), { prefix: '/api/orders/orders' });
   await app.register(async (api) => cartRoutes(api, services.cart), { prefix: '/api/cart' });
   await app.register(async (api) => orderStatsRoutes(api, services.orders), { prefix: '/api/orders/stats' });

@@ -61,7 +61,7 @@ async function appRun(store: 'memory' | 'redis') {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-  await services.identity.register({ username: 'bencher', email: 'bencher@example.com', password: 'a-long-bench-passphrase' });
+  await services.identity.register({ username: 'bencher', email: 'bencher@example.com', password: 'a-long-bench-passphrase' }, '127.0.0.1');
   const { access } = await services.identity.login('bencher', 'a-long-bench-passphrase', '127.0.0.1');
 
   const calls = 20_000;

@@ -5,6 +5,7 @@
  * Settings come from context: see lib/settings.ts and docs/deploy-aws.md.
  */
 import { App, Tags } from 'aws-cdk-lib';
+import { addStackChecks } from '../lib/checks.ts';
 import { CommerceStack } from '../lib/commerce-stack.ts';
 import { RegistryStack } from '../lib/registry-stack.ts';
 import { settingsFromContext } from '../lib/settings.ts';
@@ -16,5 +17,6 @@ const stackName = (app.node.tryGetContext('stackName') as string | undefined) ??
 new RegistryStack(app, `${stackName}Registry`, { repositoryName: settings.repositoryName, description: 'opply-commerce image registry' });
 new CommerceStack(app, stackName, { settings, description: 'opply-commerce: VPC, ECS Fargate + ALB, Aurora PostgreSQL, ElastiCache Redis' });
 Tags.of(app).add('project', 'opply-commerce');
+addStackChecks(app);
 
 app.synth();

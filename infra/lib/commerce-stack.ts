@@ -6,10 +6,12 @@ import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { Alarms } from './alarms.ts';
+import { AuditLogs } from './audit-logs.ts';
 import { Compute } from './compute.ts';
 import { Data } from './data.ts';
 import { Migrations } from './migrations.ts';
 import { Network } from './network.ts';
+import { RestartOnRotation } from './rotation.ts';
 import type { Settings } from './settings.ts';
 
 export interface CommerceStackProps extends StackProps {
@@ -21,6 +23,7 @@ export class CommerceStack extends Stack {
   readonly data: Data;
   readonly compute: Compute;
   readonly alarms: Alarms;
+  readonly auditLogs: AuditLogs;
 
   constructor(scope: Construct, id: string, props: CommerceStackProps) {
     super(scope, id, props);
@@ -37,7 +40,9 @@ export class CommerceStack extends Stack {
       Annotations.of(this).addWarningV2('opply:cors', 'No corsOrigins context given: browsers will be refused by CORS (mobile apps are unaffected).');
     }
 
+    this.auditLogs = new AuditLogs(this, 'AuditLogs', { retentionDays: settings.logRetentionDays });
     this.network = new Network(this, 'Network', {
+      logBucket: this.auditLogs.bucket,
       natGateways: settings.natGateways,
       https: settings.certificateArn !== undefined,
       redisKind: settings.ordersMode === 'async' ? 'memorydb' : 'elasticache',
@@ -46,6 +51,7 @@ export class CommerceStack extends Stack {
       vpc: this.network.vpc,
       databaseSg: this.network.databaseSg,
       redisSg: this.network.redisSg,
+      rotationSg: this.network.rotationSg,
       dbInstanceClass: settings.dbInstanceClass,
       dbBackupRetentionDays: settings.dbBackupRetentionDays,
       deletionProtection: settings.deletionProtection,
@@ -55,7 +61,13 @@ export class CommerceStack extends Stack {
       memorydbReplicas: settings.memorydbReplicas,
       logRetention,
     });
-    this.compute = new Compute(this, 'App', { settings, network: this.network, data: this.data, logRetention });
+    this.compute = new Compute(this, 'App', { settings, network: this.network, data: this.data, logRetention, logBucket: this.auditLogs.bucket });
+    new RestartOnRotation(this, 'RestartOnRotation', {
+      secret: this.data.databaseSecret,
+      cluster: this.compute.cluster,
+      services: [this.compute.apiService, this.compute.workerService],
+      logRetention,
+    });
 
     const migrations = new Migrations(this, 'Migrations', {
       cluster: this.compute.cluster,
@@ -91,6 +103,7 @@ export class CommerceStack extends Stack {
     out('OneOffSecurityGroup', this.network.workerSg.securityGroupId, 'Security group for one-off tasks');
     out('DatabaseSecretArn', this.data.databaseSecret.secretArn, 'Aurora credentials');
     out('StaffPasswordSecretArn', this.compute.staffPasswordSecret.secretArn, 'Password of the first staff account');
+    out('AuditLogBucket', this.auditLogs.bucket.bucketName, 'Load balancer access logs (alb/) and VPC flow logs (vpc-flow-logs/)');
     out('AlarmTopicArn', this.alarms.topic.topicArn, 'Subscribe on-call here');
     if (this.data.orderStore) {
       out('OrderStoreCluster', this.data.orderStore.clusterName, 'MemoryDB cluster holding accepted orders (ORDERS_MODE=async)');

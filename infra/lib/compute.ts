@@ -9,9 +9,12 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
+import { acknowledge } from './checks.ts';
+import { ALB_LOG_PREFIX } from './audit-logs.ts';
 import type { Data } from './data.ts';
 import { DATABASE_NAME } from './data.ts';
 import type { Network } from './network.ts';
@@ -23,7 +26,17 @@ export interface ComputeProps {
   network: Network;
   data: Data;
   logRetention: logs.RetentionDays;
+  /** The audit-log bucket the load balancer writes its access logs to. */
+  logBucket: s3.IBucket;
 }
+
+/**
+ * How many proxies in front of the app append to X-Forwarded-For: exactly one, the ALB. It appends
+ * the address it received the connection from; anything left of that came from the client and is
+ * not believed. `true` (trust the whole chain) would let a client choose its own address and
+ * escape every per-address limit; the app refuses it in production.
+ */
+export const TRUSTED_PROXY_HOPS = 1;
 
 type TaskSize = { cpu: number; memoryMiB: number };
 
@@ -56,18 +69,31 @@ export class Compute extends Construct {
       description: 'opply-commerce: JWT signing secret (JWT_SECRET)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
+    acknowledge(
+      this.jwtSecret,
+      'AwsSolutions-SMG4',
+      'The app verifies tokens with one JWT_SECRET: a scheduled rotation would sign every customer out and leave running tasks signing with the old value until restarted. Rotating it is a deliberate operation with a deploy (docs/deploy-aws.md §15).',
+    );
     this.staffPasswordSecret = new secretsmanager.Secret(this, 'StaffPassword', {
       description: 'opply-commerce: password given to the first staff account by the create-staff task',
       generateSecretString: { passwordLength: 24, excludePunctuation: true },
     });
+    acknowledge(
+      this.staffPasswordSecret,
+      'AwsSolutions-SMG4',
+      'Read once by the create-staff task to give the first staff account a password; from then on that password lives (hashed) in the database and is changed through the API, so rotating this secret would change nothing.',
+    );
 
     // The app reads whole URLs; deploy/docker/entrypoint.sh builds DATABASE_URL,
     // DATABASE_REPLICA_URLS and REDIS_URL from these parts, so no credential is ever plain text.
     this.environment = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
+      // Every interface: the load balancer reaches the api over the task's network interface, and
+      // outside production the app listens on loopback unless HOST says otherwise.
+      HOST: '0.0.0.0',
       PORT: String(API_PORT),
-      TRUST_PROXY: 'true',
+      TRUST_PROXY: String(TRUSTED_PROXY_HOPS),
       DATABASE_HOST: data.database.clusterEndpoint.hostname,
       DATABASE_READER_HOST: data.database.clusterReadEndpoint.hostname,
       DATABASE_PORT: String(POSTGRES_PORT),
@@ -123,6 +149,13 @@ export class Compute extends Construct {
       dropInvalidHeaderFields: true,
       idleTimeout: Duration.seconds(60),
     });
+    // Access logs to the audit bucket (CDK's logAccessLogs needs a concrete Region; the bucket's
+    // policy for the log delivery is in audit-logs.ts). The load balancer checks that it may write
+    // when the attribute is set, so it waits for that policy.
+    this.alb.setAttribute('access_logs.s3.enabled', 'true');
+    this.alb.setAttribute('access_logs.s3.bucket', props.logBucket.bucketName);
+    this.alb.setAttribute('access_logs.s3.prefix', ALB_LOG_PREFIX);
+    if (props.logBucket.policy) this.alb.node.addDependency(props.logBucket.policy);
     const listener = settings.certificateArn
       ? this.alb.addListener('Https', {
           port: 443,
@@ -224,6 +257,18 @@ export class Compute extends Construct {
       environment: { ...this.environment, ...extra.environment },
       secrets: { ...this.secrets, ...extra.secrets },
     });
+    acknowledge(
+      task,
+      'AwsSolutions-ECS2',
+      'The plain environment holds only settings that are not secret (host names, ports, modes, limits); every credential (database password, Redis token, JWT secret, SMTP URL) is a Secrets Manager secret, which test/stack.test.ts asserts for every container.',
+    );
+    // The execution role pulls the image: ecr:GetAuthorizationToken exists only on "*" (the rest
+    // of its policy names the repository, the log group and each secret).
+    acknowledge(
+      task.obtainExecutionRole(),
+      'AwsSolutions-IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken, needed to pull the image, has no resource-level permissions; every other statement names its repository, log group or secret.',
+    );
     return task;
   }
 
@@ -248,6 +293,11 @@ export class Compute extends Construct {
     // The collector starts first, so the first requests' spans have somewhere to go.
     app.addContainerDependencies({ container: collector, condition: ecs.ContainerDependencyCondition.START });
     task.taskRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSXRayDaemonWriteAccess'));
+    acknowledge(
+      task.taskRole,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSXRayDaemonWriteAccess]',
+      'AWS\'s policy for the X-Ray daemon/collector: only the trace-writing and sampling actions, which X-Ray offers on no narrower resource than *; an inline copy would be the same grant without AWS\'s updates.',
+    );
   }
 
   /** No desiredCount: autoscaling owns the task count, so a deploy does not reset it. */

@@ -10,16 +10,23 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from './checks.ts';
 import { OrderStore } from './memorydb.ts';
 import { POSTGRES_PORT, REDIS_PORT } from './network.ts';
 
 export const DATABASE_NAME = 'opply';
 const DATABASE_USER = 'opply';
+/** Characters a generated database password never contains (the rotation keeps to the same set). */
+const PASSWORD_EXCLUDE = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\,=^';
+/** Days between two rotations of the database password. */
+export const DATABASE_ROTATION_DAYS = 30;
 
 export interface DataProps {
   vpc: ec2.IVpc;
   databaseSg: ec2.ISecurityGroup;
   redisSg: ec2.ISecurityGroup;
+  /** The group of the database password's rotation function (admitted by databaseSg). */
+  rotationSg: ec2.ISecurityGroup;
   dbInstanceClass: string;
   dbBackupRetentionDays: number;
   deletionProtection: boolean;
@@ -67,7 +74,7 @@ export class Data extends Construct {
       engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_13 }),
       parameterGroup,
       // The password avoids URL-reserved characters anyway; the container entrypoint encodes it.
-      credentials: rds.Credentials.fromGeneratedSecret(DATABASE_USER, { excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\,=^' }),
+      credentials: rds.Credentials.fromGeneratedSecret(DATABASE_USER, { excludeCharacters: PASSWORD_EXCLUDE }),
       defaultDatabaseName: DATABASE_NAME,
       port: POSTGRES_PORT,
       writer: rds.ClusterInstance.provisioned('Writer', { instanceType, publiclyAccessible: false }),
@@ -76,6 +83,10 @@ export class Data extends Construct {
       vpcSubnets: isolated,
       securityGroups: [props.databaseSg],
       storageEncrypted: true,
+      // IAM database authentication is on at the cluster so short-lived IAM tokens can replace the
+      // password per role (rds_iam); the app still signs in with the rotated password, which
+      // PostgreSQL keeps accepting for users without rds_iam (docs/deploy-aws.md §15).
+      iamAuthentication: true,
       backup: { retention: Duration.days(props.dbBackupRetentionDays), preferredWindow: '02:00-03:00' },
       preferredMaintenanceWindow: 'sun:03:30-sun:04:30',
       deletionProtection: props.deletionProtection,
@@ -85,6 +96,23 @@ export class Data extends Construct {
       copyTagsToSnapshot: true,
     });
     this.databaseSecret = this.database.secret!;
+
+    // Secrets Manager's hosted rotation function for PostgreSQL (single user) changes the password
+    // every 30 days from the app subnets (NAT to the Secrets Manager API; the database admits its
+    // group). Not on deploy: the first rotation comes a period after it. Running tasks keep the
+    // password they started with, so the stack restarts the services after each rotation
+    // (rotation.ts).
+    this.databaseSecret.addRotationSchedule('Rotation', {
+      hostedRotation: secretsmanager.HostedRotation.postgreSqlSingleUser({
+        vpc: props.vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: [props.rotationSg],
+        excludeCharacters: PASSWORD_EXCLUDE,
+      }),
+      automaticallyAfter: Duration.days(DATABASE_ROTATION_DAYS),
+      rotateImmediatelyOnUpdate: false,
+    });
+    this.acknowledgeLogRetentionFunction();
 
     if (props.ordersMode === 'async') {
       this.orderStore = new OrderStore(this, 'OrderStore', {
@@ -109,6 +137,11 @@ export class Data extends Construct {
       description: 'opply-commerce: ElastiCache Redis AUTH token',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
+    acknowledge(
+      redisAuthSecret,
+      'AwsSolutions-SMG4',
+      'AWS provides no rotation function for ElastiCache AUTH tokens: a change is ElastiCache\'s two-step ROTATE/SET with the services restarted in between, done by hand (docs/deploy-aws.md §15). The token is reachable only from the app security groups in the isolated subnets, over TLS.',
+    );
     const subnetGroup = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
       description: 'opply-commerce Redis: isolated data subnets',
       subnetIds: props.vpc.selectSubnets(isolated).subnetIds,
@@ -144,7 +177,33 @@ export class Data extends Construct {
       autoMinorVersionUpgrade: true,
     });
     this.redis.addResourceDependency(subnetGroup);
+    acknowledge(
+      this.redis,
+      'AwsSolutions-AEC5',
+      'A non-default port hides nothing from a client that can reach the isolated subnets (port scans are cheap); access is the security group (app tasks only), AUTH and TLS. Changing it would replace the replication group and drop every cart and hold.',
+    );
     this.redisNodeIds = ['001', '002'].map((n) => `${groupId}-${n}`);
     this.redisEndpoint = { kind: 'elasticache', host: this.redis.attrPrimaryEndPointAddress, secret: redisAuthSecret };
+  }
+
+  /**
+   * Aurora's log export retention (cloudwatchLogsRetention) is set by CDK's shared LogRetention
+   * function, one per stack, whose role CDK writes: AWSLambdaBasicExecutionRole plus
+   * logs:PutRetentionPolicy/DeleteRetentionPolicy on every log group (RDS names the group only
+   * at creation, so no narrower resource exists at synth).
+   */
+  private acknowledgeLogRetentionFunction() {
+    const fn = Stack.of(this).node.children.find((c) => c.node.id.startsWith('LogRetention'));
+    if (!fn) return;
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'CDK-generated LogRetention function: AWS\'s logs-only basic execution policy for its own log output.',
+    );
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM5[Resource::*]',
+      'CDK-generated LogRetention function: sets the retention of the log group RDS creates for the cluster, whose name is known only at deploy time.',
+    );
   }
 }

@@ -16,6 +16,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as memorydb from 'aws-cdk-lib/aws-memorydb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from './checks.ts';
 import { REDIS_PORT } from './network.ts';
 
 export interface OrderStoreProps {
@@ -45,6 +46,11 @@ export class OrderStore extends Construct {
       description: `opply-commerce: password of the MemoryDB user ${this.userName}`,
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
+    acknowledge(
+      this.passwordSecret,
+      'AwsSolutions-SMG4',
+      'AWS provides no rotation function for MemoryDB ACL passwords: a change gives the user a second password, restarts the services, then drops the first, done by hand (docs/deploy-aws.md §15). Reachable only from the app security groups in the isolated subnets, over TLS.',
+    );
     const user = new memorydb.CfnUser(this, 'User', {
       userName: this.userName,
       // Every key and command the app uses (MemoryDB itself withholds CONFIG and the admin commands).

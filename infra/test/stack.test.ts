@@ -46,6 +46,48 @@ describe('data tier', () => {
     plain.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
   });
 
+  it('Aurora: IAM database authentication is on (the app keeps its password, which keeps working)', () => {
+    plain.hasResourceProperties('AWS::RDS::DBCluster', { EnableIAMDatabaseAuthentication: true });
+  });
+
+  it('Aurora: the password rotates every 30 days with the hosted PostgreSQL rotation, from the app subnets, not on deploy', () => {
+    const [[attachmentId]] = resources(plain, 'AWS::SecretsManager::SecretTargetAttachment') as [[string, Resource]];
+    const schedules = resources(plain, 'AWS::SecretsManager::RotationSchedule');
+    assert.equal(schedules.length, 1, 'only the database password rotates on a schedule');
+    const schedule = schedules[0]![1].Properties!;
+    assert.deepEqual(schedule.SecretId, { Ref: attachmentId });
+    assert.deepEqual(schedule.RotationRules, { ScheduleExpression: 'rate(30 days)' });
+    assert.equal(schedule.RotateImmediatelyOnUpdate, false);
+    assert.equal(schedule.HostedRotationLambda.RotationType, 'PostgreSQLSingleUser');
+    assert.match(JSON.stringify(schedule.HostedRotationLambda.VpcSubnetIds), /appSubnet1.*appSubnet2/);
+    assert.match(JSON.stringify(schedule.HostedRotationLambda.VpcSecurityGroupIds), /RotationSg/);
+    assert.match(JSON.stringify(plain.toJSON().Transform), /AWS::SecretsManager-/);
+  });
+
+  it('Aurora: after a rotation the api and worker services are restarted, so no task keeps the old password', () => {
+    const [[attachmentId]] = resources(plain, 'AWS::SecretsManager::SecretTargetAttachment') as [[string, Resource]];
+    const [[, rule]] = resources(plain, 'AWS::Events::Rule') as [[string, Resource]];
+    assert.deepEqual(rule.Properties!.EventPattern, {
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: { eventSource: ['secretsmanager.amazonaws.com'], eventName: ['RotationSucceeded'], additionalEventData: { SecretId: [{ Ref: attachmentId }] } },
+    });
+    const functionId = rule.Properties!.Targets[0].Arn['Fn::GetAtt'][0];
+    const fn = plain.toJSON().Resources[functionId];
+    assert.equal(fn.Properties.Runtime, 'nodejs24.x');
+    const services = resources(plain, 'AWS::ECS::Service').map(([id]) => id).sort();
+    assert.deepEqual(
+      (fn.Properties.Environment.Variables.SERVICES['Fn::Join'][1] as Array<{ 'Fn::GetAtt': [string, string] }>).filter((p) => typeof p !== 'string').map((p) => p['Fn::GetAtt'][0]).sort(),
+      services,
+    );
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    const statements = resources(plain, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties!.Roles).includes(roleId))
+      .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    const update = statements.find((st) => st.Action === 'ecs:UpdateService')!;
+    assert.deepEqual((update.Resource as Array<{ Ref: string }>).map((r) => r.Ref).sort(), services, 'UpdateService on these two services only');
+  });
+
   it('Aurora: deletion protection follows the context', () => {
     tls.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: false });
   });
@@ -185,18 +227,28 @@ describe('network exposure', () => {
     }
   });
 
-  it('the database and Redis admit only the application tasks, on their own ports', () => {
+  it('the database and Redis admit only the application tasks (and the database its rotation function), on their own ports', () => {
     const ingress = resources(plain, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties!);
-    for (const [group, port] of [['DatabaseSg', 5432], ['RedisSg', 6379]] as const) {
+    for (const [group, port, sources] of [['DatabaseSg', 5432, /ApiSg|WorkerSg|RotationSg/], ['RedisSg', 6379, /ApiSg|WorkerSg/]] as const) {
       const rules = ingress.filter((r) => JSON.stringify(r.GroupId).includes(group));
-      assert.equal(rules.length, 2, `${group}: api and worker`);
+      assert.equal(rules.length, group === 'DatabaseSg' ? 3 : 2, `${group}: api and worker${group === 'DatabaseSg' ? ' and rotation' : ''}`);
       for (const rule of rules) {
         assert.equal(rule.FromPort, port);
         assert.equal(rule.ToPort, port);
         assert.ok(rule.SourceSecurityGroupId, 'a source group, never a CIDR');
-        assert.match(JSON.stringify(rule.SourceSecurityGroupId), /ApiSg|WorkerSg/);
+        assert.match(JSON.stringify(rule.SourceSecurityGroupId), sources);
       }
     }
+  });
+
+  it('VPC flow logs: all traffic, accepted and rejected, to the audit-log bucket', () => {
+    const [[vpcId]] = resources(plain, 'AWS::EC2::VPC') as [[string, Resource]];
+    const [[bucketId]] = resources(plain, 'AWS::S3::Bucket') as [[string, Resource]];
+    const [[, flowLog]] = resources(plain, 'AWS::EC2::FlowLog') as [[string, Resource]];
+    assert.deepEqual(flowLog.Properties!.ResourceId, { Ref: vpcId });
+    assert.equal(flowLog.Properties!.TrafficType, 'ALL');
+    assert.equal(flowLog.Properties!.LogDestinationType, 's3');
+    assert.match(JSON.stringify(flowLog.Properties!.LogDestination), new RegExp(`${bucketId}.*/vpc-flow-logs/`));
   });
 });
 
@@ -219,6 +271,41 @@ describe('load balancer', () => {
       Protocol: 'HTTP',
       DefaultActions: [Match.objectLike({ Type: 'redirect', RedirectConfig: Match.objectLike({ Protocol: 'HTTPS', Port: '443' }) })],
     });
+  });
+
+  it('writes access logs to the audit-log bucket (alb/), after the bucket lets it', () => {
+    const [[bucketId]] = resources(plain, 'AWS::S3::Bucket') as [[string, Resource]];
+    const [[policyId, policy]] = resources(plain, 'AWS::S3::BucketPolicy') as [[string, Resource]];
+    const [[, alb]] = resources(plain, 'AWS::ElasticLoadBalancingV2::LoadBalancer') as [[string, Resource]];
+    const attributes = Object.fromEntries((alb.Properties!.LoadBalancerAttributes as Array<{ Key: string; Value: unknown }>).map((a) => [a.Key, a.Value]));
+    assert.equal(attributes['access_logs.s3.enabled'], 'true');
+    assert.deepEqual(attributes['access_logs.s3.bucket'], { Ref: bucketId });
+    assert.equal(attributes['access_logs.s3.prefix'], 'alb');
+    assert.ok(alb.DependsOn?.includes(policyId), 'the load balancer checks its write access when logging is switched on');
+    const statements = policy.Properties!.PolicyDocument.Statement as Array<Record<string, any>>;
+    const delivery = statements.filter((st) => /^AlbAccessLogs/.test(st.Sid ?? ''));
+    assert.equal(delivery.length, 2, 'the log-delivery service (newer Regions) and the Region\'s ELB account (older ones)');
+    for (const st of delivery) {
+      assert.equal(st.Action, 's3:PutObject');
+      assert.match(JSON.stringify(st.Resource), /\/alb\/AWSLogs\//);
+    }
+    const mapping = Object.values(plain.toJSON().Mappings as Record<string, Record<string, { account: string }>>)[0]!;
+    assert.equal(mapping['eu-west-1']!.account, '156460612806');
+    assert.equal(mapping['eu-central-2']!.account, 'none', 'a newer Region: the service principal only');
+  });
+
+  it('the audit-log bucket: encrypted, private, TLS only, expires logs after the retention, kept on stack deletion', () => {
+    const [[bucketId, bucket]] = resources(plain, 'AWS::S3::Bucket') as [[string, Resource]];
+    assert.equal((bucket as any).DeletionPolicy, 'Retain');
+    const p = bucket.Properties!;
+    assert.equal(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, 'AES256');
+    assert.deepEqual(p.PublicAccessBlockConfiguration, { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    assert.equal(p.LifecycleConfiguration.Rules[0].ExpirationInDays, 30);
+    const [[, policy]] = resources(plain, 'AWS::S3::BucketPolicy') as [[string, Resource]];
+    assert.deepEqual(policy.Properties!.Bucket, { Ref: bucketId });
+    const deny = (policy.Properties!.PolicyDocument.Statement as Array<Record<string, any>>).find((st) => st.Effect === 'Deny');
+    assert.deepEqual(deny?.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    assert.equal(deny?.Action, 's3:*');
   });
 
   it('health-checks the api on /health/live, port 8000', () => {
@@ -254,6 +341,24 @@ describe('containers', () => {
     }
     const staff = containers.find((c) => c.Name === 'create-staff');
     assert.ok(staff.Secrets.some((s: { Name: string }) => s.Name === 'ADMIN_PASSWORD'));
+  });
+
+  it('trusts exactly one proxy hop (the ALB) for the client address, never the whole X-Forwarded-For chain, and listens on every interface', () => {
+    const variants = {
+      plain,
+      tls,
+      flash: synth({ ordersMode: 'async' }),
+      traced: synth({ xrayTracing: 'true' }),
+    };
+    for (const [name, template] of Object.entries(variants)) {
+      const all = resources(template, 'AWS::ECS::TaskDefinition').flatMap(([, task]) => task.Properties!.ContainerDefinitions as any[]);
+      for (const c of all.filter((c) => c.Name !== 'aws-otel-collector')) {
+        const env = Object.fromEntries((c.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+        assert.equal(env.TRUST_PROXY, '1', `${name}/${c.Name}: TRUST_PROXY`);
+        assert.equal(env.HOST, '0.0.0.0', `${name}/${c.Name}: HOST`);
+      }
+      assert.doesNotMatch(JSON.stringify(template.toJSON()), /"Name":"TRUST_PROXY","Value":"true"/, name);
+    }
   });
 
   it('mail: SMTP_URL from the named secret, the SES identity and MAIL_FROM from the settings', () => {
@@ -359,6 +464,18 @@ describe('migrations', () => {
       assert.ok(service.DependsOn?.includes(runId), `${id} must wait for the migrations`);
     }
     assert.ok(run.DependsOn?.some((d) => d.includes('DatabaseWriter')), 'migrations wait for the database writer');
+  });
+
+  it('its handlers run on the newest Node.js runtime, each with a role that writes only its own log group', () => {
+    const handlers = resources(plain, 'AWS::Lambda::Function').filter(([id]) => /^Migrations(OnEvent|IsComplete)[0-9A-F]{8}$/.test(id));
+    assert.equal(handlers.length, 2);
+    for (const [id, fn] of handlers) {
+      assert.equal(fn.Properties!.Runtime, 'nodejs24.x', id);
+      const role = plain.toJSON().Resources[fn.Properties!.Role['Fn::GetAtt'][0]];
+      assert.equal(role.Properties.ManagedPolicyArns, undefined, `${id}: no AWS-managed policy`);
+    }
+    const [[, machine]] = resources(plain, 'AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    assert.equal(machine.Properties!.LoggingConfiguration.Level, 'ALL');
   });
 });
 

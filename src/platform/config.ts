@@ -2,8 +2,10 @@
  * The only place that reads the environment. `loadConfig(env)` is pure: it reports every bad
  * variable at once and returns a frozen, nested object.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability.ts';
+import { MAX_UNITS_PER_LINE, MAX_UNITS_PER_ORDER } from './money.ts';
 
 export const DEV_JWT_SECRET = 'dev-only-insecure-secret-change-me-please-0000';
 
@@ -111,6 +113,56 @@ function reader(env: Env) {
   return { problems, raw, str, int, bool, url, urlList, oneOf, ratio };
 }
 
+/**
+ * Which proxies in front of the service may name the client in `X-Forwarded-For`. Trusting the
+ * whole chain (`true`) lets the client choose its own address: an AWS load balancer forwards the
+ * header's first entries as the client sent them and appends the address it saw, so only the
+ * entries the trusted hops appended are facts. `false` (default): the socket's address; a hop
+ * count: that many proxies in front (an ALB is 1); a list: the proxies' addresses or CIDRs.
+ * `true` is refused in production; elsewhere it stays for a local chain of proxies one controls.
+ */
+export type TrustProxy = boolean | number | string[];
+
+/** proxy-addr's names for address ranges, accepted in a TRUST_PROXY list. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isAddressOrCidr(entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^[0-9]{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+function trustProxy(r: ReturnType<typeof reader>, production: boolean): TrustProxy {
+  const value = r.raw('TRUST_PROXY');
+  if (value === undefined) return false;
+  const lower = value.toLowerCase();
+  if (['false', 'no', 'off', '0'].includes(lower)) return false;
+  if (['true', 'yes', 'on'].includes(lower)) {
+    if (production) {
+      r.problems.push(
+        'TRUST_PROXY=true is refused in production: it trusts every X-Forwarded-For entry, so a client chooses its own address (rate limits, login throttle). Set the number of proxies in front (an AWS ALB: TRUST_PROXY=1) or their addresses/CIDRs',
+      );
+    }
+    return true;
+  }
+  if (/^[0-9]+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 10) r.problems.push(`TRUST_PROXY as a hop count must be between 0 and 10 (got "${value}")`);
+    return Math.min(hops, 10);
+  }
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((entry) => !isAddressOrCidr(entry));
+  if (bad.length > 0 || list.length === 0) {
+    r.problems.push(`TRUST_PROXY must be false, a hop count (e.g. 1 behind an AWS ALB) or comma-separated addresses/CIDRs of the proxies (not valid: "${bad.join('", "')}")`);
+    return false;
+  }
+  return list;
+}
+
 function isUrl(value: string, protocols: string[]): boolean {
   try {
     return protocols.includes(new URL(value).protocol);
@@ -159,6 +211,7 @@ export function loadConfig(env: Env = {}) {
     r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
   }
 
+  const loginMaxFailures = r.int('LOGIN_MAX_FAILURES', 5, 1, 1000);
   const config = {
     nodeEnv,
     production,
@@ -167,7 +220,7 @@ export function loadConfig(env: Env = {}) {
       host: r.str('HOST', '0.0.0.0'),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
       corsOrigins: (r.raw('CORS_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-      trustProxy: r.bool('TRUST_PROXY', false),
+      trustProxy: trustProxy(r, production),
       rateLimitPerMinute: r.int('RATE_LIMIT_PER_MINUTE', 0, 0, 1_000_000),
       /** Where requests are rate limited instead, when not here (e.g. "aws-waf"); read by check:production. */
       edgeRateLimit: r.raw('EDGE_RATE_LIMIT'),
@@ -210,8 +263,12 @@ export function loadConfig(env: Env = {}) {
       jwtAudience: r.str('JWT_AUDIENCE', 'opply-commerce-api'),
       accessTokenTtlSeconds: r.int('ACCESS_TOKEN_TTL_SECONDS', 300, 10, 86_400),
       refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 60, 365 * 86_400),
-      loginMaxFailures: r.int('LOGIN_MAX_FAILURES', 5, 1, 1000),
+      loginMaxFailures,
+      /** Failed logins from one client address, whatever the usernames, before it is held back. */
+      loginMaxFailuresPerAddress: r.int('LOGIN_MAX_FAILURES_PER_ADDRESS', loginMaxFailures, 1, 100_000),
       loginWindowSeconds: r.int('LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
+      /** Attempts to sign up or change an email (each tells whether an email is taken) per client address per hour. */
+      registrationMaxPerHour: r.int('REGISTRATION_MAX_PER_HOUR', 10, 1, 10_000_000),
       adminUsername,
       adminPassword,
     },
@@ -219,11 +276,17 @@ export function loadConfig(env: Env = {}) {
       cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
       /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
       mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+      /** Guest browsing: product lists and details, suggestions and categories without a token. */
+      public: r.bool('CATALOG_PUBLIC', false),
+      /** Requests per client address per minute a guest (no token) may make to those routes. */
+      guestPerMinute: r.int('CATALOG_GUEST_PER_MINUTE', 300, 1, 1_000_000),
     },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
-      maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, 1_000_000),
-      maxUnitsPerCart: r.int('CART_MAX_UNITS', 100, 1, 10_000_000),
+      // Also the per-line cap of direct orders. The ceilings keep every total within ten integer
+      // digits (platform/money.ts).
+      maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, MAX_UNITS_PER_LINE),
+      maxUnitsPerCart: r.int('CART_MAX_UNITS', 100, 1, MAX_UNITS_PER_ORDER),
     },
     /** Background jobs in the API process: the default when there is no Redis (one process). */
     jobs: { runInApi: r.bool('RUN_JOBS_IN_API', r.raw('REDIS_URL') === undefined) },

@@ -6,7 +6,9 @@
  * `read(fn)` for read-only listings, which a replica may serve (see replicas.ts).
  */
 import { PGlite } from '@electric-sql/pglite';
+import { fuzzystrmatch } from '@electric-sql/pglite/contrib/fuzzystrmatch';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
@@ -75,7 +77,8 @@ export const DEFAULT_DEADLINES: DatabaseDeadlines = { statementMs: 5000, idleInT
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
 
-export const PGLITE_EXTENSIONS = { pg_trgm };
+// Catalog search needs all three (migrations/0210_catalog_search.sql creates them).
+export const PGLITE_EXTENSIONS = { pg_trgm, unaccent, fuzzystrmatch };
 
 export async function createDatabase(options: DatabaseOptions): Promise<Database> {
   return options.url ? createPostgres(options.url, options) : createPglite(options);

@@ -18,7 +18,8 @@ describe.runIf(onRealPostgres)('batched orders through two app instances (real P
   beforeAll(async () => {
     // Both instances share this process's two cores with 2,000 requests at once: the queue deadline
     // (tested in batch-writer.test.ts) is raised so this test measures correctness, not CPU.
-    const env = { ORDERS_QUEUE_TIMEOUT_MS: '60000' };
+    // One order below asks for 29 units of a product: above the default per-product cap of 20.
+    const env = { ORDERS_QUEUE_TIMEOUT_MS: '60000', CART_MAX_UNITS_PER_LINE: '30' };
     a = await buildTestApp({ env });
     b = await buildPeerApp(a, { env });
     buyers = await Promise.all(Array.from({ length: 20 }, () => createUser(a)));

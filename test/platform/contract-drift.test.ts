@@ -24,7 +24,6 @@ const NOT_IN_API_MD_TABLES: Record<string, string> = {
   'DELETE /api/catalog/categories/{slug}/': 'API.md Catalog names it in prose: "staff may POST/PATCH/DELETE"',
   'GET /api/catalog/products/{id}/inventory/': 'staff console (w16): stock, held and available units of one product',
   'GET /api/catalog/inventory/low/': 'staff console (w16): products low on stock',
-  'GET /api/orders/stats/hourly/': 'staff console (w16): orders per hour',
 };
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];

@@ -143,6 +143,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'POST /api/catalog/products/:id/inventory': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/inventory/`, payload: { delta: 1 } }) },
   'GET /api/catalog/products/:id/inventory': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/products/${await product()}/inventory/` }) },
   'GET /api/catalog/inventory/low': { access: 'staff', ok: 200, send: () => ({ url: '/api/catalog/inventory/low/' }) },
+  'GET /api/catalog/suggest': { access: 'customer', ok: 200, send: () => ({ url: '/api/catalog/suggest/?q=new' }) },
   'GET /api/catalog/categories': { access: 'customer', ok: 200, send: () => ({ url: '/api/catalog/categories/' }) },
   'POST /api/catalog/categories': { access: 'staff', ok: 201, send: () => ({ url: '/api/catalog/categories/', payload: { slug: `n-${randomUUID().slice(0, 8)}`, name: 'N' } }) },
   'PATCH /api/catalog/categories/:slug': { access: 'staff', ok: 200, send: async () => ({ url: `/api/catalog/categories/${await category()}/`, payload: { name: 'Renamed' } }) },

@@ -725,6 +725,8 @@ export interface paths {
                     category?: string;
                     /** @description Empty starts a keyset walk; then the opaque value from `next` */
                     cursor?: string;
+                    /** @description `category`, `price` or both, comma-separated */
+                    facets?: string;
                     /** @description Default true: sold-out products are hidden */
                     in_stock?: boolean;
                     /** @description Default 20 */
@@ -734,7 +736,8 @@ export interface paths {
                     /** @description Decimal with up to two places, e.g. "12.50" */
                     min_price?: string;
                     offset?: number;
-                    ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at";
+                    /** @description Default: `relevance` with `search` (best first; needs `search`), else `created_at` */
+                    ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at" | "relevance";
                     search?: string;
                 };
                 header?: never;
@@ -769,6 +772,23 @@ export interface paths {
                     content: {
                         "application/json": {
                             count?: number;
+                            /** @description With `facets=`: counts over the whole search and filters, not just this page */
+                            facets?: {
+                                /** @description Matching products per category, most first */
+                                category?: {
+                                    count: number;
+                                    name: string;
+                                    slug: string;
+                                }[];
+                                /** @description About five bands with rounded bounds over the matching prices; empty bands left out */
+                                price?: {
+                                    count: number;
+                                    /** @description Upper bound, excluded (the last band includes it) */
+                                    max: string;
+                                    /** @description Lower bound, included */
+                                    min: string;
+                                }[];
+                            };
                             next: string | null;
                             previous: string | null;
                             results: {
@@ -806,7 +826,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price: string;
                         quantity: number;
                     };
@@ -933,7 +953,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price: string;
                         quantity: number;
                     };
@@ -1033,7 +1053,7 @@ export interface paths {
                         category?: string | null;
                         description?: string;
                         name?: string;
-                        /** @description Decimal with up to two places, e.g. "12.50" */
+                        /** @description Decimal with up to two places, at most 99999.99, e.g. "12.50" */
                         price?: string;
                         quantity?: number;
                     };
@@ -1199,6 +1219,72 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/suggest/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query: {
+                    /** @description What was typed so far; every word matches as in `search` */
+                    q: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                        }[];
+                    };
+                };
+                /** @description Default Response */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1719,6 +1805,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Required when `email` changes; a wrong or missing one answers 401 */
+                        current_password?: string;
                         /** Format: email */
                         email?: string;
                         first_name?: string;
@@ -2284,6 +2372,7 @@ export interface paths {
                     "application/json": {
                         order_items: {
                             product: string;
+                            /** @description At most CART_MAX_UNITS_PER_LINE (default 20) units of a product per order, repeated lines summed; more → 400 */
                             quantity: number;
                         }[];
                     };
@@ -2586,7 +2675,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description A UTC day, YYYY-MM-DD; default today */
+                    /** @description A UTC day, YYYY-MM-DD, from 2000-01-01 to 2999-12-31; default today */
                     date?: string;
                 };
                 header?: never;

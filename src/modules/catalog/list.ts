@@ -7,12 +7,15 @@ import { AppError } from '../../platform/errors.ts';
 import { parseMoney } from '../../platform/money.ts';
 import { decodeCursor, encodeCursor, pageUrl } from '../../platform/pagination.ts';
 import type { CatalogCache } from './cache.ts';
+import { facetCounts, type FacetName } from './facets.ts';
 import { presentProduct, type HeldUnits, type Rendered, renderEntry } from './present.ts';
 import * as repo from './repo.ts';
-import type { ListQueryType, Ordering } from './schemas.ts';
+import type { FacetsJson, ListQueryType, Ordering } from './schemas.ts';
+import { expandSearch } from './search.ts';
 
 const DEFAULT_LIMIT = 20;
 // Creation order by default: new products append at the end, so an offset walk does not shift.
+// A search defaults to relevance.
 const DEFAULT_ORDERING: Ordering = 'created_at';
 
 const SORTS: Record<Ordering, repo.Sort> = {
@@ -22,6 +25,7 @@ const SORTS: Record<Ordering, repo.Sort> = {
   '-price': { column: 'price_cents', descending: true },
   created_at: { column: 'created_at', descending: false },
   '-created_at': { column: 'created_at', descending: true },
+  relevance: { column: 'relevance', descending: false },
 };
 
 interface CursorValue {
@@ -53,6 +57,7 @@ interface Normalized {
   position: repo.KeysetPosition | null | undefined;
   /** Canonical filter and ordering parameters, in a fixed order. */
   params: Array<[string, string]>;
+  facets: FacetName[];
 }
 
 function money(value: string | undefined, field: string): number | undefined {
@@ -63,7 +68,10 @@ function money(value: string | undefined, field: string): number | undefined {
 }
 
 export function normalize(query: ListQueryType): Normalized {
-  const ordering = query.ordering ?? DEFAULT_ORDERING;
+  const ordering = query.ordering ?? (query.search !== undefined ? 'relevance' : DEFAULT_ORDERING);
+  if (ordering === 'relevance' && query.search === undefined) {
+    throw new AppError('validation_failed', 'relevance ordering needs a search', { errors: [{ field: 'ordering', message: 'relevance needs search' }] });
+  }
   const filter: repo.ProductFilter = {
     categorySlug: query.category,
     minPriceCents: money(query.min_price, 'min_price'),
@@ -89,7 +97,9 @@ export function normalize(query: ListQueryType): Normalized {
   if (query.max_price !== undefined) params.push(['max_price', query.max_price]);
   if (query.search !== undefined) params.push(['search', query.search]);
   params.push(['in_stock', String(filter.inStock)], ['ordering', ordering]);
-  return { filter, ordering, limit: query.limit ?? DEFAULT_LIMIT, offset: query.offset ?? 0, position, params };
+  const facets = (['category', 'price'] as const).filter((f) => query.facets?.split(',').includes(f));
+  if (facets.length > 0) params.push(['facets', facets.join(',')]);
+  return { filter, ordering, limit: query.limit ?? DEFAULT_LIMIT, offset: query.offset ?? 0, position, params, facets };
 }
 
 function link(req: ListRequest, n: Normalized, extra: Record<string, string | number>): string {
@@ -105,8 +115,10 @@ function cursorOf(n: Normalized, row: repo.ProductRow & { sortKey: string }, d: 
 
 type SortedRow = repo.ProductRow & { sortKey: string };
 
-async function buildPage(cache: CatalogCache, req: ListRequest, n: Normalized) {
-  const sort = SORTS[n.ordering];
+async function buildPage(cache: CatalogCache, req: ListRequest, normalized: Normalized) {
+  const sort = SORTS[normalized.ordering];
+  const search = normalized.filter.search;
+  const n = search === undefined ? normalized : { ...normalized, filter: { ...normalized.filter, terms: await cache.read((db) => expandSearch(db, search)) } };
   let rows: SortedRow[];
   let count: number | undefined;
   let next: string | null = null;
@@ -114,7 +126,7 @@ async function buildPage(cache: CatalogCache, req: ListRequest, n: Normalized) {
   if (n.position === undefined) {
     const [found, total] = await Promise.all([
       cache.read((db) => repo.listProductsByOffset(db, n.filter, sort, n.offset, n.limit + 1)),
-      cache.count(JSON.stringify(n.filter), () => cache.read((db) => repo.countProducts(db, n.filter))),
+      cache.count(JSON.stringify(normalized.filter), () => cache.read((db) => repo.countProducts(db, n.filter))),
     ]);
     rows = found.slice(0, n.limit);
     count = total;
@@ -132,7 +144,9 @@ async function buildPage(cache: CatalogCache, req: ListRequest, n: Normalized) {
     if (last && (backward || more)) next = link(req, n, { cursor: cursorOf(n, last, 'a') });
     if (first && (backward ? more : position !== null)) previous = link(req, n, { cursor: cursorOf(n, first, 'b') });
   }
-  const body = JSON.stringify({ ...(count !== undefined ? { count } : {}), next, previous, results: rows.map((r) => presentProduct(r, 0)) });
+  let facets: FacetsJson | undefined;
+  if (n.facets.length > 0) facets = await cache.read((db) => facetCounts(db, n.filter, n.facets));
+  const body = JSON.stringify({ ...(count !== undefined ? { count } : {}), next, previous, results: rows.map((r) => presentProduct(r, 0)), ...(facets ? { facets } : {}) });
   return { header: rows.map((r) => `${r.id}:${r.stock}`).join(','), body };
 }
 

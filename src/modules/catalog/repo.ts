@@ -1,6 +1,7 @@
 /** Catalog SQL. Every function takes its executor first: primary, replica or transaction. */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { SQL } from 'drizzle-orm';
+import { rankExpression, searchCondition, type SearchTerms } from './search.ts';
 
 export interface ProductRow {
   id: string;
@@ -23,11 +24,15 @@ export interface ProductFilter {
   categorySlug?: string | undefined;
   minPriceCents?: number | undefined;
   maxPriceCents?: number | undefined;
+  /** The query as typed: part of cache keys; `terms` is what the SQL uses. */
   search?: string | undefined;
+  /** The search expanded by search.ts; required whenever `search` is set. */
+  terms?: SearchTerms | undefined;
   inStock: boolean;
 }
 
-export type SortColumn = 'name' | 'price_cents' | 'created_at';
+/** `relevance` sorts by the search rank, best first (only with a search). */
+export type SortColumn = 'name' | 'price_cents' | 'created_at' | 'relevance';
 
 export interface Sort {
   column: SortColumn;
@@ -51,34 +56,47 @@ const KEY_CAST: Record<SortColumn, SQL> = {
   name: sql`text`,
   price_cents: sql`bigint`,
   created_at: sql`timestamptz`,
+  relevance: sql`int`,
 };
 
-/** ILIKE pattern for a literal substring: % _ and \ in the user's text match themselves. */
-export function containsPattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+/**
+ * What a sort orders by. Relevance is the negated rank, so that "best first, then id" is the
+ * same ascending (key, id) order as every other sort: the keyset cursor carries (−rank, id).
+ */
+function sortKey(sort: Sort, filter: ProductFilter): SQL {
+  if (sort.column === 'relevance') return sql`(-${rankExpression(filter.terms ?? [])})`;
+  return sql`p.${sql.raw(sort.column)}`;
 }
 
-function whereClause(filter: ProductFilter): SQL {
+export function whereClause(filter: ProductFilter): SQL {
   const parts: SQL[] = [sql`not p.archived`];
   if (filter.categorySlug !== undefined) {
     parts.push(sql`p.category_id = (select id from catalog.categories where slug = ${filter.categorySlug})`);
   }
   if (filter.minPriceCents !== undefined) parts.push(sql`p.price_cents >= ${filter.minPriceCents}`);
   if (filter.maxPriceCents !== undefined) parts.push(sql`p.price_cents <= ${filter.maxPriceCents}`);
-  // Exactly the expression of products_search_trgm_idx, so the trigram index serves it.
-  if (filter.search !== undefined) parts.push(sql`(p.name || ' ' || p.description) ilike ${containsPattern(filter.search)}`);
+  if (filter.search !== undefined) {
+    if (!filter.terms) throw new Error('search terms not expanded');
+    parts.push(searchCondition(filter.terms));
+  }
   if (filter.inStock) parts.push(sql`p.stock > 0`);
   return sql.join(parts, sql` and `);
 }
 
+// Ordered by the select list's "sortValue", so a computed key (the rank) is evaluated once per row.
 function orderClause(sort: Sort, reverse: boolean): SQL {
   const desc = sort.descending !== reverse;
   const dir = sql.raw(desc ? 'desc' : 'asc');
-  return sql`order by p.${sql.raw(sort.column)} ${dir}, p.id ${dir}`;
+  return sql`order by "sortValue" ${dir}, p.id ${dir}`;
 }
 
+const sortColumns = (sort: Sort, filter: ProductFilter): SQL => {
+  const key = sortKey(sort, filter);
+  return sql`${key} as "sortValue", ${key}::text as "sortKey"`;
+};
+
 export const offsetQuery = (filter: ProductFilter, sort: Sort, offset: number, limit: number): SQL =>
-  sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
+  sql`select ${PRODUCT_COLUMNS}, ${sortColumns(sort, filter)} from ${FROM}
       where ${whereClause(filter)} ${orderClause(sort, false)} limit ${limit} offset ${offset}`;
 
 export async function listProductsByOffset(db: Db, filter: ProductFilter, sort: Sort, offset: number, limit: number) {
@@ -98,9 +116,9 @@ export function keysetQuery(filter: ProductFilter, sort: Sort, position: KeysetP
     const greater = forwardIsGreater !== reverse;
     const op = sql.raw(greater ? '>' : '<');
     const key = sql`${position.key}::${KEY_CAST[sort.column]}`;
-    where = sql`${where} and (p.${sql.raw(sort.column)}, p.id) ${op} (${key}, ${position.id}::uuid)`;
+    where = sql`${where} and (${sortKey(sort, filter)}, p.id) ${op} (${key}, ${position.id}::uuid)`;
   }
-  return sql`select ${PRODUCT_COLUMNS}, p.${sql.raw(sort.column)}::text as "sortKey" from ${FROM}
+  return sql`select ${PRODUCT_COLUMNS}, ${sortColumns(sort, filter)} from ${FROM}
       where ${where} ${orderClause(sort, reverse)} limit ${limit}`;
 }
 

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Rendered } from './present.ts';
+import { BODY_LIMITS } from '../../platform/http/input.ts';
 import { linkBase } from '../../platform/pagination.ts';
 import {
   Category,
@@ -18,6 +19,8 @@ import {
   ProductPage,
   ProductParams,
   ProductPatch,
+  SuggestQuery,
+  Suggestion,
 } from './schemas.ts';
 import type { CatalogService } from './service.ts';
 
@@ -33,13 +36,24 @@ function sendRendered(request: FastifyRequest, reply: FastifyReply, rendered: Re
   return reply.type('application/json; charset=utf-8').send(rendered.body);
 }
 
-export async function catalogRoutes(instance: FastifyInstance, service: CatalogService) {
+/** Guest browsing (CATALOG_PUBLIC): whether the catalog's reads need no token, and the guests' per-address budget. */
+export interface GuestAccess {
+  allowed: boolean;
+  spend: (request: FastifyRequest) => Promise<void>;
+}
+
+export async function catalogRoutes(instance: FastifyInstance, service: CatalogService, guests: GuestAccess) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const baseUrl = (request: FastifyRequest) => linkBase(request, service.publicUrl);
+  // Reads a guest may make: a token is still checked when sent; without one, the address pays.
+  const browse = guests.allowed ? { auth: 'guest' as const } : customer;
+  const guestBudget = async (request: FastifyRequest) => {
+    if (guests.allowed && !request.user) await guests.spend(request);
+  };
 
   app.get(
     '/products/',
-    { config: customer, schema: { tags, querystring: ListQuery, response: { 200: ProductPage, 304: Type.Null() } } },
+    { config: browse, preHandler: guestBudget, schema: { tags, querystring: ListQuery, response: { 200: ProductPage, 304: Type.Null() } } },
     async (request, reply) => {
       const rendered = await service.listProducts({ query: request.query, baseUrl: baseUrl(request), path: request.url.split('?')[0]! });
       return sendRendered(request, reply, rendered);
@@ -48,19 +62,19 @@ export async function catalogRoutes(instance: FastifyInstance, service: CatalogS
 
   app.get(
     '/products/:id/',
-    { config: customer, schema: { tags, params: ProductParams, response: { 200: Product, 304: Type.Null() } } },
+    { config: browse, preHandler: guestBudget, schema: { tags, params: ProductParams, response: { 200: Product, 304: Type.Null() } } },
     async (request, reply) => sendRendered(request, reply, await service.getProduct(request.params.id)),
   );
 
-  app.post('/products/', { config: staff, schema: { tags, body: ProductCreate, response: { 201: Product } } }, async (request, reply) =>
+  app.post('/products/', { config: staff, bodyLimit: BODY_LIMITS.product, schema: { tags, body: ProductCreate, response: { 201: Product } } }, async (request, reply) =>
     reply.code(201).send(await service.createProduct(request.body)),
   );
 
-  app.put('/products/:id/', { config: staff, schema: { tags, params: ProductParams, body: ProductCreate, response: { 200: Product } } }, async (request) =>
+  app.put('/products/:id/', { config: staff, bodyLimit: BODY_LIMITS.product, schema: { tags, params: ProductParams, body: ProductCreate, response: { 200: Product } } }, async (request) =>
     service.replaceProduct(request.params.id, request.body),
   );
 
-  app.patch('/products/:id/', { config: staff, schema: { tags, params: ProductParams, body: ProductPatch, response: { 200: Product } } }, async (request) =>
+  app.patch('/products/:id/', { config: staff, bodyLimit: BODY_LIMITS.product, schema: { tags, params: ProductParams, body: ProductPatch, response: { 200: Product } } }, async (request) =>
     service.patchProduct(request.params.id, request.body),
   );
 
@@ -85,7 +99,13 @@ export async function catalogRoutes(instance: FastifyInstance, service: CatalogS
     service.lowStock(request.query.max_stock ?? 10, request.query.limit ?? 10),
   );
 
-  app.get('/categories/', { config: customer, schema: { tags, response: { 200: Type.Array(Category) } } }, async () => service.listCategories());
+  app.get(
+    '/suggest/',
+    { config: browse, preHandler: guestBudget, schema: { tags, querystring: SuggestQuery, response: { 200: Type.Array(Suggestion, { maxItems: 10 }), 304: Type.Null() } } },
+    async (request, reply) => sendRendered(request, reply, await service.suggest(request.query.q)),
+  );
+
+  app.get('/categories/', { config: browse, preHandler: guestBudget, schema: { tags, response: { 200: Type.Array(Category) } } }, async () => service.listCategories());
 
   app.post('/categories/', { config: staff, schema: { tags, body: CategoryCreate, response: { 201: Category } } }, async (request, reply) =>
     reply.code(201).send(await service.createCategory(request.body)),

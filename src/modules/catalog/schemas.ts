@@ -1,12 +1,14 @@
 /** Catalog request and response shapes: snake_case, money as two-place decimal strings. */
 import { Type, type Static } from 'typebox';
-import { MONEY_PATTERN } from '../../platform/money.ts';
+import { MAX_PRICE, MONEY_PATTERN, PRICE_PATTERN } from '../../platform/money.ts';
 import { Page } from '../../platform/pagination.ts';
 import { UUID_PATTERN } from '../../platform/ids.ts';
 
 export const SLUG_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
 
 const Money = Type.String({ pattern: MONEY_PATTERN, description: 'Decimal with up to two places, e.g. "12.50"' });
+// At most MAX_PRICE, so no order or cart total leaves ten integer digits (platform/money.ts).
+const Price = Type.String({ pattern: PRICE_PATTERN, description: `Decimal with up to two places, at most ${MAX_PRICE}, e.g. "12.50"` });
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 100 });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Description = Type.String({ maxLength: 10_000 });
@@ -21,7 +23,26 @@ export const Product = Type.Object({
   category: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const ProductPage = Page(Product);
+export const CategoryFacet = Type.Object({ slug: Type.String(), name: Type.String(), count: Type.Integer() });
+export const PriceFacet = Type.Object({
+  min: Type.String({ description: 'Lower bound, included' }),
+  max: Type.String({ description: 'Upper bound, excluded (the last band includes it)' }),
+  count: Type.Integer(),
+});
+export const Facets = Type.Object({
+  category: Type.Optional(Type.Array(CategoryFacet, { description: 'Matching products per category, most first' })),
+  price: Type.Optional(Type.Array(PriceFacet, { description: 'About five bands with rounded bounds over the matching prices; empty bands left out' })),
+});
+
+export const ProductPage = Type.Object({
+  ...Page(Product).properties,
+  facets: Type.Optional(Type.Object(Facets.properties, { description: 'With `facets=`: counts over the whole search and filters, not just this page' })),
+});
+
+export const SuggestQuery = Type.Object({
+  q: Type.String({ minLength: 1, maxLength: 100, description: 'What was typed so far; every word matches as in `search`' }),
+});
+export const Suggestion = Type.Object({ id: Type.String(), name: Type.String() });
 
 /** The staff view of a product's stock: the product plus its shelf stock and the units held in live carts. */
 export const Inventory = Type.Object({
@@ -41,7 +62,7 @@ export const ProductCreate = Type.Object(
   {
     name: Name,
     description: Type.Optional(Description),
-    price: Money,
+    price: Price,
     quantity: Stock,
     category: Type.Optional(Type.Union([Slug, Type.Null()])),
   },
@@ -52,7 +73,7 @@ export const ProductPatch = Type.Object(
   {
     name: Type.Optional(Name),
     description: Type.Optional(Description),
-    price: Type.Optional(Money),
+    price: Type.Optional(Price),
     quantity: Type.Optional(Stock),
     category: Type.Optional(Type.Union([Slug, Type.Null()])),
   },
@@ -64,7 +85,7 @@ export const InventoryChange = Type.Union([
   Type.Object({ quantity: Stock }, { additionalProperties: false }),
 ]);
 
-export const ORDERINGS = ['name', '-name', 'price', '-price', 'created_at', '-created_at'] as const;
+export const ORDERINGS = ['name', '-name', 'price', '-price', 'created_at', '-created_at', 'relevance'] as const;
 export type Ordering = (typeof ORDERINGS)[number];
 
 export const ListQuery = Type.Object({
@@ -76,7 +97,8 @@ export const ListQuery = Type.Object({
   max_price: Type.Optional(Money),
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   in_stock: Type.Optional(Type.Boolean({ description: 'Default true: sold-out products are hidden' })),
-  ordering: Type.Optional(Type.Union(ORDERINGS.map((o) => Type.Literal(o)))),
+  ordering: Type.Optional(Type.Union(ORDERINGS.map((o) => Type.Literal(o)), { description: 'Default: `relevance` with `search` (best first; needs `search`), else `created_at`' })),
+  facets: Type.Optional(Type.String({ pattern: '^(category|price)(,(category|price))?$', description: '`category`, `price` or both, comma-separated' })),
 });
 export type ListQueryType = Static<typeof ListQuery>;
 
@@ -94,3 +116,5 @@ export type ProductPatchBody = Static<typeof ProductPatch>;
 export type InventoryJson = Static<typeof Inventory>;
 export type InventoryChangeBody = Static<typeof InventoryChange>;
 export type CategoryJson = Static<typeof Category>;
+export type FacetsJson = Static<typeof Facets>;
+export type SuggestionJson = Static<typeof Suggestion>;

@@ -4,6 +4,7 @@
  * by `npm run seed -- --products N`.
  */
 import { sql, type Db } from '../../platform/db.ts';
+import { textArray } from './search.ts';
 
 export const SEED_CATEGORIES: Array<[slug: string, name: string, nouns: string[]]> = [
   ['coffee', 'Coffee', ['Espresso Beans', 'Filter Coffee', 'Cold Brew', 'Decaf Blend', 'Single Origin']],
@@ -57,12 +58,6 @@ export async function seedCatalog(db: Db, count: number): Promise<void> {
              to_timestamp(r.ms / 1000.0), to_timestamp(r.ms / 1000.0)
       from rows r cross join cats`);
   }
-}
-
-/** A text[] as one parameter (drizzle would spread a JS array into a list of parameters). */
-function textArray(values: string[]) {
-  const literal = `{${values.map((v) => `"${v.replace(/["\\]/g, (ch) => `\\${ch}`)}"`).join(',')}}`;
-  return sql`${literal}::text[]`;
 }
 
 /** A UUID with the v7 layout: 48-bit millisecond time, version 7, variant 10, hashed tail. */

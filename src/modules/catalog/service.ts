@@ -15,6 +15,7 @@ import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
 import type { StockMirror } from './holds.ts';
 import { seedCatalog } from './seed.ts';
+import { suggest } from './suggest.ts';
 import { returnStock } from './stock.ts';
 
 export interface CatalogDeps {
@@ -119,6 +120,7 @@ export function createCatalogService(deps: CatalogDeps) {
     publicUrl: deps.platform.config.http.publicUrl,
 
     listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, deps.heldUnits, req),
+    suggest: (typed: string): Promise<Rendered> => suggest(cache, typed),
 
     async getProduct(id: string): Promise<Rendered> {
       const build = async () => {

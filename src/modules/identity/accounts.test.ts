@@ -78,7 +78,7 @@ describe('me/', () => {
       method: 'PATCH',
       url: '/api/identity/me/',
       headers: user.auth,
-      payload: { first_name: 'Ada', last_name: 'Lovelace', email: `${user.username}-new@example.com` },
+      payload: { first_name: 'Ada', last_name: 'Lovelace', email: `${user.username}-new@example.com`, current_password: user.password },
     });
     expect(patched.statusCode).toBe(200);
     const expected = { id: user.id, username: user.username, email: `${user.username}-new@example.com`, first_name: 'Ada', last_name: 'Lovelace', is_staff: false };
@@ -90,7 +90,7 @@ describe('me/', () => {
   it('refuses an email someone else has with 409, and fields it does not know with 400', async () => {
     const a = await createUser(t);
     const b = await createUser(t);
-    const taken = await t.app.inject({ method: 'PATCH', url: '/api/identity/me/', headers: b.auth, payload: { email: `${a.username.toLowerCase()}@example.com` } });
+    const taken = await t.app.inject({ method: 'PATCH', url: '/api/identity/me/', headers: b.auth, payload: { email: `${a.username.toLowerCase()}@example.com`, current_password: b.password } });
     expectProblem(taken, 409, 'conflict');
     const extra = await t.app.inject({ method: 'PATCH', url: '/api/identity/me/', headers: b.auth, payload: { is_staff: true } });
     expectProblem(extra, 400, 'validation_failed');

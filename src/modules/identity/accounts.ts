@@ -5,8 +5,14 @@ import { newId } from '../../platform/ids.ts';
 import type { Db } from '../../platform/db.ts';
 import { hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
 import * as repo from './repo.ts';
+import { emailChangedMail } from './mails.ts';
 import type { RevocationList } from './revocation.ts';
+import type { SelfService } from './self-service.ts';
+import { createSignUpLimit } from './sign-up-limit.ts';
 import type { UserRow } from './tables.ts';
+
+// The notice to the old address is worth sending for a few days of SMTP trouble, not for ever.
+const NOTICE_TTL_MS = 3 * 86_400_000;
 
 export interface NewAccount {
   username: string;
@@ -35,9 +41,10 @@ function checkNewPassword(account: NewAccount) {
   if (errors.length > 0) throw new AppError('validation_failed', 'The password is not acceptable', { errors });
 }
 
-export function createAccounts(deps: { platform: Platform; revocation: RevocationList }) {
-  const { platform, revocation } = deps;
-  const { db, logger } = platform;
+export function createAccounts(deps: { platform: Platform; revocation: RevocationList; selfService: SelfService }) {
+  const { platform, revocation, selfService } = deps;
+  const { db, kv, logger, config } = platform;
+  const countSignUpAttempt = createSignUpLimit(kv, config.auth.registrationMaxPerHour, logger);
 
   /** Maps a unique violation to 409, naming what is taken. */
   async function duplicateToConflict(error: unknown, username: string, email: string, exceptId?: string): Promise<never> {
@@ -47,8 +54,10 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
     throw new AppError('conflict', `A user with that ${what} already exists`, { cause: error });
   }
 
-  async function create(account: NewAccount, isStaff: boolean): Promise<UserRow> {
+  /** `clientAddress`: a sign-up, counted per address (after the password rules, which tell nothing). */
+  async function create(account: NewAccount, isStaff: boolean, clientAddress?: string): Promise<UserRow> {
     checkNewPassword(account);
+    if (clientAddress !== undefined) await countSignUpAttempt(clientAddress);
     const passwordHash = await hashPassword(account.password);
     try {
       return await repo.insertUser(db.primary, {
@@ -75,6 +84,38 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
     }
   }
 
+  /**
+   * A new email, in one transaction with what must go with it: the reset links already mailed
+   * (to the old address, or to an address a thief just set) stop working, and the old address is
+   * told, so a takeover through a stolen token does not go unnoticed.
+   */
+  async function changeEmail(current: UserRow, changes: ProfileChanges, onlyCustomers: boolean): Promise<UserRow> {
+    try {
+      const row = await db.primary.transaction(async (tx: Db) => {
+        const updated = await repo.updateUser(tx, current.id, changes, onlyCustomers);
+        if (!updated) throw notFound('User');
+        await repo.deleteUserResets(tx, current.id);
+        const mail = emailChangedMail(current.username, updated.email);
+        await repo.enqueueMail(tx, {
+          id: newId(),
+          userId: current.id,
+          toAddress: current.email,
+          subject: mail.subject,
+          textBody: mail.text,
+          htmlBody: mail.html,
+          expiresAt: new Date(Date.now() + NOTICE_TTL_MS),
+        });
+        return updated;
+      });
+      logger.info({ user_id: current.id }, 'email changed; the old address told, reset links ended');
+      return row;
+    } catch (error) {
+      return duplicateToConflict(error, current.username, changes.email ?? current.email, current.id);
+    }
+  }
+
+  const changesEmail = (current: UserRow, changes: ProfileChanges) => changes.email !== undefined && changes.email !== current.email;
+
   /** Deactivation: the marker first, so a failure leaves the account as it was. */
   async function deactivate(user: UserRow): Promise<UserRow> {
     const at = new Date();
@@ -96,7 +137,7 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
   }
 
   return {
-    register: (account: NewAccount) => create(account, false),
+    register: (account: NewAccount, clientAddress: string) => create(account, false, clientAddress),
     createCustomer: (account: NewAccount) => create(account, false),
     /** Staff accounts have no public sign-up: the CLI and the bootstrap come here. */
     createStaff: (account: NewAccount) => create(account, true),
@@ -108,10 +149,18 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
       return row;
     },
 
-    async updateProfile(userId: string, changes: ProfileChanges): Promise<UserRow> {
+    /**
+     * A new email needs the current password: with only a stolen access token, the thief could
+     * otherwise point password resets at an address of their own and keep the account for good.
+     */
+    async updateProfile(userId: string, changes: ProfileChanges, currentPassword: string | undefined, clientAddress: string): Promise<UserRow> {
       const current = await repo.findUserById(db.primary, userId);
       if (!current || !current.isActive) throw notFound('User');
-      return update(userId, changes, false, current);
+      if (!changesEmail(current, changes)) return update(userId, changes, false, current);
+      if (currentPassword === undefined) throw new AppError('not_authenticated', 'current_password is required to change the email');
+      await selfService.confirmPassword(current, currentPassword, clientAddress);
+      await countSignUpAttempt(clientAddress);
+      return changeEmail(current, changes, false);
     },
 
     listCustomers(filter: repo.CustomerFilter) {
@@ -126,7 +175,8 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
       if (current.closedAt) throw new AppError('conflict', 'The customer closed this account; it cannot be changed or reopened');
       const { isActive, ...profile } = changes;
       let row = current;
-      if (Object.values(profile).some((v) => v !== undefined)) row = await update(id, profile, true, current);
+      if (changesEmail(current, profile)) row = await changeEmail(current, profile, true);
+      else if (Object.values(profile).some((v) => v !== undefined)) row = await update(id, profile, true, current);
       if (isActive === false && row.isActive) row = await deactivate(row);
       if (isActive === true && !row.isActive) row = await update(id, { isActive: true }, true, row);
       return row;

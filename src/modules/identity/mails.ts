@@ -44,3 +44,16 @@ export function passwordResetMail(username: string, link: string) {
   ].join('\n');
   return { subject, text, html };
 }
+
+/** To the old address after an email change: the owner learns of a takeover while it can still act. */
+export function emailChangedMail(username: string, newEmail: string) {
+  const subject = 'The email address of your account was changed';
+  const lines = [
+    `The email address of the account ${username} was changed to ${newEmail}.`,
+    'Mails about this account, password-reset links included, now go there; any reset link sent here before no longer works.',
+    'If you did not make this change, contact us at once: someone else may be using your account.',
+  ];
+  const text = [`Hello ${username},`, '', ...lines].join('\n');
+  const html = [`<p>Hello ${escapeHtml(username)},</p>`, ...lines.map((l) => `<p>${escapeHtml(l)}</p>`)].join('\n');
+  return { subject, text, html };
+}

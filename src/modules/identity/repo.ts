@@ -1,7 +1,7 @@
 /** SQL only. Each function takes its executor (primary, replica or transaction) first. */
 import { and, count, desc, eq, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../../platform/db.ts';
-import { mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
+import { knownAddresses, mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
 
 export type NewUser = Pick<UserRow, 'id' | 'username' | 'email' | 'passwordHash'> &
   Partial<Pick<UserRow, 'firstName' | 'lastName' | 'isStaff'>>;
@@ -244,5 +244,29 @@ export async function anonymiseUser(db: Db, userId: string, at: Date): Promise<U
   await db.delete(refreshTokens).where(eq(refreshTokens.userId, userId));
   await db.delete(passwordResets).where(eq(passwordResets.userId, userId));
   await db.delete(mailOutbox).where(eq(mailOutbox.userId, userId));
+  await db.delete(knownAddresses).where(eq(knownAddresses.userId, userId));
   return row;
+}
+
+/** Whether the address (its HMAC) signed in to the user successfully within `days`. */
+export async function isKnownAddress(db: Db, userId: string, addressHash: string, days: number): Promise<boolean> {
+  const [row] = await db
+    .select({ userId: knownAddresses.userId })
+    .from(knownAddresses)
+    .where(and(eq(knownAddresses.userId, userId), eq(knownAddresses.addressHash, addressHash), sql`${knownAddresses.lastSeenAt} > now() - make_interval(days => ${days})`))
+    .limit(1);
+  return row !== undefined;
+}
+
+/** Records a successful sign-in from the address; keeps only the user's `keep` newest, none older than `days`. */
+export async function rememberAddress(db: Db, userId: string, addressHash: string, keep: number, days: number): Promise<void> {
+  await db
+    .insert(knownAddresses)
+    .values({ userId, addressHash })
+    .onConflictDoUpdate({ target: [knownAddresses.userId, knownAddresses.addressHash], set: { lastSeenAt: sql`now()` } });
+  await db.execute(sql`
+    delete from identity.known_addresses
+    where user_id = ${userId}
+      and (last_seen_at <= now() - make_interval(days => ${days})
+           or address_hash not in (select address_hash from identity.known_addresses where user_id = ${userId} order by last_seen_at desc limit ${keep}))`);
 }

@@ -40,7 +40,7 @@ export async function identityRoutes(fastify: FastifyInstance, service: Identity
   const baseUrl = (request: FastifyRequest) => linkBase(request, service.publicUrl);
 
   app.post('/register/', { config: { auth: 'public' }, schema: { tags, body: RegisterBody, response: { 201: RegisteredUser } } }, async (request, reply) => {
-    const user = await service.register(request.body);
+    const user = await service.register(request.body, request.ip);
     return reply.code(201).send({ id: user.id, username: user.username, email: user.email });
   });
 
@@ -69,8 +69,9 @@ export async function identityRoutes(fastify: FastifyInstance, service: Identity
   );
 
   app.patch('/me/', { config: { auth: 'customer' }, schema: { tags, body: ProfilePatch, response: { 200: Profile } } }, async (request) => {
-    const { email, first_name, last_name } = request.body;
-    return presentProfile(await service.updateProfile(currentUser(request).id, { email, firstName: first_name, lastName: last_name }));
+    const { email, first_name, last_name, current_password } = request.body;
+    const changes = { email, firstName: first_name, lastName: last_name };
+    return presentProfile(await service.updateProfile(currentUser(request).id, changes, current_password, request.ip));
   });
 
   app.post('/logout/all/', { config: { auth: 'customer' }, schema: { tags, response: { 204: NoContent } } }, async (request, reply) => {

@@ -47,7 +47,12 @@ export const Profile = Type.Object({
   is_staff: Type.Boolean(),
 });
 export const ProfilePatch = Type.Object(
-  { email: Type.Optional(Email), first_name: Type.Optional(Name), last_name: Type.Optional(Name) },
+  {
+    email: Type.Optional(Email),
+    first_name: Type.Optional(Name),
+    last_name: Type.Optional(Name),
+    current_password: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH, description: 'Required when `email` changes; a wrong or missing one answers 401' })),
+  },
   { additionalProperties: false },
 );
 

@@ -14,6 +14,7 @@ import { hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
 import * as repo from './repo.ts';
 import type { RevocationList } from './revocation.ts';
 import type { UserRow } from './tables.ts';
+import type { KnownAddresses } from './known-addresses.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 export function checkNewPassword(password: string, user: Pick<UserRow, 'username' | 'email'>) {
@@ -21,8 +22,8 @@ export function checkNewPassword(password: string, user: Pick<UserRow, 'username
   if (errors.length > 0) throw new AppError('validation_failed', 'The new password is not acceptable', { errors });
 }
 
-export function createSelfService(deps: { platform: Platform; revocation: RevocationList; throttle: LoginThrottle }) {
-  const { platform, revocation, throttle } = deps;
+export function createSelfService(deps: { platform: Platform; revocation: RevocationList; throttle: LoginThrottle; knownAddresses: KnownAddresses }) {
+  const { platform, revocation, throttle, knownAddresses } = deps;
   const { db, logger } = platform;
 
   async function activeUser(userId: string): Promise<UserRow> {
@@ -37,7 +38,7 @@ export function createSelfService(deps: { platform: Platform; revocation: Revoca
    * passwords without limit.
    */
   async function confirmPassword(user: UserRow, password: string, clientAddress: string): Promise<void> {
-    await throttle.check(user.username, clientAddress);
+    await throttle.check(user.username, clientAddress, await knownAddresses.isKnown(user.id, clientAddress));
     if (await verifyPassword(user.passwordHash, password)) return;
     await throttle.recordFailure(user.username, clientAddress);
     throw new AppError('not_authenticated', 'The password is wrong');
@@ -61,6 +62,7 @@ export function createSelfService(deps: { platform: Platform; revocation: Revoca
 
   return {
     endSessions,
+    confirmPassword,
 
     async changePassword(caller: AuthUser, currentPassword: string, newPassword: string, clientAddress: string): Promise<void> {
       const user = await activeUser(caller.id);

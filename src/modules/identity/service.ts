@@ -5,6 +5,7 @@
 import type { Platform } from '../../platform/platform.ts';
 import type { Mailer } from '../../platform/mail.ts';
 import { createAccounts } from './accounts.ts';
+import { createKnownAddresses } from './known-addresses.ts';
 import { createMailDelivery } from './mail-outbox.ts';
 import { createPasswordReset } from './password-reset.ts';
 import { createSelfService } from './self-service.ts';
@@ -20,10 +21,15 @@ export function createIdentityService(deps: { platform: Platform; mailer: Mailer
   const { config, kv, db, logger } = platform;
   const signer = createTokenSigner(config.auth);
   const revocation = createRevocationList(kv, db, config.auth.accessTokenTtlSeconds, logger);
-  const throttle = createLoginThrottle(kv, { maxFailures: config.auth.loginMaxFailures, windowSeconds: config.auth.loginWindowSeconds }, logger);
-  const sessions = createSessions({ platform, signer, revocation, throttle });
-  const accounts = createAccounts({ platform, revocation });
-  const selfService = createSelfService({ platform, revocation, throttle });
+  const throttle = createLoginThrottle(
+    kv,
+    { maxFailures: config.auth.loginMaxFailures, maxFailuresPerAddress: config.auth.loginMaxFailuresPerAddress, windowSeconds: config.auth.loginWindowSeconds },
+    logger,
+  );
+  const knownAddresses = createKnownAddresses(platform);
+  const sessions = createSessions({ platform, signer, revocation, throttle, knownAddresses });
+  const selfService = createSelfService({ platform, revocation, throttle, knownAddresses });
+  const accounts = createAccounts({ platform, revocation, selfService });
   // Hash the dummy password now, so the first login for an unknown user costs what the rest do.
   warmUpPasswords().catch((error: unknown) => logger.warn({ err: error }, 'could not prepare the dummy password hash'));
 

@@ -11,6 +11,7 @@ import { verifyPassword } from './passwords.ts';
 import * as repo from './repo.ts';
 import type { RevocationList } from './revocation.ts';
 import type { UserRow } from './tables.ts';
+import type { KnownAddresses } from './known-addresses.ts';
 import type { LoginThrottle } from './throttle.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
 
@@ -27,8 +28,14 @@ const invalidToken = (detail: string) =>
 
 export const roleOf = (user: Pick<UserRow, 'isStaff'>): Role => (user.isStaff ? 'staff' : 'customer');
 
-export function createSessions(deps: { platform: Platform; signer: TokenSigner; revocation: RevocationList; throttle: LoginThrottle }) {
-  const { platform, signer, revocation, throttle } = deps;
+export function createSessions(deps: {
+  platform: Platform;
+  signer: TokenSigner;
+  revocation: RevocationList;
+  throttle: LoginThrottle;
+  knownAddresses: KnownAddresses;
+}) {
+  const { platform, signer, revocation, throttle, knownAddresses } = deps;
   const { db, config, logger } = platform;
   const refreshTtlMs = config.auth.refreshTokenTtlSeconds * 1000;
 
@@ -73,14 +80,17 @@ export function createSessions(deps: { platform: Platform; signer: TokenSigner; 
 
   return {
     async login(username: string, password: string, clientAddress: string): Promise<TokenPair> {
-      await throttle.check(username, clientAddress);
       const user = await repo.findUserByUsername(db.primary, username);
+      // Only a real, active account has known addresses; an unknown username meets every block.
+      const known = user?.isActive ? await knownAddresses.isKnown(user.id, clientAddress) : false;
+      await throttle.check(username, clientAddress, known);
       const ok = await verifyPassword(user?.passwordHash, password);
       if (!ok || !user || !user.isActive) {
         await throttle.recordFailure(username, clientAddress);
         throw badCredentials();
       }
-      await throttle.recordSuccess(username);
+      await throttle.recordSuccess(username, clientAddress);
+      await knownAddresses.remember(user.id, clientAddress);
       const familyId = newId();
       const refresh = await storeRefreshToken(db.primary, user.id, familyId);
       logger.info({ user_id: user.id, session_id: familyId }, 'signed in');

@@ -51,6 +51,12 @@ export const mailOutbox = identitySchema.table('mail_outbox', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+export const knownAddresses = identitySchema.table('known_addresses', {
+  userId: uuid('user_id').notNull(),
+  addressHash: text('address_hash').notNull(),
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export type UserRow = typeof users.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
 export type MailRow = typeof mailOutbox.$inferSelect;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../../test/helpers/auth.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { queryRows, sql } from '../../platform/db.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -53,4 +54,45 @@ describe('login throttling', () => {
     await t.services.kv.set(`identity:login-blocked:user:${user.username.toLowerCase()}`, String(Date.now() - 1), 60);
     expect((await attempt(user.username, user.password, '10.50.1.1')).statusCode).toBe(200);
   });
+
+  // Security review, finding 3: five wrong guesses per quarter of an hour, from anywhere, kept any
+  // account locked out. The per-user block now spares an address the account signed in from.
+  it('lets the owner in from an address known to the account while strangers keep guessing', async () => {
+    const user = await createUser(t);
+    const home = '10.60.0.1';
+    expect((await attempt(user.username, user.password, home)).statusCode).toBe(200);
+    const strangers = async (round: number) => {
+      for (let i = 0; i < 6; i++) expect([401, 429]).toContain((await attempt(user.username, 'wrong-password-x', `10.61.${round}.${i}`)).statusCode);
+    };
+    await strangers(0);
+    // The per-user block stands for an address new to the account…
+    expect((await attempt(user.username, user.password, '10.62.0.1')).statusCode).toBe(429);
+    // …but not for the owner's, however often the strangers renew it.
+    expect((await attempt(user.username, user.password, home)).statusCode).toBe(200);
+    await strangers(1);
+    expect((await attempt(user.username, user.password, home)).statusCode).toBe(200);
+    expect((await attempt(user.username.toUpperCase(), user.password, home)).statusCode).toBe(200);
+  });
+
+  it('still throttles a known address after its own failures, and a fresh one after its own', async () => {
+    const user = await createUser(t);
+    const home = '10.63.0.1';
+    expect((await attempt(user.username, user.password, home)).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await attempt(user.username, 'wrong-password-x', home)).statusCode).toBe(401);
+    expect((await attempt(user.username, user.password, home)).statusCode).toBe(429);
+
+    const other = await createUser(t);
+    const fresh = '10.64.0.1';
+    for (let i = 0; i < 3; i++) expect((await attempt(other.username, 'wrong-password-x', fresh)).statusCode).toBe(401);
+    expect((await attempt(other.username, other.password, fresh)).statusCode).toBe(429);
+  });
+
+  it('stores no client address in the database, only a keyed hash, a few per account', async () => {
+    const user = await createUser(t);
+    for (let i = 0; i < 12; i++) expect((await attempt(user.username, user.password, `10.65.0.${i}`)).statusCode).toBe(200);
+    const rows = await queryRows<{ address_hash: string }>(t.services.db.primary, sql`select address_hash from identity.known_addresses where user_id = ${user.id}`);
+    expect(rows).toHaveLength(10);
+    for (const row of rows) expect(row.address_hash).not.toMatch(/10\.65/);
+  });
 });
+

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { currentUser } from '../../platform/http/auth.ts';
+import { BODY_LIMITS } from '../../platform/http/input.ts';
 import { linkBase, offsetLinks } from '../../platform/pagination.ts';
 import { HourlyStats, PendingOrder, HourlyStatsQuery, IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
 import type { IdempotentOutcome } from './idempotency.ts';
@@ -21,6 +22,7 @@ export async function ordersRoutes(instance: FastifyInstance, service: OrdersSer
     '/',
     {
       config: { auth: 'customer' },
+      bodyLimit: BODY_LIMITS.orderLines,
       schema: {
         tags: ['orders'],
         headers: IdempotencyHeaders,

@@ -1,12 +1,11 @@
 /** Wire shapes of the orders API (snake_case, money as decimal strings) and their presenters. */
 import { Type, type Static } from 'typebox';
 import { UUID_PATTERN } from '../../platform/ids.ts';
-import { formatMoney, MONEY_PATTERN } from '../../platform/money.ts';
+import { formatMoney, MAX_LINES_PER_ORDER, MAX_UNITS_PER_LINE, MONEY_PATTERN } from '../../platform/money.ts';
 import { Page, PageQuery } from '../../platform/pagination.ts';
 import type { Order } from './tables.ts';
 
-export const MAX_ORDER_LINES = 100;
-export const MAX_LINE_QUANTITY = 10_000;
+export const MAX_ORDER_LINES = MAX_LINES_PER_ORDER;
 
 const Uuid = Type.String({ pattern: UUID_PATTERN });
 const Money = Type.String({ pattern: MONEY_PATTERN });
@@ -19,7 +18,11 @@ export const PlaceOrderBody = Type.Object({
   order_items: Type.Array(
     Type.Object({
       product: Uuid,
-      quantity: Type.Integer({ minimum: 1, maximum: MAX_LINE_QUANTITY }),
+      quantity: Type.Integer({
+        minimum: 1,
+        maximum: MAX_UNITS_PER_LINE,
+        description: 'At most CART_MAX_UNITS_PER_LINE (default 20) units of a product per order, repeated lines summed; more → 400',
+      }),
     }),
     { minItems: 1, maxItems: MAX_ORDER_LINES },
   ),
@@ -42,7 +45,11 @@ export const OrdersQuery = Type.Object({
 });
 
 export const HourlyStatsQuery = Type.Object({
-  date: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'A UTC day, YYYY-MM-DD; default today' })),
+  // A calendar day (format: date refuses 2026-02-30) of the years 2000–2999: PostgreSQL refused
+  // 0000-01-01 and the day after 9999-12-31 with a 500.
+  date: Type.Optional(
+    Type.String({ format: 'date', pattern: '^2[0-9]{3}-', description: 'A UTC day, YYYY-MM-DD, from 2000-01-01 to 2999-12-31; default today' }),
+  ),
 });
 
 export const HourlyStats = Type.Object({

@@ -124,7 +124,21 @@ export function createOrdersService(deps: OrdersDeps) {
     return written;
   }
 
+  /**
+   * The cart's per-line cap binds every order path: without it a direct order was the way around
+   * it (10,000 units a line), and with MAX_LINES_PER_ORDER it bounds an order's units, which keeps
+   * its total within ten integer digits (platform/money.ts). Repeated products count summed.
+   */
+  function checkLineCaps(lines: StockLine[]): void {
+    const max = config.cart.maxUnitsPerLine;
+    const over = normalizeLines(lines).filter((l) => l.quantity > max);
+    if (over.length === 0) return;
+    const errors = over.map((l) => ({ field: 'order_items', message: `product ${l.productId}: ${l.quantity} units; at most ${max} per product` }));
+    throw new AppError('validation_failed', `An order holds at most ${max} units of each product`, { errors });
+  }
+
   async function placeOrder(customerId: string, lines: StockLine[], options: PlaceOptions = {}): Promise<IdempotentOutcome<OrderJson>> {
+    if (!options.resolveLines) checkLineCaps(lines);
     const hash = options.requestHash ?? requestHash('orders.place', normalizeLines(lines));
     return admission ? placeAsync(customerId, lines, options, hash) : placeSync(customerId, lines, options, hash);
   }

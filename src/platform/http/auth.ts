@@ -1,5 +1,6 @@
 /**
- * One authorization mechanism, declared per route: `config: { auth: 'public' | 'customer' | 'staff' }`.
+ * One authorization mechanism, declared per route: `config: { auth: 'public' | 'guest' | 'customer' | 'staff' }`.
+ * `guest`: a token is optional — checked when sent (a bad one is 401), else the caller is anonymous.
  * A route under /api that declares nothing requires a signed-in user. The token check itself is
  * the identity module's (passed in), so the platform knows no business rules.
  */
@@ -7,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 
 export type Role = 'customer' | 'staff';
-export type Access = 'public' | 'customer' | 'staff';
+export type Access = 'public' | 'guest' | 'customer' | 'staff';
 
 export interface AuthUser {
   id: string;
@@ -55,6 +56,7 @@ export function registerAuth(app: FastifyInstance, authenticate: Authenticator) 
     const access = requiredAccess(request);
     if (access === 'public') return;
     const token = bearerToken(request);
+    if (!token && access === 'guest') return;
     if (!token) throw new AppError('not_authenticated', 'Authentication credentials were not provided', { headers: { 'WWW-Authenticate': 'Bearer' } });
     request.user = await authenticate(token);
     if (access === 'staff' && request.user.role !== 'staff') throw new AppError('forbidden', 'Staff only');

@@ -87,7 +87,8 @@ export async function registerDocs(app: FastifyInstance) {
       const auth = (route.config as { auth?: string } | undefined)?.auth;
       const needsAuth = auth ? auth !== 'public' : url.startsWith('/api/');
       const transformed = { ...(schema ?? {}) } as Record<string, unknown>;
-      if (needsAuth) transformed['security'] = [{ bearer: [] }];
+      // A guest route takes a token or none (the empty requirement).
+      if (needsAuth) transformed['security'] = auth === 'guest' ? [{ bearer: [] }, {}] : [{ bearer: [] }];
       transformed['response'] = documentedResponses(transformed['response'] as Record<string, unknown> | undefined);
       // API paths are documented as the contract writes them, with the trailing slash (both
       // forms are served); a generated client then calls exactly the contract's paths.

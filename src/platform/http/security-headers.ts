@@ -30,8 +30,12 @@ export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, 
 export function registerSecurityHeaders(app: FastifyInstance, options: Readonly<HelmetOptions>) {
   const headers = helmetHeaders(options);
   // Set at the start of the request, like helmet does, so error answers carry them too.
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.headers(headers);
+    // API answers carry tokens (RFC 6749 §5.1 requires no-store on them) and personal data
+    // (profile, cart, orders): no cache, shared or the browser's own, may keep them. A route whose
+    // answer may be revalidated says so itself (the catalog's product pages: private, no-cache).
+    if (request.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
     done();
   });
 }

@@ -3,13 +3,25 @@ import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAjvFormats } from '@fastify/type-provider-typebox';
-import type { Config } from '../config.ts';
+import type { Config, TrustProxy } from '../config.ts';
 import { clientErrorHandler, frameworkErrors } from './problem.ts';
 import { validatorCompiler } from './validation.ts';
 
 registerAjvFormats();
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Fastify reads a bare number as "trust nothing" (it cannot check the immediate peer), so a hop
+ * count is given as proxy-addr's function: the socket's peer and the next hops−1 addresses
+ * appended to X-Forwarded-For are proxies; the address before them is the client. It holds only
+ * where the service is reachable through those proxies alone (on AWS: the tasks' security group
+ * admits the load balancer only), which docs/deploy-aws.md says.
+ */
+function proxyTrust(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return trust === 0 ? false : (_address, hop) => hop < trust;
+  return Array.isArray(trust) ? [...trust] : trust;
+}
 
 export function serverOptions(config: Config, logger: Logger): FastifyServerOptions {
   return {
@@ -25,7 +37,7 @@ export function serverOptions(config: Config, logger: Logger): FastifyServerOpti
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
     },
     bodyLimit: config.http.bodyLimitBytes,
-    trustProxy: config.http.trustProxy,
+    trustProxy: proxyTrust(config.http.trustProxy),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
     // While closing, app.ts answers new requests with a problem+json 503 (Fastify's own is plain JSON).

@@ -1,0 +1,122 @@
+/**
+ * Word search (migrations/0210_catalog_search.sql holds the schema). A query is normalized by the
+ * same SQL function as the products' words (unaccent, lower, split on anything not a letter or
+ * digit), and each of its words expands, through the dictionary's indexes, into the words it may
+ * mean:
+ *  - exact: the word itself and its singular/plural forms (`teas` → tea, `berry` → berries);
+ *  - prefix: dictionary words it begins (`gre` → green, greek, grey), the shortest first;
+ *  - typo: dictionary words within its typo budget (1 edit from 4 characters, 2 from 8), found
+ *    by trigram similarity and confirmed by levenshtein.
+ * A product matches when every query word meets one of its candidates (a GIN overlap per word).
+ * Its rank is the sum over the query words of the best way each matched: exact in the name 6, in
+ * the description 5, prefix 4/3, typo 2/1 — so exact beats prefix beats typo, name beats
+ * description, and a product matching more of the words in its name (or exactly) comes first.
+ */
+import { queryRows, sql, type Db } from '../../platform/db.ts';
+import type { SQL } from 'drizzle-orm';
+
+export interface SearchTerm {
+  exact: string[];
+  prefix: string[];
+  typo: string[];
+}
+
+/** One entry per distinct query word; none (a query of punctuation) matches nothing. */
+export type SearchTerms = SearchTerm[];
+
+/** More words than this add little but cost one index probe each. */
+const MAX_WORDS = 8;
+/** Candidates per query word: enough for a catalog's vocabulary, bounded for a one-letter prefix. */
+const PREFIX_CANDIDATES = 50;
+const TYPO_CANDIDATES = 20;
+/**
+ * Below pg_trgm's default 0.3 on purpose: one edit in a four-letter word leaves it sharing only a
+ * quarter of its trigrams (`gren`/`gran` 0.25), two edits in eight letters about a fifth.
+ */
+const TRIGRAM_THRESHOLD = '0.18';
+
+/** A text[] as one parameter (drizzle would spread a JS array into a list of parameters). */
+export function textArray(values: string[]): SQL {
+  const literal = `{${values.map((v) => `"${v.replace(/["\\]/g, (ch) => `\\${ch}`)}"`).join(',')}}`;
+  return sql`${literal}::text[]`;
+}
+
+/** Edits a word of this many characters may carry: 1 from 4 characters, 2 from 8 (numbers: none). */
+export function typoBudget(word: string): number {
+  if (/^[0-9]+$/.test(word)) return 0;
+  const length = [...word].length;
+  return length >= 8 ? 2 : length >= 4 ? 1 : 0;
+}
+
+/** The word with its English singular and plural forms (they count as exact matches). */
+export function inflections(word: string): string[] {
+  const forms = new Set([word]);
+  if (/^[0-9]+$/.test(word) || word.length < 2) return [...forms];
+  if (word.endsWith('ies') && word.length > 4) forms.add(`${word.slice(0, -3)}y`);
+  if (/(s|x|z|ch|sh|o)es$/.test(word)) forms.add(word.slice(0, -2));
+  if (word.endsWith('s') && !word.endsWith('ss')) forms.add(word.slice(0, -1));
+  if (!word.endsWith('s') || word.endsWith('ss')) {
+    if (/[^aeiou]y$/.test(word)) forms.add(`${word.slice(0, -1)}ies`);
+    else if (/(s|x|z|ch|sh|o)$/.test(word)) forms.add(`${word}es`);
+    forms.add(`${word}s`);
+  }
+  return [...forms];
+}
+
+/**
+ * Expands a query into its terms: one statement, in a transaction only so the trigram threshold
+ * can be set for it alone (SET LOCAL; pooled connections keep the default).
+ */
+export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
+  const rows = await db.transaction(async (tx) => {
+    await tx.execute(sql`select set_config('pg_trgm.similarity_threshold', ${TRIGRAM_THRESHOLD}, true)`);
+    // The prefix range (>= w, < w || U+10FFFF) rather than LIKE: a pattern built per row cannot
+    // use the index, a range on the "C"-collated key can.
+    return queryRows<{ word: string; prefixes: string[]; typos: string[] }>(
+      tx,
+      sql`select q.w as word,
+            array(select d.word from catalog.search_dictionary d
+                  where d.word > q.w collate "C" and d.word < (q.w || chr(1114111)) collate "C"
+                  order by length(d.word), d.word limit ${PREFIX_CANDIDATES}) as prefixes,
+            array(select d.word from catalog.search_dictionary d
+                  where q.budget > 0 and d.word % q.w and d.word <> q.w collate "C"
+                    and abs(length(d.word) - length(q.w)) <= q.budget and levenshtein(d.word, q.w) <= q.budget
+                  order by levenshtein(d.word, q.w), d.word limit ${TYPO_CANDIDATES}) as typos
+          from (select w, ord, case when w ~ '^[0-9]+$' then 0 when length(w) >= 8 then 2 when length(w) >= 4 then 1 else 0 end as budget
+                from unnest(catalog.search_words(${text})) with ordinality t(w, ord)
+                order by ord limit ${MAX_WORDS}) q
+          order by q.ord`,
+    );
+  });
+  return rows.map((row) => {
+    const exact = inflections(row.word);
+    const prefix = row.prefixes.filter((w) => !exact.includes(w));
+    const typo = row.typos.filter((w) => !exact.includes(w) && !prefix.includes(w));
+    return { exact, prefix, typo };
+  });
+}
+
+const allOf = (term: SearchTerm) => [...term.exact, ...term.prefix, ...term.typo];
+
+/** Every query word meets one of its candidates; served by products_search_words_idx. */
+export function searchCondition(terms: SearchTerms): SQL {
+  if (terms.length === 0) return sql`false`;
+  return sql.join(
+    terms.map((term) => sql`p.search_words && ${textArray(allOf(term))}`),
+    sql` and `,
+  );
+}
+
+/** The relevance of a matching product (higher is better); see the header for the weights. */
+export function rankExpression(terms: SearchTerms): SQL {
+  if (terms.length === 0) return sql`0`;
+  const score = (term: SearchTerm) => {
+    const e = textArray(term.exact);
+    const p = textArray(term.prefix);
+    const t = textArray(term.typo);
+    return sql`(case when p.name_words && ${e} then 6 when p.search_words && ${e} then 5
+      when p.name_words && ${p} then 4 when p.search_words && ${p} then 3
+      when p.name_words && ${t} then 2 else 1 end)`;
+  };
+  return sql`(${sql.join(terms.map(score), sql` + `)})`;
+}

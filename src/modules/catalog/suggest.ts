@@ -1,0 +1,38 @@
+/**
+ * Type-ahead (`GET suggest/?q=`): up to ten product names for what was typed so far, matched like
+ * a search (every word: exact, prefix, or within its typo budget). Called on every keystroke, so
+ * its work is bounded whatever the catalog's size: the best-ranked of the first 500 in-stock
+ * matches the index yields, not of every match (a search shows those). Cached like every catalog
+ * read, under the catalog version.
+ */
+import { queryRows, sql, type Db } from '../../platform/db.ts';
+import type { CatalogCache } from './cache.ts';
+import { renderEntry, type Rendered } from './present.ts';
+import type { SuggestionJson } from './schemas.ts';
+import { expandSearch, rankExpression, searchCondition, type SearchTerms } from './search.ts';
+
+const SUGGESTIONS = 10;
+const CANDIDATES = 500;
+
+async function suggestions(db: Db, terms: SearchTerms): Promise<SuggestionJson[]> {
+  return queryRows<SuggestionJson>(
+    db,
+    sql`select id, name from (
+          select p.id::text as id, p.name, ${rankExpression(terms)} as rank
+          from catalog.products p
+          where not p.archived and p.stock > 0 and ${searchCondition(terms)}
+          limit ${CANDIDATES}) m
+        order by rank desc, id limit ${SUGGESTIONS}`,
+  );
+}
+
+export async function suggest(cache: CatalogCache, typed: string): Promise<Rendered> {
+  // Spacing and case do not change the answer, so they share one entry.
+  const key = `suggest:${typed.trim().replace(/\s+/g, ' ').toLowerCase()}`;
+  const build = async () => {
+    const found = await cache.read(async (db) => suggestions(db, await expandSearch(db, typed)));
+    return { header: '', body: JSON.stringify(found) };
+  };
+  const { entry } = await cache.fetch(key, build, undefined);
+  return renderEntry(entry, undefined, false);
+}
