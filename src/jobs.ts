@@ -19,7 +19,10 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
     { name: 'orders.purge-idempotency-keys', everyMs: 10 * 60_000, run: () => services.orders.purgeExpiredIdempotencyKeys() },
     { name: 'identity.deliver-mail', everyMs: 1_000, run: () => services.identity.deliverMail() },
     { name: 'identity.purge-refresh-tokens', everyMs: 60 * 60_000, run: () => services.identity.purgeExpiredRefreshTokens() },
+    { name: 'webhooks.purge-old-events', everyMs: 60 * 60_000, run: () => services.webhooks.purgeOldEvents() },
   ];
+  // Webhook delivery runs all the time (a loop claiming due deliveries), not on a timer.
+  services.webhooks.startDelivery();
   // Flash-sale mode: the accepted-order consumer runs all the time; the reconciler at start and periodically.
   const { config, redis } = services;
   const consumer =
@@ -69,6 +72,7 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
       stopped = true;
       timers.forEach(clearInterval);
       await consumer?.stop();
+      await services.webhooks.stopDelivery();
       await Promise.allSettled([...running]);
     },
   };

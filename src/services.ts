@@ -13,6 +13,9 @@ import { createIdentityService } from './modules/identity/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
 import { createOrdersService } from './modules/orders/service.ts';
 import { createCartService } from './modules/cart/service.ts';
+import type { OrderEventSink } from './modules/orders/events.ts';
+import { orderMail } from './modules/orders/mails.ts';
+import { createWebhooksService } from './modules/webhooks/service.ts';
 import { heldUnitsOrNone } from './modules/catalog/holds.ts';
 import { createProductFacts } from './modules/catalog/product-facts.ts';
 import { createOrderHolds } from './modules/catalog/order-holds.ts';
@@ -69,8 +72,20 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     onStockWritten: (mirrors) => holdStore.commitMany([], mirrors),
   });
   const facts = createProductFacts({ primary: db.primary, kv });
+  const webhooks = createWebhooksService({ platform });
+  // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails.
+  const orderEventSinks: OrderEventSink[] = [
+    (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
+    async (tx, events) => {
+      for (const event of events) {
+        const compose = orderMail(event);
+        if (compose) await identity.queueCustomerMail(tx, event.order.customer, compose);
+      }
+    },
+  ];
   const orders = createOrdersService({
     platform,
+    eventSinks: orderEventSinks,
     facts,
     stock: { returnStock: catalog.returnStock },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
@@ -91,8 +106,10 @@ export async function createServices(config: Config, logger: Logger, overrides: 
     catalog,
     orders,
     cart,
+    webhooks,
     async close() {
       await orders.close();
+      webhooks.close();
       dependencies.close();
       mailer.close();
       await holdStore.close();

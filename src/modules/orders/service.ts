@@ -13,6 +13,7 @@ import { normalizeLines, type ReturnStock, type StockLine } from '../catalog/sto
 import { createIdempotency, requestHash, type IdempotentOutcome } from './idempotency.ts';
 import { hourlyStats } from './stats.ts';
 import { createOrderWriter, type WriteRequest } from './batch-writer.ts';
+import { orderEventsOf, type OrderEventSink } from './events.ts';
 import * as repo from './repo.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
 
@@ -25,6 +26,11 @@ export interface OrdersDeps {
   holds?: OrderHolds | undefined;
   /** Names and prices without a database read: flash-sale admission (ORDERS_MODE=async) needs them. */
   facts?: ProductFacts | undefined;
+  /**
+   * Consumers of the order events (webhooks, customer mails): the relay hands them each batch in
+   * the transaction that marks its records relayed, so an event is never dropped nor consumed twice.
+   */
+  eventSinks?: OrderEventSink[];
 }
 
 export interface PlaceOptions {
@@ -238,9 +244,10 @@ export function createOrdersService(deps: OrdersDeps) {
   }
 
   /**
-   * Publishes unpublished outbox records (to the Redis stream when Redis is configured) and marks
-   * them. At least once: a crash between publishing and the commit publishes a batch again, so
-   * consumers deduplicate on `outbox_id`.
+   * Publishes unpublished outbox records (to the Redis stream when Redis is configured), hands
+   * their events to the sinks and marks them, in one transaction. The stream is at least once (a
+   * crash between publishing and the commit publishes a batch again, so its readers deduplicate on
+   * `outbox_id`); the sinks write in the same transaction, so they get each event exactly once.
    */
   async function relayOutbox(): Promise<number> {
     let total = 0;
@@ -254,8 +261,11 @@ export function createOrdersService(deps: OrdersDeps) {
           const results = await pipeline.exec();
           const failed = results?.find(([error]) => error);
           if (failed) throw failed[0];
-        } else {
-          logger.info({ count: rows.length, topics: [...new Set(rows.map((r) => r.topic))] }, 'outbox records marked published (no Redis configured)');
+        }
+        const sinks = deps.eventSinks ?? [];
+        if (sinks.length > 0) {
+          const events = await orderEventsOf(tx, rows);
+          for (const sink of sinks) await sink(tx, events);
         }
         await repo.markPublished(tx, rows.map((r) => Number(r.id)));
         return rows.length;
