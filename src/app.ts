@@ -24,9 +24,8 @@ import { identityRoutes } from './modules/identity/routes.ts';
 import { catalogRoutes } from './modules/catalog/routes.ts';
 import { orderStatsRoutes, ordersRoutes } from './modules/orders/routes.ts';
 import { cartRoutes } from './modules/cart/routes.ts';
-import { OrderJson } from './modules/orders/schemas.ts';
-import { webhooksRoutes } from './modules/webhooks/routes.ts';
-import { webhooksDocument } from './modules/webhooks/schemas.ts';
+import { OrderJson } from './modules/orders/service.ts';
+import { webhooksDocument, webhooksRoutes } from './modules/webhooks/routes.ts';
 
 export async function buildApp(services: Services) {
   const { config, logger } = services;
@@ -69,7 +68,7 @@ export async function buildApp(services: Services) {
   registerOperations(app, [
     { name: 'database', check: () => services.db.ping() },
     ...(services.redis ? [{ name: 'redis', check: () => services.kv.ping() }] : []),
-  ]);
+  ], { token: config.http.metricsToken, production: config.production });
 
   await app.register(async (api) => identityRoutes(api, services.identity), { prefix: '/api/identity' });
   const guests = {

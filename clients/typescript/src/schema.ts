@@ -735,6 +735,7 @@ export interface paths {
                     max_price?: string;
                     /** @description Decimal with up to two places, e.g. "12.50" */
                     min_price?: string;
+                    /** @description At most 10000; deeper pages are read with cursor */
                     offset?: number;
                     /** @description Default: `relevance` with `search` (best first; needs `search`), else `created_at` */
                     ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at" | "relevance";
@@ -1303,6 +1304,7 @@ export interface paths {
                 query?: {
                     is_active?: boolean;
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                     search?: string;
                 };
@@ -2299,6 +2301,7 @@ export interface paths {
                     /** @description Staff: one customer's orders. A customer always sees only their own. */
                     customer?: string;
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                     status?: "pending" | "confirmed" | "shipped" | "cancelled";
                 };
@@ -2742,6 +2745,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                 };
                 header?: never;
@@ -3063,6 +3067,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                 };
                 header?: never;

@@ -17,6 +17,9 @@ import {
 } from './schemas.ts';
 import type { WebhooksService } from './service.ts';
 
+/** The webhooks document app.ts adds to the OpenAPI one (each event's data shape handed in by its owner). */
+export { webhooksDocument } from './schemas.ts';
+
 const staff = { auth: 'staff' } as const;
 const tags = ['webhooks'];
 
