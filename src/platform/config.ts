@@ -243,6 +243,8 @@ export function loadConfig(env: Env = {}) {
       metricsToken: metricsToken(r),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
+      /** JSON answers at least this long are sent br- or gzip-coded to clients that accept it. */
+      compressMinBytes: r.int('COMPRESSION_MIN_BYTES', 1024, 0, 100 * 1024 * 1024),
     },
     log: {
       level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),

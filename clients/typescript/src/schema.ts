@@ -3536,6 +3536,13 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Not modified (If-None-Match) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
             };
         };
         put?: never;
