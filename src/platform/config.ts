@@ -246,7 +246,11 @@ export function loadConfig(env: Env = {}) {
       /** JSON answers at least this long are sent br- or gzip-coded to clients that accept it. */
       compressMinBytes: r.int('COMPRESSION_MIN_BYTES', 1024, 0, 100 * 1024 * 1024),
     },
-    log: { level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info') },
+    log: {
+      level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
+      /** `auto`: readable lines on a terminal outside production, JSON otherwise (logger.ts). */
+      format: r.oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
+    },
     database: {
       url: databaseUrl,
       replicaUrls: r.urlList('DATABASE_REPLICA_URLS', ['postgres:', 'postgresql:']),

@@ -1,11 +1,17 @@
 /** OpenAPI 3 document generated from the route schemas, served at /openapi.json and /docs. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { Type } from 'typebox';
 import { PROBLEMS, type ProblemCode } from '../errors.ts';
+import { projectRoot } from '../paths.ts';
 import { representation, sendRepresentation, type Representation } from './compression.ts';
+
+/** package.json's version: the document's info.version and the index's, one number to release. */
+export const APP_VERSION: string = JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')).version;
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
@@ -72,7 +78,7 @@ export async function registerDocs(app: FastifyInstance, options: { compressMinB
       openapi: '3.1.0',
       info: {
         title: 'opply-commerce API',
-        version: '1.0.0',
+        version: APP_VERSION,
         description: 'Accounts, catalog, carts with live stock holds and orders. Errors are application/problem+json.',
       },
       components: {
@@ -119,5 +125,19 @@ export async function registerDocs(app: FastifyInstance, options: { compressMinB
       document ??= representation(Buffer.from(JSON.stringify(app.swagger())), options.compressMinBytes);
       return sendRepresentation(request, reply, document);
     },
+  );
+  // The root answers where things are instead of a 404, for a person or a client finding its way.
+  const Index = Type.Object({
+    name: Type.String(),
+    version: Type.String(),
+    docs: Type.String({ description: 'interactive API documentation' }),
+    openapi: Type.String({ description: 'the OpenAPI document' }),
+    console: Type.String({ description: 'the staff console' }),
+    health: Type.String({ description: 'readiness probe' }),
+  });
+  app.get(
+    '/',
+    { schema: { tags: ['operations'], summary: 'Where things are', response: { 200: Index } }, config: { auth: 'public' } },
+    async () => ({ name: 'opply-commerce', version: APP_VERSION, docs: '/docs', openapi: '/openapi.json', console: '/admin/', health: '/health/ready' }),
   );
 }
