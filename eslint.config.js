@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { moduleBoundaries } from './eslint.boundaries.js';
 
 export default tseslint.config(
   { ignores: ['**/dist/', 'node_modules/', 'infra/', 'data/', 'coverage/', 'console/dist/', 'console/node_modules/', 'artifacts/'] },
@@ -18,4 +19,5 @@ export default tseslint.config(
     files: ['scripts/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },
+  ...moduleBoundaries,
 );

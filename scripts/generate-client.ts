@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
-import { buildOpenApiDocument } from '../src/platform/http/openapi-document.ts';
+import { buildOpenApiDocument } from './openapi-document.ts';
 
 const root = new URL('../clients/typescript/', import.meta.url);
 const document = await buildOpenApiDocument();

@@ -3,7 +3,7 @@
  * or to stdout, without starting a server or touching any database.
  */
 import { writeFile } from 'node:fs/promises';
-import { buildOpenApiDocument } from '../src/platform/http/openapi-document.ts';
+import { buildOpenApiDocument } from './openapi-document.ts';
 
 const target = process.argv[2];
 const text = `${JSON.stringify(await buildOpenApiDocument(), null, 2)}\n`;

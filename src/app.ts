@@ -24,6 +24,8 @@ import { identityRoutes } from './modules/identity/routes.ts';
 import { catalogRoutes } from './modules/catalog/routes.ts';
 import { orderStatsRoutes, ordersRoutes } from './modules/orders/routes.ts';
 import { cartRoutes } from './modules/cart/routes.ts';
+import { OrderJson } from './modules/orders/service.ts';
+import { webhooksDocument, webhooksRoutes } from './modules/webhooks/routes.ts';
 
 export async function buildApp(services: Services) {
   const { config, logger } = services;
@@ -59,7 +61,9 @@ export async function buildApp(services: Services) {
   }
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
-  await registerDocs(app);
+  await registerDocs(app, {
+    webhooks: webhooksDocument({ 'order.created': OrderJson, 'order.confirmed': OrderJson, 'order.cancelled': OrderJson, 'order.shipped': OrderJson }),
+  });
   await registerConsole(app, path.join(projectRoot(), 'console', 'dist'));
   registerOperations(app, [
     { name: 'database', check: () => services.db.ping() },
@@ -75,6 +79,7 @@ export async function buildApp(services: Services) {
   await app.register(async (api) => ordersRoutes(api, services.orders), { prefix: '/api/orders/orders' });
   await app.register(async (api) => cartRoutes(api, services.cart), { prefix: '/api/cart' });
   await app.register(async (api) => orderStatsRoutes(api, services.orders), { prefix: '/api/orders/stats' });
+  await app.register(async (api) => webhooksRoutes(api, services.webhooks), { prefix: '/api/webhooks' });
 
   return app;
 }

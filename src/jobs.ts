@@ -3,8 +3,6 @@
  * Redis, one process) the API runs them itself (RUN_JOBS_IN_API). Each job runs on its own
  * interval, never overlapping itself; a failed run is logged and tried again at the next tick.
  */
-import { createAsyncReconciler } from './modules/orders/async-reconciler.ts';
-import { createAsyncWorker } from './modules/orders/async-worker.ts';
 import type { Services } from './services.ts';
 
 interface Job {
@@ -19,22 +17,16 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
     { name: 'orders.purge-idempotency-keys', everyMs: 10 * 60_000, run: () => services.orders.purgeExpiredIdempotencyKeys() },
     { name: 'identity.deliver-mail', everyMs: 1_000, run: () => services.identity.deliverMail() },
     { name: 'identity.purge-refresh-tokens', everyMs: 60 * 60_000, run: () => services.identity.purgeExpiredRefreshTokens() },
+    { name: 'webhooks.purge-old-events', everyMs: 60 * 60_000, run: () => services.webhooks.purgeOldEvents() },
   ];
+  // Webhook delivery runs all the time (a loop claiming due deliveries), not on a timer.
+  services.webhooks.startDelivery();
   // Flash-sale mode: the accepted-order consumer runs all the time; the reconciler at start and periodically.
-  const { config, redis } = services;
-  const consumer =
-    config.orders.mode === 'async' && redis
-      ? createAsyncWorker({
-          redis,
-          primary: services.db.primary,
-          logger: services.logger,
-          write: services.orders.write,
-          claimIdleMs: config.orders.claimIdleMs,
-          maxDeliveries: config.orders.maxDeliveries,
-        })
-      : undefined;
-  if (consumer && redis) {
-    const reconciler = createAsyncReconciler({ redis, primary: services.db.primary });
+  const { config } = services;
+  const flashSale = services.orders.flashSale;
+  const consumer = flashSale?.worker();
+  if (consumer && flashSale) {
+    const reconciler = flashSale.reconciler();
     const reconcile = async () => {
       await reconciler.reconcile();
       await reconciler.pruneConsumers(10 * config.orders.claimIdleMs, consumer.consumer);
@@ -69,6 +61,7 @@ export function startJobs(services: Services): { stop(): Promise<void> } {
       stopped = true;
       timers.forEach(clearInterval);
       await consumer?.stop();
+      await services.webhooks.stopDelivery();
       await Promise.allSettled([...running]);
     },
   };

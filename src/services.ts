@@ -10,14 +10,11 @@ import { createMailer } from './platform/mail.ts';
 import { createMemoryStore, createRedisClient, createRedisStore, waitForRedis, type RedisClient } from './platform/kv.ts';
 import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
+import { createInventoryService } from './modules/inventory/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
-import { createOrdersService } from './modules/orders/service.ts';
+import { createOrdersService, orderMail, type OrderEventSink } from './modules/orders/service.ts';
 import { createCartService } from './modules/cart/service.ts';
-import { heldUnitsOrNone } from './modules/catalog/holds.ts';
-import { createProductFacts } from './modules/catalog/product-facts.ts';
-import { createOrderHolds } from './modules/catalog/order-holds.ts';
-import { createMemoryHoldStore } from './modules/catalog/holds-memory.ts';
-import { createRedisHoldStore } from './modules/catalog/holds-redis.ts';
+import { createWebhooksService } from './modules/webhooks/service.ts';
 
 export interface ServiceOverrides {
   /** An already-open database (tests hand in a freshly migrated copy). */
@@ -60,42 +57,43 @@ export async function createServices(config: Config, logger: Logger, overrides: 
 
   const mailer = createMailer(config, logger);
   const identity = createIdentityService({ platform, mailer });
-  // Stock holds (carts, and every order for the moment it is written): Redis when configured.
-  const holdStore = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
-  const catalog = createCatalogService({
-    platform,
-    heldUnits: heldUnitsOrNone(holdStore, logger),
-    // Staff stock changes move the mirror at once, so carts trusting it see them.
-    onStockWritten: (mirrors) => holdStore.commitMany([], mirrors),
-  });
-  const facts = createProductFacts({ primary: db.primary, kv });
+  // Units (stock, holds, the Redis mirror): the one owner, handed to catalog, orders and cart.
+  const inventory = createInventoryService({ platform });
+  const catalog = createCatalogService({ platform, inventory });
+  const webhooks = createWebhooksService({ platform });
+  // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails.
+  const orderEventSinks: OrderEventSink[] = [
+    (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
+    async (tx, events) => {
+      for (const event of events) {
+        const compose = orderMail(event);
+        if (compose) await identity.queueCustomerMail(tx, event.order.customer, compose);
+      }
+    },
+  ];
   const orders = createOrdersService({
     platform,
-    facts,
-    stock: { returnStock: catalog.returnStock },
+    inventory,
+    eventSinks: orderEventSinks,
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
-    holds: createOrderHolds({
-      store: holdStore,
-      primary: db.primary,
-      logger,
-      cartTtlSeconds: config.cart.ttlSeconds,
-      mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
-    }),
   });
-  const cart = createCartService({ platform, holds: holdStore, facts, orders });
+  const cart = createCartService({ platform, inventory, orders });
 
   return {
     ...platform,
     identity,
+    inventory,
     catalog,
     orders,
     cart,
+    webhooks,
     async close() {
       await orders.close();
+      webhooks.close();
       dependencies.close();
       mailer.close();
-      await holdStore.close();
+      await inventory.close();
       await kv.close();
       await db.close();
     },

@@ -140,7 +140,7 @@ export class Data extends Construct {
     acknowledge(
       redisAuthSecret,
       'AwsSolutions-SMG4',
-      'AWS provides no rotation function for ElastiCache AUTH tokens, and the token is also in the replication group\'s template (a dynamic reference): a rotation outside CloudFormation would be undone by the next deploy. It is reachable only from the app security groups in the isolated subnets, over TLS; rotating it by hand is in docs/deploy-aws.md §15.',
+      'AWS provides no rotation function for ElastiCache AUTH tokens: a change is ElastiCache\'s two-step ROTATE/SET with the services restarted in between, done by hand (docs/deploy-aws.md §15). The token is reachable only from the app security groups in the isolated subnets, over TLS.',
     );
     const subnetGroup = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
       description: 'opply-commerce Redis: isolated data subnets',

@@ -49,7 +49,7 @@ export class OrderStore extends Construct {
     acknowledge(
       this.passwordSecret,
       'AwsSolutions-SMG4',
-      'AWS provides no rotation function for MemoryDB ACL passwords, and the password is also in the user\'s template (a dynamic reference): a rotation outside CloudFormation would be undone by the next deploy. Reachable only from the app security groups in the isolated subnets, over TLS; rotating it by hand is in docs/deploy-aws.md §15.',
+      'AWS provides no rotation function for MemoryDB ACL passwords: a change gives the user a second password, restarts the services, then drops the first, done by hand (docs/deploy-aws.md §15). Reachable only from the app security groups in the isolated subnets, over TLS.',
     );
     const user = new memorydb.CfnUser(this, 'User', {
       userName: this.userName,

@@ -211,6 +211,7 @@ export function loadConfig(env: Env = {}) {
     r.problems.push('ADMIN_PASSWORD must be at least 12 characters in production');
   }
 
+  const webhookSchedule = retrySchedule(r, 'WEBHOOK_RETRY_SCHEDULE_SECONDS', DEFAULT_WEBHOOK_RETRY_SCHEDULE);
   const loginMaxFailures = r.int('LOGIN_MAX_FAILURES', 5, 1, 1000);
   const config = {
     nodeEnv,
@@ -311,6 +312,19 @@ export function loadConfig(env: Env = {}) {
       /** Every answer of POST password-reset/ takes at least this long, account or not. */
       minResponseMs: r.int('PASSWORD_RESET_MIN_RESPONSE_MS', 250, 0, 10_000),
     },
+    webhooks: {
+      /** Targets on loopback, private, link-local or metadata addresses: refused in production unless set. */
+      allowPrivateTargets: r.bool('WEBHOOK_ALLOW_PRIVATE_TARGETS', !production),
+      /** Seconds before each retry of a failed delivery (±20 % jitter); after the last, the delivery fails for good. */
+      retryScheduleSeconds: webhookSchedule,
+      /** A subscription whose deliveries have failed this long without a success, or this many times in a row, is disabled. */
+      disableAfterSeconds: r.int('WEBHOOK_DISABLE_AFTER_SECONDS', 86_400, 0, 30 * 86_400),
+      disableAfterFailures: r.int('WEBHOOK_DISABLE_AFTER_FAILURES', 100, 1, 100_000),
+      /** A receiver's whole answer (connect to last byte) must come within this. */
+      timeoutMs: r.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+      /** Requests in flight to one subscription, per worker. */
+      concurrency: r.int('WEBHOOK_CONCURRENCY', 4, 1, 100),
+    },
     orders: {
       idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
       /** Most orders the batching writer puts in one transaction. */
@@ -329,6 +343,20 @@ export function loadConfig(env: Env = {}) {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+/** About a day in all: early steps short, so a receiver back from a short outage gets its events within seconds. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14_400, 21_600, 36_000];
+
+function retrySchedule(r: ReturnType<typeof reader>, name: string, fallback: number[]): number[] {
+  const value = r.raw(name);
+  if (value === undefined) return fallback;
+  const steps = value.split(',').map((s) => Number(s.trim()));
+  if (steps.length === 0 || steps.some((n) => !Number.isFinite(n) || n <= 0 || n > 7 * 86_400)) {
+    r.problems.push(`${name} must be a comma-separated list of seconds, each above 0 and at most 604800 (got "${value}")`);
+    return fallback;
+  }
+  return steps;
 }
 
 function databaseDeadlines(r: ReturnType<typeof reader>) {

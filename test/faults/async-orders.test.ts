@@ -12,8 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
-import { createAsyncReconciler } from '../../src/modules/orders/async-reconciler.ts';
-import { createAsyncWorker, type AsyncWorker } from '../../src/modules/orders/async-worker.ts';
+import { createAsyncReconciler } from '../../src/modules/orders/flash-sale/reconciler.ts';
+import { createAsyncWorker, type AsyncWorker } from '../../src/modules/orders/flash-sale/worker.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createDatabase, queryRows, sql, type Database } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
@@ -64,8 +64,8 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
     services,
     prefix,
     worker: () =>
-      createAsyncWorker({ redis: services.redis!, primary: services.db.primary, logger: services.logger, write: services.orders.write, claimIdleMs: 1000 }),
-    loadMirror: (id: string) => createAsyncReconciler({ redis: services.redis!, primary: services.db.primary }).reconcile([id]),
+      createAsyncWorker({ redis: services.redis!, primary: services.db.primary, inventory: services.inventory, logger: services.logger, write: services.orders.write, claimIdleMs: 1000 }),
+    loadMirror: (id: string) => createAsyncReconciler({ redis: services.redis!, inventory: services.inventory }).reconcile([id]),
     async close() {
       await app.close();
       await services.close();

@@ -66,6 +66,16 @@ async function category(): Promise<string> {
   await t.services.catalog.createCategory({ slug, name: slug });
   return slug;
 }
+/** A subscription (to a port nothing listens on: the matrix never runs the delivery loop). */
+const subscription = async () => (await t.services.webhooks.createSubscription({ url: 'http://127.0.0.1:9/hook', events: ['order.created'] })).id;
+/** A subscription with one delivery in its log: an order, relayed. */
+async function deliveryOf(): Promise<{ sub: string; delivery: string }> {
+  const sub = await subscription();
+  await orderOfA();
+  await t.services.orders.relayOutbox();
+  const page = await t.services.webhooks.listDeliveries(sub, 1, 0);
+  return { sub, delivery: page.results[0]!.id };
+}
 const freshCustomer = async () => (await createUser(t)).id;
 const newAccount = () => {
   const username = `u${randomUUID().slice(0, 12)}`;
@@ -172,6 +182,22 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'POST /api/orders/orders/:id/cancel': { access: 'customer', ok: 200, ownedByA: 'staff-too', send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/cancel/` }) },
   'GET /api/orders/stats/hourly': { access: 'staff', ok: 200, send: () => ({ url: '/api/orders/stats/hourly/' }) },
   'POST /api/orders/orders/:id/ship': { access: 'staff', ok: 200, send: async () => ({ url: `/api/orders/orders/${await orderOfA()}/ship/` }) },
+
+  'GET /api/webhooks/subscriptions': { access: 'staff', ok: 200, send: () => ({ url: '/api/webhooks/subscriptions/' }) },
+  'POST /api/webhooks/subscriptions': { access: 'staff', ok: 201, send: () => ({ url: '/api/webhooks/subscriptions/', payload: { url: 'https://hooks.example.com/in', events: ['*'] } }) },
+  'GET /api/webhooks/subscriptions/:id': { access: 'staff', ok: 200, send: async () => ({ url: `/api/webhooks/subscriptions/${await subscription()}/` }) },
+  'PATCH /api/webhooks/subscriptions/:id': { access: 'staff', ok: 200, send: async () => ({ url: `/api/webhooks/subscriptions/${await subscription()}/`, payload: { enabled: false } }) },
+  'DELETE /api/webhooks/subscriptions/:id': { access: 'staff', ok: 204, send: async () => ({ url: `/api/webhooks/subscriptions/${await subscription()}/` }) },
+  'POST /api/webhooks/subscriptions/:id/rotate-secret': { access: 'staff', ok: 200, send: async () => ({ url: `/api/webhooks/subscriptions/${await subscription()}/rotate-secret/` }) },
+  'GET /api/webhooks/subscriptions/:id/deliveries': { access: 'staff', ok: 200, send: async () => ({ url: `/api/webhooks/subscriptions/${await subscription()}/deliveries/` }) },
+  'POST /api/webhooks/subscriptions/:id/deliveries/:delivery_id/redeliver': {
+    access: 'staff',
+    ok: 202,
+    send: async () => {
+      const { sub, delivery } = await deliveryOf();
+      return { url: `/api/webhooks/subscriptions/${sub}/deliveries/${delivery}/redeliver/` };
+    },
+  },
 };
 
 /** The documented answer of one cell. */

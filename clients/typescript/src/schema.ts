@@ -2666,6 +2666,528 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/subscriptions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            count?: number;
+                            next: string | null;
+                            previous: string | null;
+                            results: {
+                                /** Format: date-time */
+                                created_at: string;
+                                description: string;
+                                /** @description why the service disabled it (failing deliveries); null when enabled or disabled by staff */
+                                disabled_reason: string | null;
+                                enabled: boolean;
+                                events: string[];
+                                id: string;
+                                /** @description the newest finished attempt (health at a glance); null before the first */
+                                last_delivery: {
+                                    /** Format: date-time */
+                                    created_at: string;
+                                    response_status: number | null;
+                                    status: string;
+                                } | null;
+                                url: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        description?: string;
+                        enabled?: boolean;
+                        /** @description event types, or ["*"] for all */
+                        events: ("order.created" | "order.confirmed" | "order.cancelled" | "order.shipped" | "inventory.low_stock" | "product.updated" | "*")[];
+                        /** @description http(s) URL the events are POSTed to */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            created_at: string;
+                            description: string;
+                            /** @description why the service disabled it (failing deliveries); null when enabled or disabled by staff */
+                            disabled_reason: string | null;
+                            enabled: boolean;
+                            events: string[];
+                            id: string;
+                            /** @description the newest finished attempt (health at a glance); null before the first */
+                            last_delivery: {
+                                /** Format: date-time */
+                                created_at: string;
+                                response_status: number | null;
+                                status: string;
+                            } | null;
+                            /** @description signing secret (Standard Webhooks): shown only here */
+                            secret: string;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            created_at: string;
+                            description: string;
+                            /** @description why the service disabled it (failing deliveries); null when enabled or disabled by staff */
+                            disabled_reason: string | null;
+                            enabled: boolean;
+                            events: string[];
+                            id: string;
+                            /** @description the newest finished attempt (health at a glance); null before the first */
+                            last_delivery: {
+                                /** Format: date-time */
+                                created_at: string;
+                                response_status: number | null;
+                                status: string;
+                            } | null;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description deleted, with its pending deliveries and log */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        description?: string;
+                        enabled?: boolean;
+                        /** @description event types, or ["*"] for all */
+                        events?: ("order.created" | "order.confirmed" | "order.cancelled" | "order.shipped" | "inventory.low_stock" | "product.updated" | "*")[];
+                        /** @description http(s) URL the events are POSTed to */
+                        url?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            created_at: string;
+                            description: string;
+                            /** @description why the service disabled it (failing deliveries); null when enabled or disabled by staff */
+                            disabled_reason: string | null;
+                            enabled: boolean;
+                            events: string[];
+                            id: string;
+                            /** @description the newest finished attempt (health at a glance); null before the first */
+                            last_delivery: {
+                                /** Format: date-time */
+                                created_at: string;
+                                response_status: number | null;
+                                status: string;
+                            } | null;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}/deliveries/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            count?: number;
+                            next: string | null;
+                            previous: string | null;
+                            results: {
+                                attempt: number;
+                                /** Format: date-time */
+                                created_at: string;
+                                duration_ms: number | null;
+                                error: string | null;
+                                /** @description the webhook-id header: the same for every attempt of one event */
+                                event_id: string;
+                                id: string;
+                                /** Format: date-time */
+                                next_attempt_at: string;
+                                /** @description the start of the answer body, at most 1 KiB */
+                                response_excerpt: string | null;
+                                response_status: number | null;
+                                status: "pending" | "sending" | "succeeded" | "failed";
+                                type: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}/deliveries/{delivery_id}/redeliver/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    delivery_id: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description queued: sent again with the same webhook-id */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the new attempt (in the delivery log) */
+                            id: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}/rotate-secret/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description until then the old secret signs too
+                             */
+                            previous_secret_expires_at: string;
+                            /** @description signing secret (Standard Webhooks): shown only here */
+                            secret: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -2955,7 +3477,272 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "order.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** order.cancelled event */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description the event id: the same on every attempt; deduplicate by it */
+                    "webhook-id": string;
+                    /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two during a secret rotation */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        data: {
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            customer: string;
+                            id: string;
+                            order_items: {
+                                line_total: string;
+                                name: string;
+                                price: string;
+                                product: string;
+                                quantity: number;
+                            }[];
+                            status: "pending" | "confirmed" | "shipped" | "cancelled";
+                            total: string;
+                        };
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @constant */
+                        type: "order.cancelled";
+                    };
+                };
+            };
+            responses: {
+                /** @description received; anything else (or no answer within the timeout) is retried */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.confirmed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** order.confirmed event */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description the event id: the same on every attempt; deduplicate by it */
+                    "webhook-id": string;
+                    /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two during a secret rotation */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        data: {
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            customer: string;
+                            id: string;
+                            order_items: {
+                                line_total: string;
+                                name: string;
+                                price: string;
+                                product: string;
+                                quantity: number;
+                            }[];
+                            status: "pending" | "confirmed" | "shipped" | "cancelled";
+                            total: string;
+                        };
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @constant */
+                        type: "order.confirmed";
+                    };
+                };
+            };
+            responses: {
+                /** @description received; anything else (or no answer within the timeout) is retried */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** order.created event */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description the event id: the same on every attempt; deduplicate by it */
+                    "webhook-id": string;
+                    /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two during a secret rotation */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        data: {
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            customer: string;
+                            id: string;
+                            order_items: {
+                                line_total: string;
+                                name: string;
+                                price: string;
+                                product: string;
+                                quantity: number;
+                            }[];
+                            status: "pending" | "confirmed" | "shipped" | "cancelled";
+                            total: string;
+                        };
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @constant */
+                        type: "order.created";
+                    };
+                };
+            };
+            responses: {
+                /** @description received; anything else (or no answer within the timeout) is retried */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "order.shipped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** order.shipped event */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description the event id: the same on every attempt; deduplicate by it */
+                    "webhook-id": string;
+                    /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two during a secret rotation */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        data: {
+                            cancel_reason: "customer" | "staff" | "out_of_stock" | "unprocessable" | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            customer: string;
+                            id: string;
+                            order_items: {
+                                line_total: string;
+                                name: string;
+                                price: string;
+                                product: string;
+                                quantity: number;
+                            }[];
+                            status: "pending" | "confirmed" | "shipped" | "cancelled";
+                            total: string;
+                        };
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @constant */
+                        type: "order.shipped";
+                    };
+                };
+            };
+            responses: {
+                /** @description received; anything else (or no answer within the timeout) is retried */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description Problem details (application/problem+json) */

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { currentUser } from '../../platform/http/auth.ts';
-import { sendPlaced } from '../orders/routes.ts';
-import { IdempotencyHeaders, OrderJson, PendingOrder } from '../orders/schemas.ts';
+import { sendPlaced } from '../../platform/http/placed.ts';
+import { IdempotencyHeaders, OrderJson, PendingOrder } from '../orders/service.ts';
 import { CartItemParams, CartJson, SetItemBody } from './schemas.ts';
 import type { CartService } from './service.ts';
 

@@ -11,17 +11,15 @@
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
-import { cartHolder, insufficientStock, type HoldLine, type HoldResult, type HoldStore, type Holding } from '../catalog/holds.ts';
-import type { ProductFacts } from '../catalog/product-facts.ts';
+import type { HoldLine, HoldResult, Holding, InventoryService } from '../inventory/service.ts';
 import type { OrdersService } from '../orders/service.ts';
 import { createCartLifetime } from './lifetime.ts';
 import { presentCart, type CartJson, type CartLine } from './schemas.ts';
 
 export interface CartDeps {
   platform: Platform;
-  holds: HoldStore;
-  /** Names, current prices and archived flags (catalog/product-facts.ts). */
-  facts: ProductFacts;
+  /** Cart lines are inventory's holds; names, current prices and archived flags are its product facts. */
+  inventory: Pick<InventoryService, 'cartHolder' | 'setHolds' | 'holdsOf' | 'release' | 'insufficientStock' | 'facts'>;
   orders: Pick<OrdersService, 'placeOrder' | 'requestHash'>;
 }
 
@@ -42,7 +40,8 @@ const CHECKOUT_LEASE_SECONDS = 30;
 const KNOWN_HOLDERS = 10_000;
 
 export function createCartService(deps: CartDeps) {
-  const { holds, facts, orders } = deps;
+  const { inventory: holds, orders } = deps;
+  const { facts, cartHolder, insufficientStock } = holds;
   const { config, logger, kv } = deps.platform;
   const lifetime = createCartLifetime(kv, config.cart);
   const mirrorMaxAgeMs = config.catalog.mirrorMaxAgeSeconds * 1000;

@@ -191,9 +191,12 @@ describe('live quantities', () => {
     const calls: string[][] = [];
     const catalog = createCatalogService({
       platform: t.services,
-      heldUnits: async (ids) => {
-        calls.push(ids);
-        return new Map([...held].filter(([id]) => ids.includes(id)));
+      inventory: {
+        ...t.services.inventory,
+        heldUnits: async (ids: string[]) => {
+          calls.push(ids);
+          return new Map([...held].filter(([id]) => ids.includes(id)));
+        },
       },
     });
     const query = { category: slug };

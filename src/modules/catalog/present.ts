@@ -7,15 +7,9 @@ import { formatMoney } from '../../platform/money.ts';
 import type { CachedEntry, ReadyEntry } from './cache.ts';
 import type { ProductRow } from './repo.ts';
 import type { InventoryJson, ProductJson } from './schemas.ts';
+import type { HeldUnits } from '../inventory/service.ts';
 
-/** Units held in live carts per product id (absent ids hold nothing). Provided by the cart's hold store. */
-export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>) & {
-  /**
-   * The same held units plus a key-value counter (the catalog version) in one store command, when
-   * the hold store shares the key-value store's Redis; throws instead of degrading.
-   */
-  withCounter?: (productIds: string[], counterKey: string) => Promise<{ counter: string; held: Map<string, number> }>;
-};
+export type { HeldUnits };
 
 /** Serialized JSON (sent as is) and its entity tag. */
 export interface Rendered {

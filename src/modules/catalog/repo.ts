@@ -140,59 +140,32 @@ export interface ProductValues {
   name: string;
   description: string;
   priceCents: number;
-  stock: number;
   categoryId: string | null;
 }
 
+/** A new product without stock (0 by default): inventory sets it in the same transaction. */
 export async function insertProduct(db: Db, id: string, values: ProductValues): Promise<void> {
-  await db.execute(sql`insert into catalog.products (id, name, description, price_cents, stock, category_id)
-    values (${id}::uuid, ${values.name}, ${values.description}, ${values.priceCents}, ${values.stock}, ${values.categoryId}::uuid)`);
+  await db.execute(sql`insert into catalog.products (id, name, description, price_cents, category_id)
+    values (${id}::uuid, ${values.name}, ${values.description}, ${values.priceCents}, ${values.categoryId}::uuid)`);
 }
 
 /**
- * Updates the given fields of a live product. A new stock is written only when it covers the
- * units held in carts (`minStock`), in the same statement, so a check and a write cannot drift.
- * Returns 'missing' for an unknown or archived product, 'below_held' when the stock guard failed.
+ * Updates the given fields of a live product (never its stock: inventory writes that). Returns
+ * 'missing' for an unknown or archived product.
  */
-export async function updateProduct(
-  db: Db,
-  id: string,
-  values: Partial<ProductValues>,
-  minStock = 0,
-): Promise<'ok' | 'missing' | 'below_held'> {
+export async function updateProduct(db: Db, id: string, values: Partial<ProductValues>): Promise<'ok' | 'missing'> {
   const sets: SQL[] = [sql`version = version + 1`, sql`updated_at = now()`];
   if (values.name !== undefined) sets.push(sql`name = ${values.name}`);
   if (values.description !== undefined) sets.push(sql`description = ${values.description}`);
   if (values.priceCents !== undefined) sets.push(sql`price_cents = ${values.priceCents}`);
   if (values.categoryId !== undefined) sets.push(sql`category_id = ${values.categoryId}::uuid`);
-  if (values.stock !== undefined) sets.push(sql`stock = ${values.stock}`);
-  const guard = values.stock !== undefined ? sql` and ${values.stock}::int >= ${minStock}::int` : sql``;
   const rows = await queryRows<{ id: string }>(
     db,
-    sql`update catalog.products set ${sql.join(sets, sql`, `)} where id = ${id}::uuid and not archived${guard} returning id`,
+    sql`update catalog.products set ${sql.join(sets, sql`, `)} where id = ${id}::uuid and not archived returning id`,
   );
-  if (rows.length > 0) return 'ok';
-  return (await isLive(db, id)) ? 'below_held' : 'missing';
+  return rows.length > 0 ? 'ok' : 'missing';
 }
 
-/**
- * Restock or write-off in one conditional update: the new stock may not go below zero nor below
- * the units held in carts (`minStock`). Never read-modify-write.
- */
-export async function adjustStock(db: Db, id: string, delta: number, minStock: number): Promise<'ok' | 'missing' | 'below_held'> {
-  const rows = await queryRows<{ id: string }>(
-    db,
-    sql`update catalog.products set stock = stock + ${delta}, version = version + 1, updated_at = now()
-        where id = ${id}::uuid and not archived and stock + ${delta} >= greatest(${minStock}::int, 0) returning id`,
-  );
-  if (rows.length > 0) return 'ok';
-  return (await isLive(db, id)) ? 'below_held' : 'missing';
-}
-
-async function isLive(db: Db, id: string): Promise<boolean> {
-  const rows = await queryRows<{ id: string }>(db, sql`select id from catalog.products where id = ${id}::uuid and not archived`);
-  return rows.length > 0;
-}
 
 export async function archiveProduct(db: Db, id: string): Promise<boolean> {
   const rows = await queryRows<{ id: string }>(

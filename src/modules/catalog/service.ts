@@ -10,20 +10,17 @@ import { parseMoney } from '../../platform/money.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createCatalogCache } from './cache.ts';
 import { listProducts, type ListRequest } from './list.ts';
-import { presentInventory, presentProduct, productEntry, renderEntry, type HeldUnits, type Rendered } from './present.ts';
+import { presentInventory, presentProduct, productEntry, renderEntry, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
-import type { StockMirror } from './holds.ts';
+import type { InventoryService, StockChange, StockMirror } from '../inventory/service.ts';
 import { seedCatalog } from './seed.ts';
 import { suggest } from './suggest.ts';
-import { returnStock } from './stock.ts';
 
 export interface CatalogDeps {
   platform: Platform;
-  /** Units held in live carts (the cart's hold store); absent: nothing is held. */
-  heldUnits?: HeldUnits | undefined;
-  /** After a committed stock change: the hold store's mirror moves forward (holds.ts). */
-  onStockWritten?: ((mirrors: StockMirror[]) => Promise<void>) | undefined;
+  /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'adjustStock' | 'stockCommitted'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -31,7 +28,9 @@ const DEMO_PRODUCTS = 300;
 export function createCatalogService(deps: CatalogDeps) {
   const { db, logger } = deps.platform;
   const cache = createCatalogCache(deps.platform);
-  const heldOf = async (id: string): Promise<number> => (deps.heldUnits ? ((await deps.heldUnits([id])).get(id) ?? 0) : 0);
+  const { inventory } = deps;
+  const heldUnits = inventory.heldUnits;
+  const heldOf = async (id: string): Promise<number> => (await heldUnits([id])).get(id) ?? 0;
 
   /** Runs a staff write between the two version moves (see cache.ts). */
   async function write<T>(fn: () => Promise<T>): Promise<T> {
@@ -63,32 +62,23 @@ export function createCatalogService(deps: CatalogDeps) {
     return category.id;
   }
 
-  async function stockWritten(mirrors: StockMirror[]): Promise<void> {
-    try {
-      await deps.onStockWritten?.(mirrors);
-    } catch (error) {
-      // Committed already; a mirror left behind is re-read once it ages out (STOCK_MIRROR_MAX_AGE_SECONDS).
-      logger.warn(briefly(error), 'stock mirror not moved after a stock change');
-    }
-  }
-
   /** The product as the primary has it now; `stockChanged`: the mirror is moved to it too. */
   async function answer(id: string, stockChanged = false): Promise<ProductJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
-    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
+    if (stockChanged) await inventory.stockCommitted([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentProduct(row, await heldOf(id));
   }
 
   /** On the primary: staff read their own stock change at once. */
-  async function inventory(id: string, stockChanged = false): Promise<InventoryJson> {
+  async function inventoryView(id: string, stockChanged = false): Promise<InventoryJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
-    if (stockChanged) await stockWritten([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
+    if (stockChanged) await inventory.stockCommitted([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentInventory(row, await heldOf(id));
   }
 
-  function stockRefused(outcome: 'ok' | 'missing' | 'below_held', held: number) {
+  function stockRefused(outcome: StockChange, held: number) {
     if (outcome === 'missing') throw notFound('Product');
     if (outcome === 'below_held') {
       throw new AppError('conflict', held > 0 ? `Stock cannot go below the ${held} units held in carts` : 'Stock cannot go below zero');
@@ -100,26 +90,32 @@ export function createCatalogService(deps: CatalogDeps) {
       name: body.name,
       description: body.description,
       priceCents: body.price === undefined ? undefined : parseMoney(body.price),
-      stock: body.quantity,
     };
     const category = await categoryId(body.category);
     if (category !== undefined) values.categoryId = category;
-    const held = body.quantity === undefined ? 0 : await heldOf(id);
-    const outcome = await write(() => withFkCheck(() => repo.updateProduct(db.primary, id, values, held)));
+    const quantity = body.quantity;
+    const held = quantity === undefined ? 0 : await heldOf(id);
+    // A new stock and the other fields in one transaction: a stock refused (below held) changes nothing.
+    const outcome = await write(() =>
+      withFkCheck(() =>
+        db.primary.transaction(async (tx) => {
+          if (quantity !== undefined) {
+            const stock = await inventory.setStock(tx, id, quantity, held);
+            if (stock.outcome !== 'ok') return stock.outcome;
+          }
+          return repo.updateProduct(tx, id, values);
+        }),
+      ),
+    );
     stockRefused(outcome, held);
     return answer(id, body.quantity !== undefined);
   }
 
   return {
-    /**
-     * Stock returned by a cancelled order, inside the caller's transaction. Orders take stock
-     * through stock.ts's lockProducts / takeLocked (the batch writer); invariant 1 lives there.
-     */
-    returnStock,
     /** The public base URL of page links, when configured. */
     publicUrl: deps.platform.config.http.publicUrl,
 
-    listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, deps.heldUnits, req),
+    listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, heldUnits, req),
     suggest: (typed: string): Promise<Rendered> => suggest(cache, typed),
 
     async getProduct(id: string): Promise<Rendered> {
@@ -128,25 +124,23 @@ export function createCatalogService(deps: CatalogDeps) {
         if (!row || row.archived) throw notFound('Product');
         return productEntry(row);
       };
-      const { entry, held } = await cache.fetch(`product:${id}`, build, deps.heldUnits);
+      const { entry, held } = await cache.fetch(`product:${id}`, build, heldUnits);
       return renderEntry(entry, held, false);
     },
 
     async createProduct(body: ProductCreateBody): Promise<ProductJson> {
       const id = newId();
       const category = (await categoryId(body.category)) ?? null;
+      // The row and its stock in one transaction; inventory writes the stock.
       await write(() =>
         withFkCheck(() =>
-          repo.insertProduct(db.primary, id, {
-            name: body.name,
-            description: body.description ?? '',
-            priceCents: parseMoney(body.price)!,
-            stock: body.quantity,
-            categoryId: category,
+          db.primary.transaction(async (tx) => {
+            await repo.insertProduct(tx, id, { name: body.name, description: body.description ?? '', priceCents: parseMoney(body.price)!, categoryId: category });
+            await inventory.setStock(tx, id, body.quantity);
           }),
         ),
       );
-      return answer(id);
+      return answer(id, true);
     },
 
     /** PUT: every field; the ones left out take their defaults. */
@@ -166,19 +160,19 @@ export function createCatalogService(deps: CatalogDeps) {
      */
     async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
       const held = await heldOf(id);
-      const outcome = await write(() =>
-        'delta' in body ? repo.adjustStock(db.primary, id, body.delta, held) : repo.updateProduct(db.primary, id, { stock: body.quantity }, held),
+      const { outcome } = await write(() =>
+        'delta' in body ? inventory.adjustStock(db.primary, id, body.delta, held) : inventory.setStock(db.primary, id, body.quantity, held),
       );
       stockRefused(outcome, held);
-      return inventory(id, true);
+      return inventoryView(id, true);
     },
 
-    inventory,
+    inventory: inventoryView,
 
     /** Live products at or below `maxStock`, least first, each with its held units. */
     async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
       const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
-      const held = deps.heldUnits && rows.length > 0 ? await deps.heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
+      const held = rows.length > 0 ? await heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
       return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));
     },
 
@@ -226,7 +220,7 @@ export function createCatalogService(deps: CatalogDeps) {
      * (names, prices, archived) the content version moves so remembered product facts are dropped.
      */
     async changedOutside(options: { mirrors?: StockMirror[]; content?: boolean }): Promise<void> {
-      if (options.mirrors) await stockWritten(options.mirrors);
+      if (options.mirrors) await inventory.stockCommitted(options.mirrors);
       await bump(options.content ?? false);
     },
 

@@ -6,8 +6,7 @@
  * the locked rows' own. Kept pure so the rules are tested directly (batch-writer.test.ts).
  */
 import { AppError } from '../../platform/errors.ts';
-import type { LockedProduct, StockLine } from '../catalog/stock.ts';
-import { normalizeLines } from '../catalog/stock.ts';
+import type { StockedProduct, StockLine } from '../inventory/service.ts';
 import { keyId, type LockedKey } from './idempotency.ts';
 import type { KeyDone, OutboxRecord } from './repo.ts';
 import { presentOrder, type OrderJson } from './schemas.ts';
@@ -26,7 +25,7 @@ export interface WriteRequest {
   /** 'record_cancelled': a short order is written `cancelled` (`out_of_stock`) instead of refused. */
   onShort?: 'refuse' | 'record_cancelled' | undefined;
   /**
-   * An order accepted in flash-sale mode (orders/async-*.ts): it keeps the time and the names and
+   * An order accepted in flash-sale mode (orders/flash-sale/): it keeps the time and the names and
    * prices it was accepted with (the customer was told them in the 202), confirms as
    * `order.confirmed`, and a product archived since is a cancellation like a shortage.
    */
@@ -53,7 +52,9 @@ export interface Entry {
 }
 
 export interface BatchState {
-  products: Map<string, LockedProduct>;
+  products: Map<string, StockedProduct>;
+  /** Sums repeated products and sorts by id (inventory's rule). */
+  normalize: (lines: StockLine[]) => StockLine[];
   keys: Map<string, LockedKey>;
   existing: Map<string, Order>;
   /** Lease token of the key rows this batch inserted itself. */
@@ -96,7 +97,7 @@ type StockVerdict = { ok: true; lines: OrderLine[] } | { ok: false; short: boole
 
 /** Checks every line against what is left; takes nothing. */
 function stockVerdict(lines: StockLine[], state: BatchState, left: Map<string, number>): StockVerdict {
-  const normalized = normalizeLines(lines);
+  const normalized = state.normalize(lines);
   const unknown = normalized.filter((l) => !state.products.get(l.productId) || state.products.get(l.productId)!.archived).map((l) => l.productId);
   if (unknown.length > 0) {
     const error = new AppError('unknown_product', `Unknown or archived product: ${unknown.join(', ')}`, { extra: { products: unknown } });
@@ -130,10 +131,10 @@ function outboxOf(order: Order, accepted: boolean): OutboxRecord {
 }
 
 /** An accepted order's lines carry the names and prices it was accepted with; an unknown product is a shortage. */
-function asAccepted(req: WriteRequest, verdict: StockVerdict): StockVerdict {
+function asAccepted(req: WriteRequest, verdict: StockVerdict, state: BatchState): StockVerdict {
   if (!req.accepted) return verdict;
   const lines = req.accepted.lines.map((a) => {
-    const quantity = normalizeLines(req.lines).find((l) => l.productId === a.productId)?.quantity ?? 0;
+    const quantity = state.normalize(req.lines).find((l) => l.productId === a.productId)?.quantity ?? 0;
     return { productId: a.productId, name: a.name, unitPriceCents: a.unitPriceCents, quantity, lineTotalCents: a.unitPriceCents * quantity };
   });
   return verdict.ok ? { ok: true, lines } : { ok: false, short: true, error: verdict.error, lines };
@@ -156,7 +157,7 @@ export function decideBatch(entries: Entry[], state: BatchState): BatchPlan {
       plan.outcomes.push(byKey);
       continue;
     }
-    const verdict = asAccepted(req, stockVerdict(req.lines, state, left));
+    const verdict = asAccepted(req, stockVerdict(req.lines, state, left), state);
     if (!verdict.ok && !(verdict.short && req.onShort === 'record_cancelled')) {
       plan.outcomes.push(refused(verdict.error));
       continue;

@@ -26,6 +26,7 @@ afterAll(async () => {
 function newWriter(queueTimeoutMs = 5000) {
   return createOrderWriter({
     primary: t.services.db.primary,
+    stock: t.services.inventory,
     logger: t.services.logger,
     retentionSeconds: 86_400,
     maxBatch: 50,
@@ -173,7 +174,7 @@ describe('failures', () => {
   it('every attempt committed but its reply was lost: one read finds the order, reported written once', async () => {
     const p = await createProduct(t, { stock: 5 });
     const lost = { n: 0 };
-    const w = createOrderWriter({ primary: losingReplies(t.services.db.primary, lost), logger: t.services.logger, retentionSeconds: 86_400, maxBatch: 50, queueTimeoutMs: 5000 });
+    const w = createOrderWriter({ primary: losingReplies(t.services.db.primary, lost), stock: t.services.inventory, logger: t.services.logger, retentionSeconds: 86_400, maxBatch: 50, queueTimeoutMs: 5000 });
     const key = crypto.randomUUID();
     const outcome = written(await w.place(one(p.id, 2, { idempotency: { key, hash: 'h' } })));
     expect(lost.n).toBe(3);
@@ -188,7 +189,7 @@ describe('failures', () => {
     const p = await createProduct(t, { stock: 5 });
     const down = () => Promise.reject(new Error('Connection terminated unexpectedly'));
     const gone = withOverrides(t.services.db.primary, { transaction: down, execute: down });
-    const w = createOrderWriter({ primary: gone, logger: t.services.logger, retentionSeconds: 86_400, maxBatch: 50, queueTimeoutMs: 5000 });
+    const w = createOrderWriter({ primary: gone, stock: t.services.inventory, logger: t.services.logger, retentionSeconds: 86_400, maxBatch: 50, queueTimeoutMs: 5000 });
     const outcome = await w.place(one(p.id));
     expect(outcome).toMatchObject({ kind: 'refused', error: { code: 'unavailable', headers: { 'retry-after': '1' } } });
     expect(outcome.kind === 'refused' && outcome.error.message).toMatch(/cannot be known yet/);

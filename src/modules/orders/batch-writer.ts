@@ -10,12 +10,12 @@
  * form the next batch (at most `maxBatch`); on an idle server a request is written at once (the
  * batch starts on the next turn of the event loop, no timer). Each batch is one transaction on the
  * primary:
- *   1. lock the batch's product rows in id order (catalog lockProducts: FOR UPDATE);
+ *   1. lock the batch's product rows in id order (inventory's lockProducts: FOR UPDATE);
  *   2. claim or lock the batch's idempotency keys (one statement, key order) — only when keyed;
  *   3. read back orders already under the batch's ids — only for caller-fixed ids, or on a retry;
  *   4. decide every request in arrival order (batch-decide.ts, no I/O);
  *   5. write the orders, lines, outbox records and key outcomes in one statement (repo.writeBatch);
- *   6. take the stock, one update per product (catalog takeLocked), as late as possible; commit.
+ *   6. take the stock, one update per product (inventory's takeLocked), as late as possible; commit.
  * Then `afterCommit` runs once for the batch (the catalog version), then every request resolves.
  *
  * Failures. Ids are fixed before the first attempt, so running a batch again is safe: an attempt
@@ -42,7 +42,7 @@ import type { Db } from '../../platform/db.ts';
 import { briefly, failedDependency, ranOutOfTime } from '../../platform/dependencies.ts';
 import { AppError, findPgError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { lockProducts, takeLocked } from '../catalog/stock.ts';
+import type { InventoryService } from '../inventory/service.ts';
 import { decideBatch, type Entry, type WriteOutcome, type WriteRequest } from './batch-decide.ts';
 import { lockKeys } from './idempotency.ts';
 import * as repo from './repo.ts';
@@ -53,6 +53,8 @@ export type { WriteOutcome, WriteRequest } from './batch-decide.ts';
 
 export interface OrderWriterDeps {
   primary: Db;
+  /** Inventory's stock SQL: lock a batch's rows in id order, take its units (invariant 1). */
+  stock: Pick<InventoryService, 'lockProducts' | 'takeLocked' | 'normalizeLines'>;
   logger: Logger;
   /** How long a completed key is kept for replay. */
   retentionSeconds: number;
@@ -106,15 +108,15 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
   /** One transaction: lock, decide, write, take. Throws to roll everything back. */
   const attempt = (entries: Entry[], retry: boolean) =>
     primary.transaction(async (tx) => {
-      const products = await lockProducts(tx, entries.flatMap((e) => e.req.lines.map((l) => l.productId)));
+      const products = await deps.stock.lockProducts(tx, entries.flatMap((e) => e.req.lines.map((l) => l.productId)));
       const keyed = entries.flatMap((e) => (e.req.idempotency ? [{ customerId: e.req.customerId, ...e.req.idempotency }] : []));
       const batchToken = randomUUID();
       const keys = keyed.length > 0 ? await lockKeys(tx, keyed, batchToken) : new Map();
       const check = entries.filter((e) => retry || e.assigned).map((e) => e.id);
       const existing = check.length > 0 ? await repo.findOrders(tx, check) : new Map();
-      const plan = decideBatch(entries, { products, keys, existing, batchToken, now: new Date() });
+      const plan = decideBatch(entries, { products, normalize: deps.stock.normalizeLines, keys, existing, batchToken, now: new Date() });
       await repo.writeBatch(tx, { ...plan, retentionSeconds: deps.retentionSeconds });
-      const mirrors = await takeLocked(tx, plan.take);
+      const mirrors = await deps.stock.takeLocked(tx, plan.take);
       const byId = new Map(mirrors.map((m) => [m.productId, m]));
       for (const outcome of plan.outcomes) {
         if (outcome.kind === 'written' && outcome.order.status === 'confirmed') {

@@ -22,6 +22,8 @@ export interface IdempotentResponse<T> {
 
 export interface IdempotentOutcome<T> extends IdempotentResponse<T> {
   replayed: boolean;
+  /** A 202's resource to poll (flash-sale mode's pending order). */
+  location?: string | undefined;
 }
 
 /** Records the response inside the caller's transaction; throws if the claim was lost meanwhile. */
@@ -205,3 +207,5 @@ export function createIdempotency(primary: Db, retentionSeconds: number) {
 
   return { withIdempotency, storedResponse, purgeExpired };
 }
+
+export type Idempotency = ReturnType<typeof createIdempotency>;

@@ -246,13 +246,14 @@ export interface OutboxRow {
   id: number;
   topic: OutboxTopic;
   payload: unknown;
+  created_at: Date | string;
 }
 
 /** Unpublished records, oldest first; SKIP LOCKED lets several relays run without waiting on each other. */
 export async function lockUnpublished(tx: Db, limit: number): Promise<OutboxRow[]> {
   return queryRows<OutboxRow>(
     tx,
-    sql`select id, topic, payload from orders.outbox where published_at is null
+    sql`select id, topic, payload, created_at from orders.outbox where published_at is null
         order by id limit ${limit} for update skip locked`,
   );
 }

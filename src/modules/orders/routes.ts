@@ -1,19 +1,12 @@
 /** HTTP only: schemas attached, one service call per handler. */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { currentUser } from '../../platform/http/auth.ts';
 import { BODY_LIMITS } from '../../platform/http/input.ts';
+import { sendPlaced } from '../../platform/http/placed.ts';
 import { linkBase, offsetLinks } from '../../platform/pagination.ts';
 import { HourlyStats, PendingOrder, HourlyStatsQuery, IdempotencyHeaders, OrderJson, OrderPage, OrderParams, OrdersQuery, PlaceOrderBody } from './schemas.ts';
-import type { IdempotentOutcome } from './idempotency.ts';
 import type { OrdersService } from './service.ts';
-
-/** 201 with the order, or 202 `pending` (flash-sale mode) with the order's URL in `Location`. */
-export function sendPlaced(reply: FastifyReply, outcome: IdempotentOutcome<OrderJson>) {
-  if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-  if (outcome.status === 202) void reply.header('location', `/api/orders/orders/${outcome.body.id}/`);
-  return reply.code(outcome.status).send(outcome.body);
-}
 
 export async function ordersRoutes(instance: FastifyInstance, service: OrdersService) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();

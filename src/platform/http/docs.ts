@@ -61,7 +61,11 @@ const EXTRA_PATHS: OpenAPIV3_1.PathsObject = {
   },
 };
 
-export async function registerDocs(app: FastifyInstance) {
+/**
+ * `webhooks`: the OpenAPI 3.1 section for the requests this service sends (the events a
+ * subscription receives), built by the module that sends them.
+ */
+export async function registerDocs(app: FastifyInstance, options: { webhooks?: OpenAPIV3_1.Document['webhooks'] } = {}) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -90,7 +94,7 @@ export async function registerDocs(app: FastifyInstance) {
     },
     transformObject: (documentObject) => {
       const { openapiObject } = documentObject as { openapiObject: OpenAPIV3_1.Document };
-      return { ...openapiObject, paths: { ...openapiObject.paths, ...EXTRA_PATHS } };
+      return { ...openapiObject, paths: { ...openapiObject.paths, ...EXTRA_PATHS }, ...(options.webhooks ? { webhooks: options.webhooks } : {}) };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

@@ -1,11 +1,11 @@
 /**
- * Flash-sale admission (ORDERS_MODE=async): one Lua step (async-lua.ts ADMIT) checks every line
+ * Flash-sale admission (ORDERS_MODE=async): one inventory step (inventory's admit) checks every line
  * against the stock mirror minus accepted units and others' live holds, takes the units and appends
  * the order, with its id fixed here, to the stream. The answer is then 202 `pending`; the worker
- * (async-worker.ts) writes it through the batching writer, whose locked rows stay the final word.
+ * (worker.ts) writes it through the batching writer, whose locked rows stay the final word.
  *
  * No PostgreSQL on this path for a product whose mirror, name and price are loaded: names and
- * prices come from the catalog's remembered facts (product-facts.ts, valid by content version),
+ * prices come from inventory's product facts (inventory/product-facts.ts, valid by content version),
  * stock from the mirror. A product without a mirror is answered `sync`: the caller takes the sync
  * path, whose hold step loads the mirror for the next order.
  *
@@ -13,15 +13,13 @@
  * the database keeps keys; a replay answers the order's current status.
  */
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../../platform/kv.ts';
-import { AppError } from '../../platform/errors.ts';
-import { newId } from '../../platform/ids.ts';
-import { insufficientStock, type HoldShort } from '../catalog/holds.ts';
-import { holderKey, productKeys } from '../catalog/holds-redis.ts';
-import type { ProductFacts } from '../catalog/product-facts.ts';
-import { normalizeLines, type StockLine } from '../catalog/stock.ts';
-import { ADMIT, MIRRORED, pendingOfKey, recordKey, STREAM, type AcceptedEntry } from './async-lua.ts';
-import { presentOrder, type OrderJson } from './schemas.ts';
+import type { RedisClient } from '../../../platform/kv.ts';
+import { AppError } from '../../../platform/errors.ts';
+import { newId } from '../../../platform/ids.ts';
+import type { InventoryService, StockLine } from '../../inventory/service.ts';
+import { pendingOfKey, recordKey, STREAM, type AcceptedEntry } from './stream.ts';
+import type { PendingLookup } from '../read.ts';
+import { presentOrder, type OrderJson } from '../schemas.ts';
 
 export type Admission =
   | { kind: 'accepted'; body: OrderJson }
@@ -34,11 +32,6 @@ export interface AdmitOptions {
   /** Cart checkout: the cart whose holds convert into the order. */
   holder?: string | undefined;
   idempotency?: { key: string; hash: string } | undefined;
-}
-
-type Reply = Array<string | number>;
-interface AdmitCommand {
-  ordersAdmit(numberOfKeys: number, ...args: Array<string | number>): Promise<Reply>;
 }
 
 const idemKey = (customerId: string, key: string) => `orders:idem:${createHash('sha256').update(`${customerId}\n${key}`).digest('hex')}`;
@@ -57,8 +50,6 @@ async function redisOrUnavailable<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What Redis says of pending orders; `unreachable`: it did not answer (reads fall back to the database). */
-export type PendingLookup<T> = { kind: 'pending'; value: T } | { kind: 'none' } | { kind: 'unreachable' };
 
 const unreachable = Symbol('unreachable');
 async function reachable<T>(fn: () => Promise<T>): Promise<T | typeof unreachable> {
@@ -69,10 +60,11 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T | typeof unreachabl
   }
 }
 
-export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductFacts; retentionSeconds: number }) {
-  const { redis, facts, retentionSeconds } = deps;
-  if (!('ordersAdmit' in redis)) redis.defineCommand('ordersAdmit', { lua: ADMIT });
-  const r = redis as unknown as AdmitCommand;
+type AdmissionInventory = Pick<InventoryService, 'facts' | 'normalizeLines' | 'insufficientStock'> & { accepted: NonNullable<InventoryService['accepted']> };
+
+export function createAsyncAdmission(deps: { redis: RedisClient; inventory: AdmissionInventory; retentionSeconds: number }) {
+  const { redis, inventory, retentionSeconds } = deps;
+  const { facts } = inventory;
 
   /** "<hash>\n<order id>\n<status>" → the replay, or 422 when the key came with another request. */
   function verdict(stored: string, hash: string): Admission {
@@ -100,7 +92,7 @@ export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductF
   }
 
   async function admit(customerId: string, rawLines: StockLine[], options: AdmitOptions = {}): Promise<Admission> {
-    const lines = await priced(normalizeLines(rawLines));
+    const lines = await priced(inventory.normalizeLines(rawLines));
     const id = newId();
     const at = new Date();
     const body = presentOrder({
@@ -119,26 +111,22 @@ export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductF
       lines: lines.map((l) => ({ product: l.productId, quantity: l.quantity, name: l.name, price_cents: l.unitPriceCents })),
     };
     const idem = options.idempotency;
-    const keys = [
-      options.holder ? holderKey(options.holder) : 'hold:none',
-      ...lines.flatMap((l) => productKeys(l.productId)),
-      STREAM,
-      recordKey(id),
-      idem ? idemKey(customerId, idem.key) : 'orders:idem:none',
-      MIRRORED,
-      pendingOfKey(customerId),
-    ];
-    const args = [options.holder ?? '', idem?.hash ?? '', id, JSON.stringify(body), JSON.stringify(entry), retentionSeconds, lines.length];
     const reply = await redisOrUnavailable(() =>
-      r.ordersAdmit(keys.length, ...keys, ...args, ...lines.map((l) => l.productId), ...lines.map((l) => l.quantity)),
+      inventory.accepted.admit({
+        holder: options.holder,
+        lines: lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+        orderId: id,
+        keys: { stream: STREAM, record: recordKey(id), idempotency: idem ? idemKey(customerId, idem.key) : 'orders:idem:none', pendingOf: pendingOfKey(customerId) },
+        requestHash: idem?.hash ?? '',
+        record: JSON.stringify(body),
+        entry: JSON.stringify(entry),
+        retentionSeconds,
+      }),
     );
-    const code = Number(reply[0]);
-    if (code === 1) return { kind: 'accepted', body };
-    if (code === 2) return verdict(String(reply[1]), idem!.hash);
-    if (code === 3) return { kind: 'sync' };
-    const short: HoldShort[] = [];
-    for (let i = 1; i < reply.length; i += 3) short.push({ productId: String(reply[i]), requested: Number(reply[i + 1]), available: Number(reply[i + 2]) });
-    throw insufficientStock(short, 'Not enough available stock for some items; nothing was ordered');
+    if (reply.kind === 'accepted') return { kind: 'accepted', body };
+    if (reply.kind === 'seen') return verdict(reply.stored, idem!.hash);
+    if (reply.kind === 'unmirrored') return { kind: 'sync' };
+    throw inventory.insufficientStock(reply.short, 'Not enough available stock for some items; nothing was ordered');
   }
 
   /** After an order under a key took the sync path: later replays find it here too. Best effort. */
@@ -166,7 +154,7 @@ export function createAsyncAdmission(deps: { redis: RedisClient; facts: ProductF
     return { kind: 'pending', value: records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as OrderJson])) };
   }
 
-  return { admit, storedKey, remember, pendingOrder, pendingOf };
+  return { admit, storedKey, remember, pendingOrder, pendingOf, shown: true };
 }
 
 export type AsyncAdmission = ReturnType<typeof createAsyncAdmission>;

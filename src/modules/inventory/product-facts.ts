@@ -12,8 +12,8 @@
  */
 import type { Db } from '../../platform/db.ts';
 import type { KeyValueStore } from '../../platform/kv.ts';
-import type { ProductForHold } from './holds.ts';
-import { createProductReader } from './order-holds.ts';
+import { createProductReader } from './reservations.ts';
+import type { StockedProduct } from './stock.ts';
 
 const CONTENT_VERSION_KEY = 'catalog:content-version';
 /** Products remembered per process; a bound on memory, not on staleness (the version is). */
@@ -23,16 +23,16 @@ export interface ProductFacts {
   /** The current content version; 'none' while no staff change was ever recorded. Throws if the store is down. */
   contentVersion(): Promise<string>;
   /** Facts of `ids` valid at `version`: remembered ones, the rest read from the primary (absent: unknown). */
-  get(ids: string[], version: string): Promise<Map<string, ProductForHold>>;
+  get(ids: string[], version: string): Promise<Map<string, StockedProduct>>;
   /** Reads `ids` from the primary (stock and version included), remembering them at `version`. */
-  read(ids: string[], version: string | null): Promise<Map<string, ProductForHold>>;
+  read(ids: string[], version: string | null): Promise<Map<string, StockedProduct>>;
 }
 
 export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): ProductFacts {
   const readProducts = createProductReader(deps.primary);
-  const remembered = new Map<string, { version: string; facts: ProductForHold }>();
+  const remembered = new Map<string, { version: string; facts: StockedProduct }>();
 
-  const remember = (id: string, version: string, facts: ProductForHold) => {
+  const remember = (id: string, version: string, facts: StockedProduct) => {
     remembered.delete(id);
     remembered.set(id, { version, facts });
     // Oldest first out: Map keeps insertion order.
@@ -41,7 +41,7 @@ export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): Pr
 
   async function read(ids: string[], version: string | null) {
     const found = await readProducts(ids);
-    const mine = new Map<string, ProductForHold>();
+    const mine = new Map<string, StockedProduct>();
     for (const id of ids) {
       const facts = found.get(id);
       if (!facts) continue;
@@ -54,7 +54,7 @@ export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): Pr
   return {
     contentVersion: async () => (await deps.kv.get(CONTENT_VERSION_KEY)) ?? 'none',
     async get(ids, version) {
-      const out = new Map<string, ProductForHold>();
+      const out = new Map<string, StockedProduct>();
       const missing: string[] = [];
       for (const id of ids) {
         const seen = remembered.get(id);

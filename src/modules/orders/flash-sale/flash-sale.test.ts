@@ -5,17 +5,16 @@
  * 2,000-orders-for-500-units sale.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows, sql } from '../../platform/db.ts';
-import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
-import { createProduct, stockOf } from '../../../test/helpers/catalog-factory.ts';
-import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
-import { onRealPostgres, testRedisUrl } from '../../../test/helpers/test-env.ts';
-import { newId } from '../../platform/ids.ts';
-import { productKeys } from '../catalog/holds-redis.ts';
-import { asyncMetrics } from './async-metrics.ts';
-import { DEAD_LETTER } from './async-poison.ts';
-import { createAsyncReconciler } from './async-reconciler.ts';
-import { createAsyncWorker, type AsyncWorker } from './async-worker.ts';
+import { queryRows, sql } from '../../../platform/db.ts';
+import { createUser, type TestUser } from '../../../../test/helpers/auth.ts';
+import { createProduct, stockOf } from '../../../../test/helpers/catalog-factory.ts';
+import { buildTestApp, type TestApp } from '../../../../test/helpers/test-app.ts';
+import { onRealPostgres, testRedisUrl } from '../../../../test/helpers/test-env.ts';
+import { newId } from '../../../platform/ids.ts';
+import { asyncMetrics } from './metrics.ts';
+import { DEAD_LETTER } from './poison.ts';
+import { createAsyncReconciler } from './reconciler.ts';
+import { createAsyncWorker, type AsyncWorker } from './worker.ts';
 
 describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=async)', () => {
   let t: TestApp;
@@ -27,7 +26,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     t = await buildTestApp({ env: { ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', ORDERS_ASYNC_CLAIM_IDLE_MS: '60000' } });
     [alice, bob] = await Promise.all([createUser(t), createUser(t)]);
     const { redis, db, logger, orders, config } = t.services;
-    worker = createAsyncWorker({ redis: redis!, primary: db.primary, logger, write: orders.write, claimIdleMs: config.orders.claimIdleMs });
+    worker = createAsyncWorker({ redis: redis!, primary: db.primary, inventory: t.services.inventory, logger, write: orders.write, claimIdleMs: config.orders.claimIdleMs });
     await worker.ensureGroup();
   }, 60_000);
   afterAll(async () => {
@@ -41,7 +40,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
   const drain = async () => {
     while ((await t.services.redis!.xlen('orders:accepted')) > 0) await worker.runOnce();
   };
-  const loadMirror = (productId: string) => createAsyncReconciler({ redis: t.services.redis!, primary: t.services.db.primary }).reconcile([productId]);
+  const loadMirror = (productId: string) => createAsyncReconciler({ redis: t.services.redis!, inventory: t.services.inventory }).reconcile([productId]);
 
   it('takes the sync path for a product without a mirror (201), then admits (202 pending, Location) and confirms', async () => {
     const p = await createProduct(t, { stock: 5, priceCents: 1250 });
@@ -136,16 +135,17 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     await loadMirror(p.id);
     const good = (await order(alice, p.id, 1)).json().id as string;
     const redis = t.services.redis!;
-    const [hash] = productKeys(p.id);
+    // Inventory's mirror hash of the product (inventory/holds-lua.ts layout): where `a` is kept.
+    const hash = `hold:p:${p.id}`;
     const entry = (id: string, customer: string, quantity: number) =>
       JSON.stringify({ id, customer, at: Date.now(), lines: [{ product: p.id, quantity, name: 'Poison', price_cents: 100 }] });
     // A quantity above the database's integer range: refused on every delivery, writable without its lines.
     const poisonId = newId();
-    await redis.hincrby(hash!, 'a', 3_000_000_000);
+    await redis.hincrby(hash, 'a', 3_000_000_000);
     await redis.xadd('orders:accepted', '*', 'order', entry(poisonId, alice.id, 3_000_000_000));
     // A customer id the database cannot store: not even the cancellation can be written.
     const strayId = newId();
-    await redis.hincrby(hash!, 'a', 1);
+    await redis.hincrby(hash, 'a', 1);
     await redis.xadd('orders:accepted', '*', 'order', entry(strayId, 'not-a-uuid', 1));
     await redis.xadd('orders:accepted', '*', 'order', '{not json');
     const count = async (outcome: string) => (await asyncMetrics.poisonTotal.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
@@ -154,8 +154,8 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
     // The reconciler reads past the malformed entry, counting the other two.
     await loadMirror(p.id);
-    expect(Number(await redis.hget(hash!, 'a'))).toBe(3_000_000_002);
-    const poisoned = createAsyncWorker({ redis, primary: t.services.db.primary, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100, maxDeliveries: 3 });
+    expect(Number(await redis.hget(hash, 'a'))).toBe(3_000_000_002);
+    const poisoned = createAsyncWorker({ redis, primary: t.services.db.primary, inventory: t.services.inventory, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100, maxDeliveries: 3 });
     await poisoned.runOnce();
     // First delivery: the neighbour is confirmed, the unparseable entry dead-lettered, the two poison ones wait.
     expect((await get(alice, good)).json().status).toBe('confirmed');
@@ -168,7 +168,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     const events = await queryRows<{ topic: string }>(t.services.db.primary, sql`select topic from orders.outbox where payload->>'order_id' = ${poisonId}`);
     expect(events.map((e) => e.topic)).toEqual(['order.cancelled']);
     expect(await redis.xlen(DEAD_LETTER)).toBe(deadLettersBefore + 2);
-    expect(await redis.hget(hash!, 'a')).toBe('0'); // every accepted unit given back
+    expect(await redis.hget(hash, 'a')).toBe('0'); // every accepted unit given back
     expect([await count('cancelled'), await count('dead_letter')]).toEqual([cancelledBefore + 1, deadBefore + 2]);
     expect((await order(alice, p.id, 4)).statusCode).toBe(202); // the 4 units left are still for sale
     await drain();
@@ -186,7 +186,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     await new Promise((r) => setTimeout(r, 100));
     const names = async () => ((await redis.xinfo('CONSUMERS', 'orders:accepted', 'order-writers')) as string[][]).map((c) => c[1]);
     expect(await names()).toEqual(expect.arrayContaining(['dead-empty', 'dead-holding']));
-    const reconciler = createAsyncReconciler({ redis, primary: t.services.db.primary });
+    const reconciler = createAsyncReconciler({ redis, inventory: t.services.inventory });
     expect(await reconciler.pruneConsumers(60_000)).toEqual([]); // not idle long enough
     const removed = await reconciler.pruneConsumers(50, worker.consumer);
     expect(removed).toContain('dead-empty');
@@ -194,7 +194,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect(await names()).toContain('dead-holding');
     expect(await names()).toContain(worker.consumer);
     // The held entry is still claimable: a live worker takes it over and confirms it.
-    const claimer = createAsyncWorker({ redis, primary: t.services.db.primary, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100 });
+    const claimer = createAsyncWorker({ redis, primary: t.services.db.primary, inventory: t.services.inventory, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100 });
     await claimer.runOnce();
     expect(await redis.xlen('orders:accepted')).toBe(0);
     expect(await stockOf(t, p.id)).toBe(0);

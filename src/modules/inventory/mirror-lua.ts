@@ -1,11 +1,14 @@
 /**
- * The Lua scripts of flash-sale mode (ORDERS_MODE=async). Each runs atomically in Redis, so
+ * Inventory's scripts for flash-sale mode (ORDERS_MODE=async), over the stock mirror of
+ * holds-lua.ts. Each runs atomically in Redis, so
  * admitting an order (check, take, append to the stream) and settling it (acknowledge, give its
  * units back to the mirror) are each one step that no other request can interleave with: there is
  * no dual write between the stock mirror and the stream.
  *
- * Layout, besides the hold store's keys (catalog/holds-lua.ts; every key arrives through KEYS, so
- * the client's key prefix applies):
+ * Layout, besides the hold store's keys (holds-lua.ts; every key arrives through KEYS, so the
+ * client's key prefix applies). Inventory owns the product hash and the mirrored set; the stream,
+ * the record, the key and the customer's zset belong to orders' flash-sale wing, which passes
+ * their names in (orders/flash-sale/stream.ts) so one step covers both:
  *   product hash  a = units of accepted orders not yet written. Available to anyone =
  *                 s (the database stock as of version v) − a − units held by others' live holds.
  *                 `s`/`v` keep meaning what they mean for carts, so commits, cancels and staff
@@ -19,7 +22,7 @@
  *   zset          orders:pending-of:<customer> — the customer's pending orders by acceptance time (history)
  * Invariant kept by the scripts together: a = the units of the entries in the stream, per product.
  */
-import { PRELUDE } from '../catalog/holds-lua.ts';
+import { PRELUDE } from './holds-lua.ts';
 
 /**
  * KEYS: the holder hash (a cart's, or a dummy), the n product triples (hash, expiry zset,
@@ -145,35 +148,5 @@ for k = 1, np do
 end
 return np`;
 
-/**
- * Removes the group's consumers that hold no pending entries and have been idle longer than
- * ARGV[2] ms (dead workers' names, one per process ever started). One step, so no consumer
- * reads an entry between the check and the removal (DELCONSUMER would drop its pending entries).
- * KEYS: the stream. ARGV: group, idle ms, the caller's own consumer name (kept). Returns the names removed.
- */
-export const PRUNE_CONSUMERS = `
-local removed = {}
-for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-  local info = {}
-  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
-  if info.name ~= ARGV[3] and tonumber(info.pending) == 0 and tonumber(info.idle) > tonumber(ARGV[2]) then
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info.name)
-    removed[#removed + 1] = info.name
-  end
-end
-return removed`;
-
-export const STREAM = 'orders:accepted';
-export const GROUP = 'order-writers';
+/** Products ever admitted (what the reconciler repairs). */
 export const MIRRORED = 'orders:mirrored';
-export const recordKey = (orderId: string) => `orders:pending:${orderId}`;
-export const pendingOfKey = (customerId: string) => `orders:pending-of:${customerId}`;
-
-/** One accepted order as the stream carries it. */
-export interface AcceptedEntry {
-  id: string;
-  customer: string;
-  /** Acceptance time, epoch ms. */
-  at: number;
-  lines: Array<{ product: string; quantity: number; name: string; price_cents: number }>;
-}

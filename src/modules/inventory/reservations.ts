@@ -1,6 +1,6 @@
 /**
- * What the orders service calls around the batch writer (invariant 3): hold every line first (one
- * atomic step), then write, then spend or release the holds.
+ * Reservations: what every order path takes around its database write (invariant 3): hold every
+ * line first (one atomic step), then write, then spend or release the holds.
  *
  * The hold step reads no database when the hold store's stock mirror is fresh: the lines go to the
  * store without figures and the store checks them against its mirror; only products whose mirror
@@ -18,10 +18,10 @@ import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { getProductsForHold, insufficientStock, throttledWarn, type HoldLine, type HoldResult, type HoldStore, type ProductForHold, type StockMirror } from './holds.ts';
-import type { StockLine } from './stock.ts';
+import { insufficientStock, throttledWarn, type HoldLine, type HoldResult, type HoldStore, type StockMirror } from './holds.ts';
+import { readProducts, type StockedProduct, type StockLine } from './stock.ts';
 
-export interface OrderHold {
+export interface Reservation {
   /**
    * After the commit: the holds are spent (a cart's are gone with it). `committed` is the stock
    * and version of each product as the order's own transaction left them (its RETURNING).
@@ -31,28 +31,26 @@ export interface OrderHold {
   release(): Promise<void>;
 }
 
-export interface OrderHolds {
+export interface Reservations {
   /**
    * Holds every line (all or none) before the database is written. `holder` is the cart whose
    * holds convert into the order (checkout); without it a one-off holder is used (direct order).
    * Throws insufficient_stock when live holds of others leave too little.
    */
-  acquire(lines: StockLine[], holder?: string): Promise<OrderHold>;
-  /** Stock written outside an order (a cancel, a staff change): the mirrors move forward. */
-  advance(mirrors: StockMirror[]): Promise<void>;
+  acquire(lines: StockLine[], holder?: string): Promise<Reservation>;
 }
 
 /** A one-off holder outlives a crashed request by this long at most. */
 const ORDER_HOLD_SECONDS = 30;
-const NOTHING_HELD: OrderHold = { commit: async () => undefined, release: async () => undefined };
+const NOTHING_HELD: Reservation = { commit: async () => undefined, release: async () => undefined };
 
 /** Product reads asked for in one turn of the event loop, as one query on the primary. */
 interface ReadTurn {
   ids: Set<string>;
-  waiters: Array<{ resolve: (m: Map<string, ProductForHold>) => void; reject: (e: unknown) => void }>;
+  waiters: Array<{ resolve: (m: Map<string, StockedProduct>) => void; reject: (e: unknown) => void }>;
 }
 
-export function createProductReader(primary: Db): (ids: string[]) => Promise<Map<string, ProductForHold>> {
+export function createProductReader(primary: Db): (ids: string[]) => Promise<Map<string, StockedProduct>> {
   let pending: ReadTurn | null = null;
   return (ids) =>
     new Promise((resolve, reject) => {
@@ -61,7 +59,7 @@ export function createProductReader(primary: Db): (ids: string[]) => Promise<Map
         pending = turn;
         setImmediate(() => {
           pending = null;
-          getProductsForHold(primary, [...turn.ids]).then(
+          readProducts(primary, [...turn.ids]).then(
             (found) => turn.waiters.forEach((w) => w.resolve(found)),
             (error: unknown) => turn.waiters.forEach((w) => w.reject(error)),
           );
@@ -103,11 +101,11 @@ function commitsByTurn(store: HoldStore, onError: (error: unknown) => void) {
     });
 }
 
-export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number; mirrorMaxAgeMs: number }): OrderHolds {
+export function createReservations(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number; mirrorMaxAgeMs: number }): Reservations {
   const { store, logger } = deps;
   const degraded = throttledWarn(logger, 'hold store unreachable: direct orders rely on the database guard alone');
   const quietly = (what: string) => (error: unknown) => logger.warn(briefly(error), what);
-  const readProducts = createProductReader(deps.primary);
+  const readBatched = createProductReader(deps.primary);
   const spend = commitsByTurn(store, quietly('could not release spent holds; they expire by themselves'));
 
   /** The store's verdict, reading the primary only for the products whose mirror it cannot trust. */
@@ -115,7 +113,7 @@ export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: 
     const options = { mirrorMaxAgeMs: deps.mirrorMaxAgeMs };
     const first = await store.setHolds(holder, lines, ttl, options);
     if (first.ok || first.reason !== 'stale') return first;
-    const found = await readProducts(first.productIds);
+    const found = await readBatched(first.productIds);
     const stale = new Set(first.productIds);
     // Unknown or archived products are not held: the writer refuses them with 422.
     const figured: HoldLine[] = lines.flatMap((l) => {
@@ -152,6 +150,5 @@ export function createOrderHolds(deps: { store: HoldStore; primary: Db; logger: 
         release: cart ? async () => undefined : () => store.release(holder).catch(quietly('could not release holds; they expire by themselves')),
       };
     },
-    advance: (mirrors) => (mirrors.length === 0 ? Promise.resolve() : store.commitMany([], mirrors).catch(quietly('could not move the stock mirrors'))),
   };
 }

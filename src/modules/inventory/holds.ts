@@ -15,13 +15,18 @@
  * Two implementations pass one contract suite (holds.contract.test.ts): Redis (Lua scripts, one
  * atomic step per request) and in-process (the embedded default).
  */
-import { inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
-import type { HeldUnits } from './present.ts';
-import { products } from './tables.ts';
+
+/** Units held in live carts per product id (absent ids hold nothing): what a catalog page subtracts. */
+export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>) & {
+  /**
+   * The same held units plus a key-value counter (the catalog version) in one store command, when
+   * the hold store shares the key-value store's Redis; throws instead of degrading.
+   */
+  withCounter?: (productIds: string[], counterKey: string) => Promise<{ counter: string; held: Map<string, number> }>;
+};
 
 export interface HoldLine {
   productId: string;
@@ -118,35 +123,6 @@ export function mergeHoldLines(lines: HoldLine[]): HoldLine[] {
 }
 
 export const cartHolder = (customerId: string) => `cart:${customerId}`;
-
-export interface ProductForHold {
-  id: string;
-  name: string;
-  priceCents: number;
-  stock: number;
-  version: number;
-  archived: boolean;
-}
-
-/**
- * What a hold needs from the catalog, read on the primary so the stock and version are the latest
- * committed ones (a replica could hand an older version, which the mirror would simply ignore).
- */
-export async function getProductsForHold(db: Db, ids: string[]): Promise<Map<string, ProductForHold>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db
-    .select({
-      id: products.id,
-      name: products.name,
-      priceCents: products.priceCents,
-      stock: products.stock,
-      version: products.version,
-      archived: products.archived,
-    })
-    .from(products)
-    .where(inArray(products.id, [...new Set(ids)]));
-  return new Map(rows.map((row) => [row.id, row]));
-}
 
 export function insufficientStock(short: HoldShort[], detail: string): AppError {
   return new AppError('insufficient_stock', detail, {

@@ -2,10 +2,10 @@
  * Metrics of flash-sale mode: stream depth and the age of the oldest accepted order not yet
  * written (read from Redis when /metrics is scraped), and the time from 202 to confirmed.
  */
-import type { RedisClient } from '../../platform/kv.ts';
+import type { RedisClient } from '../../../platform/kv.ts';
 import client from 'prom-client';
-import { registry } from '../../platform/metrics.ts';
-import { STREAM } from './async-lua.ts';
+import { registry } from '../../../platform/metrics.ts';
+import { STREAM } from './stream.ts';
 
 export const asyncMetrics = {
   confirmSeconds: new client.Histogram({

@@ -3,11 +3,11 @@
  * any configured database or Redis: an empty in-memory database (never migrated, never queried)
  * carries the services the routes close over. Used by `npm run openapi` and the client generator.
  */
-import { buildApp } from '../../app.ts';
-import { createServices } from '../../services.ts';
-import { loadConfig } from '../config.ts';
-import { createDatabase } from '../db.ts';
-import { createLogger } from '../logger.ts';
+import { buildApp } from '../src/app.ts';
+import { createServices } from '../src/services.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { createDatabase } from '../src/platform/db.ts';
+import { createLogger } from '../src/platform/logger.ts';
 
 export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
   const config = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', MIGRATE_ON_START: 'false' });

@@ -13,17 +13,17 @@
  *    lines are what the database refuses), its units given back to the mirror. If even that cannot
  *    be written, it goes to the dead-letter stream (units given back too).
  * A transient refusal (the database down or saturated: `unavailable`) is retried within the same
- * delivery (async-worker.ts) and never adds to the count; only a non-transient refusal ends an entry.
+ * delivery (worker.ts) and never adds to the count; only a non-transient refusal ends an entry.
  */
 import type { Logger } from 'pino';
-import type { Db } from '../../platform/db.ts';
-import type { AppError } from '../../platform/errors.ts';
-import type { RedisClient } from '../../platform/kv.ts';
-import { GROUP, STREAM, type AcceptedEntry } from './async-lua.ts';
-import { asyncMetrics } from './async-metrics.ts';
-import { isTransient } from './batch-writer.ts';
-import * as repo from './repo.ts';
-import type { Order } from './tables.ts';
+import type { Db } from '../../../platform/db.ts';
+import type { AppError } from '../../../platform/errors.ts';
+import type { RedisClient } from '../../../platform/kv.ts';
+import { GROUP, STREAM, type AcceptedEntry } from './stream.ts';
+import { asyncMetrics } from './metrics.ts';
+import { isTransient } from '../batch-writer.ts';
+import * as repo from '../repo.ts';
+import type { Order } from '../tables.ts';
 
 export const DEAD_LETTER = 'orders:dead-letter';
 

@@ -1,7 +1,7 @@
 /**
  * Flash-sale fulfillment: reads accepted orders from the stream with a consumer group and writes
  * them through the batching writer (the same one sync mode uses; its conditional stock update
- * stays the final word), then settles them in Redis (async-lua.ts SETTLE: acknowledged, units out
+ * stays the final word), then settles them through inventory (SETTLE: acknowledged, units out
  * of the accepted count, mirror moved to the committed stock) — after the commit, never before.
  *
  * Exactly once across crashes: the order id is fixed at admission, so an entry read again (this
@@ -10,35 +10,35 @@
  * While PostgreSQL is down the writer answers `unavailable`: those entries wait and are tried
  * again, nothing is dropped. An order the database refuses (short, or a product archived since)
  * is written `cancelled` with `cancel_reason: out_of_stock`, and its units go back to the mirror.
- * One refused non-transiently on every delivery, or unparseable, is settled by async-poison.ts.
+ * One refused non-transiently on every delivery, or unparseable, is settled by poison.ts.
  */
 import { hostname } from 'node:os';
-import type { RedisClient } from '../../platform/kv.ts';
+import type { RedisClient } from '../../../platform/kv.ts';
 import type { Logger } from 'pino';
-import type { Db } from '../../platform/db.ts';
-import { briefly } from '../../platform/dependencies.ts';
-import { newId } from '../../platform/ids.ts';
-import { asyncMetrics } from './async-metrics.ts';
-import { getProductsForHold } from '../catalog/holds.ts';
-import { productKeys } from '../catalog/holds-redis.ts';
-import { GROUP, pendingOfKey, recordKey, SETTLE, STREAM } from './async-lua.ts';
-import { createPoisonHandling, parseEntry, type Read } from './async-poison.ts';
-import type { AppError } from '../../platform/errors.ts';
-import type { WriteOutcome, WriteRequest } from './batch-writer.ts';
+import type { Db } from '../../../platform/db.ts';
+import { briefly } from '../../../platform/dependencies.ts';
+import { newId } from '../../../platform/ids.ts';
+import type { AppError } from '../../../platform/errors.ts';
+import type { InventoryService } from '../../inventory/service.ts';
+import type { WriteOutcome, WriteRequest } from '../batch-writer.ts';
+import { asyncMetrics } from './metrics.ts';
+import { createPoisonHandling, parseEntry, type Read } from './poison.ts';
+import { GROUP, pendingOfKey, recordKey, STREAM } from './stream.ts';
 
 export interface AsyncWorkerDeps {
   redis: RedisClient;
   primary: Db;
+  /** Settles written entries (acknowledge, units out of the accepted count, mirrors forward). */
+  inventory: { accepted?: Pick<NonNullable<InventoryService['accepted']>, 'settle'> | undefined };
   logger: Logger;
   write: (req: WriteRequest) => Promise<WriteOutcome>;
   claimIdleMs: number;
-  /** A non-transient refusal on this delivery or a later one settles the entry (async-poison.ts); default 5. */
+  /** A non-transient refusal on this delivery or a later one settles the entry (poison.ts); default 5. */
   maxDeliveries?: number;
   /** Entries read per round (the writer batches them). */
   batch?: number;
 }
 
-type Reply = Array<string | number>;
 /** `stock`: what the write left products at (others are read); `leaveMirror`: read none. */
 type Settled = { read: Read; stock: Extract<WriteOutcome, { kind: 'written' }>['stock']; leaveMirror?: boolean };
 type StreamEntries = Array<[string, string[]]>;
@@ -49,8 +49,8 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
   const { redis, logger } = deps;
   const consumer = `${hostname()}-${process.pid}-${newId().slice(-8)}`;
   const count = deps.batch ?? 500;
-  if (!('ordersSettle' in redis)) redis.defineCommand('ordersSettle', { lua: SETTLE });
-  const settleScript = (redis as unknown as { ordersSettle: (n: number, ...a: Array<string | number>) => Promise<Reply> }).ordersSettle.bind(redis);
+  const accepted = deps.inventory.accepted;
+  if (!accepted) throw new Error('flash-sale worker: inventory has no Redis mirror');
   let stopping = false;
   let loop: Promise<void> | null = null;
 
@@ -97,31 +97,28 @@ export function createAsyncWorker(deps: AsyncWorkerDeps) {
     accepted: { at: new Date(order.at), lines: order.lines.map((l) => ({ productId: l.product, name: l.name, unitPriceCents: l.price_cents })) },
   });
 
-  /** One step in Redis for the entries the database now has (see SETTLE). */
+  /** One step in Redis for the entries the database now has (inventory's settle). */
   async function settle(done: Settled[]) {
-    const figures = new Map<string, { stock: number; version: number }>();
-    for (const { stock } of done) {
-      for (const m of stock) if ((figures.get(m.productId)?.version ?? -1) < m.version) figures.set(m.productId, m);
-    }
-    const ids = [...new Set(done.flatMap(({ read }) => read.order.lines.map((l) => l.product)))];
-    // Orders an earlier attempt wrote left no figures: read the current ones, or the mirror would
-    // keep the stock from before them once their units leave the accepted count.
-    // A poison entry's lines may name no product at all: leave those mirrors (its stock did not move).
-    const unknown = [...new Set(done.flatMap(({ read, leaveMirror }) => (leaveMirror ? [] : read.order.lines.map((l) => l.product))))].filter((id) => !figures.has(id));
-    if (unknown.length > 0) for (const [id, p] of await getProductsForHold(deps.primary, unknown)) figures.set(id, p);
-    const index = new Map(ids.map((id, i) => [id, i + 1]));
-    const keys = [STREAM, ...ids.flatMap(productKeys), ...done.map(({ read }) => recordKey(read.order.id)), ...done.map(({ read }) => pendingOfKey(read.order.customer))];
-    const args: Array<string | number> = [GROUP, ids.length, done.length];
-    for (const id of ids) args.push(figures.get(id)?.stock ?? '', figures.get(id)?.version ?? '');
-    for (const { read } of done) args.push(read.entryId, read.order.lines.map((l) => `${index.get(l.product)}:${l.quantity}`).join(','), read.order.id);
-    await settleScript(keys.length, ...keys, ...args);
+    await accepted!.settle(
+      STREAM,
+      GROUP,
+      done.map(({ read, stock, leaveMirror }) => ({
+        entryId: read.entryId,
+        orderId: read.order.id,
+        lines: read.order.lines.map((l) => ({ productId: l.product, quantity: l.quantity })),
+        record: recordKey(read.order.id),
+        pendingOf: pendingOfKey(read.order.customer),
+        committed: stock,
+        leaveMirror,
+      })),
+    );
     const now = Date.now();
     for (const { read } of done) asyncMetrics.confirmSeconds.observe((now - read.order.at) / 1000);
   }
 
   /**
    * Writes `reads` until each is in the database (waiting out an outage: a transient refusal is
-   * retried in this delivery), then settles them; a non-transient refusal goes to async-poison.ts.
+   * retried in this delivery), then settles them; a non-transient refusal goes to poison.ts.
    */
   async function handle(reads: Read[]) {
     let todo = reads;

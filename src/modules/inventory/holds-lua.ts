@@ -7,7 +7,7 @@
  *   product hash    s = mirrored stock, v = its database version, at = when the mirror was last
  *                   confirmed against the database (Redis time, ms), t = units held (pruned
  *                   lazily), u:<holder> = that holder's units, a = units of orders accepted in
- *                   flash-sale mode and not yet written (orders/async-lua.ts; absent = 0)
+ *                   flash-sale mode and not yet written (mirror-lua.ts; absent = 0)
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
  *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
  *                   no script (holds-redis.ts). Its units are t plus a (flash-sale mode's accepted
@@ -100,7 +100,7 @@ for k = 1, nlines do
   local p, id = KEYS[3 * k - 1], ARGV[5 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
-  -- a = units of orders accepted in flash-sale mode and not yet written (orders/async-lua.ts).
+  -- a = units of orders accepted in flash-sale mode and not yet written (mirror-lua.ts).
   local available = tonumber(redis.call('HGET', p, 's') or '0') - tonumber(redis.call('HGET', p, 'a') or '0')
     - (tonumber(redis.call('HGET', p, 't') or '0') - own)
   if available < 0 then available = 0 end

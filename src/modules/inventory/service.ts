@@ -1,0 +1,90 @@
+/**
+ * Inventory: the one owner of units. The `stock` column's every change (stock.ts: lock in id
+ * order, take, return, set, adjust), cart holds and order reservations (holds*.ts,
+ * reservations.ts), the Redis stock mirror with its Lua (holds-lua.ts, mirror-lua.ts), flash-sale
+ * mode's accepted units (accepted-units.ts) and the mirror's reconciler, and the product facts an
+ * admission needs. Catalog (quantities on pages), cart and orders get this service as an argument;
+ * none of them touches `stock` or a mirror key.
+ */
+import type { Platform } from '../../platform/platform.ts';
+import { createAcceptedUnits } from './accepted-units.ts';
+import { cartHolder, heldUnitsOrNone, insufficientStock, throttledWarn, type StockMirror } from './holds.ts';
+import { createMemoryHoldStore } from './holds-memory.ts';
+import { createRedisHoldStore } from './holds-redis.ts';
+import { createMirrorReconciler } from './mirror-reconciler.ts';
+import { createProductFacts } from './product-facts.ts';
+import { createReservations } from './reservations.ts';
+import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked } from './stock.ts';
+
+export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
+export type { ProductFacts } from './product-facts.ts';
+export type { Reservation, Reservations } from './reservations.ts';
+export type { StockChange, StockedProduct, StockLine } from './stock.ts';
+export type { AdmitReply, AdmitRequest, SettledEntry } from './accepted-units.ts';
+
+export interface InventoryDeps {
+  platform: Platform;
+}
+
+export function createInventoryService(deps: InventoryDeps) {
+  const { db, redis, kv, logger, config } = deps.platform;
+  // Holds (carts, and every order for the moment it is written): Redis when configured.
+  const store = redis ? createRedisHoldStore(redis) : createMemoryHoldStore();
+  const mirrorFailed = throttledWarn(logger, 'stock mirror not moved after a stock change; it is re-read once it ages out');
+  const reservations = createReservations({
+    store,
+    primary: db.primary,
+    logger,
+    cartTtlSeconds: config.cart.ttlSeconds,
+    mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
+  });
+  const accepted = redis ? createAcceptedUnits({ redis, primary: db.primary }) : undefined;
+  const reconciler = redis ? createMirrorReconciler({ redis, primary: db.primary }) : undefined;
+
+  /**
+   * After a committed stock change outside an order (a cancel, a staff change): the mirrors move
+   * forward at once, so carts and admissions trusting them see it. Never throws: the change is
+   * committed, and a mirror left behind is re-read once it ages out.
+   */
+  async function stockCommitted(mirrors: StockMirror[]): Promise<void> {
+    if (mirrors.length === 0) return;
+    try {
+      await store.commitMany([], mirrors);
+    } catch (error) {
+      mirrorFailed(error);
+    }
+  }
+
+  return {
+    kind: store.kind,
+    // Stock SQL, inside the caller's transaction (invariant 1).
+    normalizeLines,
+    lockProducts,
+    takeLocked,
+    returnStock,
+    setStock,
+    adjustStock,
+    stockCommitted,
+    /** Units held per product for catalog pages; Redis unreachable: nothing counts as held. */
+    heldUnits: heldUnitsOrNone(store, logger),
+    // Cart holds.
+    cartHolder,
+    setHolds: store.setHolds.bind(store),
+    holdsOf: store.holdsOf.bind(store),
+    release: store.release.bind(store),
+    insufficientStock,
+    /** Every order path: hold all lines first (one atomic step), write, then spend or release. */
+    reserve: reservations.acquire,
+    /** Names, prices and the archived flag of products without a database read on the hot path. */
+    facts: createProductFacts({ primary: db.primary, kv }),
+    /** Flash-sale mode's admit and settle over the mirror; absent without Redis. */
+    accepted,
+    async reconcileMirrors(stream: string, ids?: string[]): Promise<number> {
+      if (!reconciler) return 0;
+      return reconciler.reconcile(stream, ids);
+    },
+    close: () => store.close(),
+  };
+}
+
+export type InventoryService = ReturnType<typeof createInventoryService>;

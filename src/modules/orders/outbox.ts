@@ -1,0 +1,54 @@
+/** The outbox relay and the purge of old keys and relayed records (background jobs). */
+import type { Platform } from '../../platform/platform.ts';
+import { orderEventsOf, type OrderEventSink } from './events.ts';
+import type { Idempotency } from './idempotency.ts';
+import * as repo from './repo.ts';
+
+const OUTBOX_STREAM = 'events:orders';
+const OUTBOX_BATCH = 100;
+const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
+export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[] }) {
+  const { db, logger, redis } = deps.platform;
+
+  /**
+   * Publishes unpublished outbox records (to the Redis stream when Redis is configured), hands
+   * their events to the sinks and marks them, in one transaction. The stream is at least once (a
+   * crash between publishing and the commit publishes a batch again, so its readers deduplicate on
+   * `outbox_id`); the sinks write in the same transaction, so they get each event exactly once.
+   */
+  async function relayOutbox(): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < 10; round++) {
+      const published = await db.primary.transaction(async (tx) => {
+        const rows = await repo.lockUnpublished(tx, OUTBOX_BATCH);
+        if (rows.length === 0) return 0;
+        if (redis) {
+          const pipeline = redis.pipeline();
+          for (const row of rows) pipeline.xadd(OUTBOX_STREAM, '*', 'topic', row.topic, 'outbox_id', String(row.id), 'payload', JSON.stringify(row.payload));
+          const results = await pipeline.exec();
+          const failed = results?.find(([error]) => error);
+          if (failed) throw failed[0];
+        }
+        if (deps.eventSinks.length > 0) {
+          const events = await orderEventsOf(tx, rows);
+          for (const sink of deps.eventSinks) await sink(tx, events);
+        }
+        await repo.markPublished(tx, rows.map((r) => Number(r.id)));
+        return rows.length;
+      });
+      total += published;
+      if (published < OUTBOX_BATCH) break;
+    }
+    return total;
+  }
+
+  async function purgeExpiredIdempotencyKeys(): Promise<number> {
+    const keys = await deps.idempotency.purgeExpired();
+    const outbox = await repo.purgePublishedOutbox(db.primary, OUTBOX_RETENTION_SECONDS);
+    if (keys + outbox > 0) logger.info({ keys, outbox }, 'purged expired idempotency keys and old outbox records');
+    return keys;
+  }
+
+  return { relayOutbox, purgeExpiredIdempotencyKeys };
+}

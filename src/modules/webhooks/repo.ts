@@ -1,0 +1,294 @@
+/** SQL only. Each function takes its executor (primary, replica or transaction) first. */
+import { queryRows, sql, type Db } from '../../platform/db.ts';
+
+export interface Subscription {
+  id: string;
+  url: string;
+  events: string[];
+  description: string;
+  enabled: boolean;
+  disabledReason: string | null;
+  createdAt: Date;
+  lastDelivery: { status: string; responseStatus: number | null; createdAt: Date } | null;
+}
+
+export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  type: string;
+  status: DeliveryStatus;
+  attempt: number;
+  responseStatus: number | null;
+  durationMs: number | null;
+  responseExcerpt: string | null;
+  createdAt: Date;
+  nextAttemptAt: Date;
+  error: string | null;
+}
+
+/** A claimed delivery with what sending it needs. */
+export interface ClaimedDelivery {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  attempt: number;
+  type: string;
+  payload: unknown;
+  occurredAt: Date;
+  url: string;
+  secrets: string[];
+}
+
+type Row = Record<string, unknown>;
+const date = (v: unknown) => new Date(v as string);
+const intOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+const SUBSCRIPTION_COLUMNS = sql`s.id, s.url, s.events, s.description, s.enabled, s.disabled_reason, s.created_at,
+  (select json_build_object('status', d.status, 'response_status', d.response_status, 'created_at', d.created_at)
+   from webhooks.deliveries d where d.subscription_id = s.id and d.status in ('succeeded', 'failed')
+   order by d.finished_at desc limit 1) as last_delivery`;
+
+function toSubscription(r: Row): Subscription {
+  const last = r['last_delivery'] as { status: string; response_status: number | null; created_at: string } | null;
+  return {
+    id: String(r['id']),
+    url: String(r['url']),
+    events: r['events'] as string[],
+    description: String(r['description']),
+    enabled: Boolean(r['enabled']),
+    disabledReason: (r['disabled_reason'] as string | null) ?? null,
+    createdAt: date(r['created_at']),
+    lastDelivery: last ? { status: last.status, responseStatus: last.response_status, createdAt: date(last.created_at) } : null,
+  };
+}
+
+const textArray = (values: string[]) => sql`${`{${values.map((v) => `"${v}"`).join(',')}}`}::text[]`;
+
+export async function insertSubscription(
+  db: Db,
+  s: { id: string; url: string; events: string[]; description: string; enabled: boolean; secret: string },
+): Promise<void> {
+  await db.execute(
+    sql`insert into webhooks.subscriptions (id, url, events, description, enabled, secret)
+        values (${s.id}, ${s.url}, ${textArray(s.events)}, ${s.description}, ${s.enabled}, ${s.secret})`,
+  );
+}
+
+export async function findSubscription(db: Db, id: string): Promise<Subscription | undefined> {
+  const [row] = await queryRows<Row>(db, sql`select ${SUBSCRIPTION_COLUMNS} from webhooks.subscriptions s where s.id = ${id}`);
+  return row ? toSubscription(row) : undefined;
+}
+
+export async function listSubscriptions(db: Db, limit: number, offset: number): Promise<{ rows: Subscription[]; count: number }> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`select ${SUBSCRIPTION_COLUMNS}, count(*) over () as total from webhooks.subscriptions s
+        order by s.created_at desc, s.id desc limit ${limit} offset ${offset}`,
+  );
+  const count = rows[0] ? Number(rows[0]['total']) : Number((await queryRows<Row>(db, sql`select count(*) as n from webhooks.subscriptions`))[0]!['n']);
+  return { rows: rows.map(toSubscription), count };
+}
+
+/** Staff changes; enabling again clears the failure record, so one more failure does not disable it at once. */
+export async function updateSubscription(
+  db: Db,
+  id: string,
+  changes: { url?: string | undefined; events?: string[] | undefined; description?: string | undefined; enabled?: boolean | undefined },
+): Promise<boolean> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`update webhooks.subscriptions set
+          url = coalesce(${changes.url ?? null}, url),
+          events = coalesce(${changes.events ? textArray(changes.events) : null}, events),
+          description = coalesce(${changes.description ?? null}, description),
+          enabled = coalesce(${changes.enabled ?? null}, enabled),
+          disabled_reason = case when ${changes.enabled ?? null}::boolean is null then disabled_reason else null end,
+          consecutive_failures = case when ${changes.enabled ?? null}::boolean then 0 else consecutive_failures end,
+          failing_since = case when ${changes.enabled ?? null}::boolean then null else failing_since end,
+          updated_at = now()
+        where id = ${id} returning id`,
+  );
+  return rows.length > 0;
+}
+
+export async function deleteSubscription(db: Db, id: string): Promise<boolean> {
+  const rows = await queryRows<Row>(db, sql`delete from webhooks.subscriptions where id = ${id} returning id`);
+  return rows.length > 0;
+}
+
+export async function rotateSecret(db: Db, id: string, secret: string, overlapSeconds: number): Promise<Date | undefined> {
+  const [row] = await queryRows<Row>(
+    db,
+    sql`update webhooks.subscriptions set previous_secret = secret, secret = ${secret},
+          previous_secret_expires_at = now() + make_interval(secs => ${overlapSeconds}), updated_at = now()
+        where id = ${id} returning previous_secret_expires_at`,
+  );
+  return row ? date(row['previous_secret_expires_at']) : undefined;
+}
+
+/**
+ * Records events and one pending delivery per enabled subscription that wants each, in the
+ * caller's transaction (the outbox relay's). One statement whatever the batch size.
+ */
+export async function insertEvents(tx: Db, events: Array<{ id: string; type: string; payload: unknown; created_at: string }>): Promise<void> {
+  if (events.length === 0) return;
+  await tx.execute(
+    sql`with e as (
+          insert into webhooks.events (id, type, payload, created_at)
+          select x.id, x.type, x.payload, x.created_at from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+            as x(id uuid, type text, payload jsonb, created_at timestamptz)
+          returning id, type, created_at
+        )
+        insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at, created_at)
+        select gen_random_uuid(), s.id, e.id, 1, 'pending', now(), now()
+        from e join webhooks.subscriptions s on s.enabled and (s.events @> array[e.type] or s.events @> array['*'])`,
+  );
+}
+
+export async function listDeliveries(db: Db, subscriptionId: string, limit: number, offset: number): Promise<{ rows: Delivery[]; count: number }> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`select d.*, e.type, count(*) over () as total from webhooks.deliveries d join webhooks.events e on e.id = d.event_id
+        where d.subscription_id = ${subscriptionId} order by d.created_at desc, d.attempt desc, d.id desc limit ${limit} offset ${offset}`,
+  );
+  const count = rows[0]
+    ? Number(rows[0]['total'])
+    : Number((await queryRows<Row>(db, sql`select count(*) as n from webhooks.deliveries where subscription_id = ${subscriptionId}`))[0]!['n']);
+  return {
+    count,
+    rows: rows.map((r) => ({
+      id: String(r['id']),
+      eventId: String(r['event_id']),
+      type: String(r['type']),
+      status: r['status'] as DeliveryStatus,
+      attempt: Number(r['attempt']),
+      responseStatus: intOrNull(r['response_status']),
+      durationMs: intOrNull(r['duration_ms']),
+      responseExcerpt: (r['response_excerpt'] as string | null) ?? null,
+      createdAt: date(r['created_at']),
+      nextAttemptAt: date(r['next_attempt_at']),
+      error: (r['error'] as string | null) ?? null,
+    })),
+  };
+}
+
+/** A manual redelivery: a new pending attempt of the same event (same webhook-id). */
+export async function redeliver(db: Db, subscriptionId: string, deliveryId: string, newId: string): Promise<boolean> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at)
+        select ${newId}, d.subscription_id, d.event_id,
+               (select max(attempt) + 1 from webhooks.deliveries a where a.subscription_id = d.subscription_id and a.event_id = d.event_id),
+               'pending', now()
+        from webhooks.deliveries d where d.id = ${deliveryId} and d.subscription_id = ${subscriptionId}
+        returning id`,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Takes due deliveries for one attempt each: pending ones, and ones whose sender's lease ran out (a
+ * worker killed mid-send). SKIP LOCKED: workers never take the same row. Per subscription at most
+ * `concurrency` are in flight (counting other workers' live claims), so one slow receiver cannot
+ * hold every sending slot.
+ */
+export async function claimDue(db: Db, limit: number, concurrency: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`with candidates as (
+          select d.id, row_number() over (partition by d.subscription_id order by d.next_attempt_at, d.id) as rank,
+                 (select count(*) from webhooks.deliveries f
+                  where f.subscription_id = d.subscription_id and f.status = 'sending' and f.locked_until >= now()) as in_flight
+          from webhooks.deliveries d join webhooks.subscriptions s on s.id = d.subscription_id and s.enabled
+          where d.next_attempt_at <= now() and (d.status = 'pending' or (d.status = 'sending' and d.locked_until < now()))
+        ), picked as (
+          select d.id from webhooks.deliveries d
+          where d.id in (select id from candidates where rank + in_flight <= ${concurrency})
+            and (d.status = 'pending' or (d.status = 'sending' and d.locked_until < now()))
+          order by d.next_attempt_at limit ${limit}
+          for update skip locked
+        )
+        update webhooks.deliveries d set status = 'sending', locked_until = now() + make_interval(secs => ${leaseMs / 1000})
+        from picked, webhooks.events e, webhooks.subscriptions s
+        where d.id = picked.id and e.id = d.event_id and s.id = d.subscription_id
+        returning d.id, d.subscription_id, d.event_id, d.attempt, e.type, e.payload, e.created_at, s.url, s.secret,
+                  case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret`,
+  );
+  return rows.map((r) => ({
+    id: String(r['id']),
+    subscriptionId: String(r['subscription_id']),
+    eventId: String(r['event_id']),
+    attempt: Number(r['attempt']),
+    type: String(r['type']),
+    payload: r['payload'],
+    occurredAt: date(r['created_at']),
+    url: String(r['url']),
+    secrets: [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])],
+  }));
+}
+
+export interface AttemptResult {
+  ok: boolean;
+  responseStatus: number | null;
+  responseExcerpt: string | null;
+  durationMs: number;
+  error: string | null;
+}
+
+/**
+ * Records an attempt's outcome, in one transaction with what follows from it: success clears the
+ * subscription's failure record; a failure schedules the next attempt (unless `retryInSeconds` is
+ * null), counts the failure and disables the subscription past either threshold. Returns false
+ * when the row was no longer this sender's (its lease ran out and another took it).
+ */
+export async function finishAttempt(
+  tx: Db,
+  d: ClaimedDelivery,
+  result: AttemptResult,
+  next: { id: string; retryInSeconds: number | null },
+  disable: { afterSeconds: number; afterFailures: number },
+): Promise<boolean> {
+  const done = await queryRows<Row>(
+    tx,
+    sql`update webhooks.deliveries set status = ${result.ok ? 'succeeded' : 'failed'}, response_status = ${result.responseStatus},
+          response_excerpt = ${result.responseExcerpt}, duration_ms = ${result.durationMs}, error = ${result.error},
+          finished_at = now(), locked_until = null
+        where id = ${d.id} and status = 'sending' returning id`,
+  );
+  if (done.length === 0) return false;
+  if (result.ok) {
+    await tx.execute(sql`update webhooks.subscriptions set consecutive_failures = 0, failing_since = null where id = ${d.subscriptionId}`);
+    return true;
+  }
+  await tx.execute(
+    sql`update webhooks.subscriptions set consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, now())
+        where id = ${d.subscriptionId}`,
+  );
+  await tx.execute(
+    sql`update webhooks.subscriptions set enabled = false, updated_at = now(),
+          disabled_reason = format('deliveries failed %s times in a row since %s; last error: %s', consecutive_failures,
+                                   to_char(failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ${(result.error ?? `HTTP ${result.responseStatus}`).slice(0, 200)}::text)
+        where id = ${d.subscriptionId} and enabled
+          and (consecutive_failures >= ${disable.afterFailures} or failing_since <= now() - make_interval(secs => ${disable.afterSeconds}))`,
+  );
+  if (next.retryInSeconds !== null) {
+    await tx.execute(
+      sql`insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at)
+          values (${next.id}, ${d.subscriptionId}, ${d.eventId}, ${d.attempt + 1}, 'pending', now() + make_interval(secs => ${next.retryInSeconds}))`,
+    );
+  }
+  return true;
+}
+
+/** Events older than the retention whose deliveries are all finished, with their log. */
+export async function purgeOldEvents(db: Db, olderThanSeconds: number): Promise<number> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`delete from webhooks.events e where e.created_at < now() - make_interval(secs => ${olderThanSeconds})
+        and not exists (select 1 from webhooks.deliveries d where d.event_id = e.id and d.status in ('pending', 'sending'))
+        returning id`,
+  );
+  return rows.length;
+}

@@ -1,0 +1,96 @@
+/**
+ * One signed POST to a receiver (Standard Webhooks): `webhook-id` is the event id, the same on every
+ * attempt; `webhook-signature` holds one `v1,…` signature per live secret (two during a rotation's
+ * overlap), made by the `standardwebhooks` package over `id.timestamp.body`.
+ *
+ * Outbound requests cannot be turned against our own network: unless private targets are allowed,
+ * the agent (request-filtering-agent) checks the address each connection actually goes to, after
+ * DNS resolution, and refuses loopback, private, link-local and metadata addresses, so a name that
+ * resolved to a public address when saved and to 169.254.169.254 now is refused now.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
+import { Webhook } from 'standardwebhooks';
+import type { AttemptResult } from './repo.ts';
+
+const EXCERPT_BYTES = 1024;
+
+export interface Outgoing {
+  url: string;
+  eventId: string;
+  body: string;
+  secrets: string[];
+}
+
+export function createSender(options: { allowPrivateTargets: boolean; timeoutMs: number; userAgent: string }) {
+  const agentOptions = { keepAlive: true, maxSockets: 64 };
+  const agents = options.allowPrivateTargets
+    ? { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) }
+    : { http: new RequestFilteringHttpAgent({ ...agentOptions, allowPrivateIPAddress: false, allowMetaIPAddress: false }), https: new RequestFilteringHttpsAgent({ ...agentOptions, allowPrivateIPAddress: false, allowMetaIPAddress: false }) };
+
+  function sign(out: Outgoing, at: Date): string {
+    return out.secrets.map((secret) => new Webhook(secret).sign(out.eventId, at, out.body)).join(' ');
+  }
+
+  async function send(out: Outgoing): Promise<AttemptResult> {
+    const started = performance.now();
+    const at = new Date();
+    const url = new URL(out.url);
+    const client = url.protocol === 'https:' ? https : http;
+    const finish = (partial: Omit<AttemptResult, 'durationMs'>): AttemptResult => ({ ...partial, durationMs: Math.round(performance.now() - started) });
+    return new Promise<AttemptResult>((resolve) => {
+      let settled = false;
+      const settle = (result: AttemptResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const request = client.request(
+        url,
+        {
+          method: 'POST',
+          agent: url.protocol === 'https:' ? agents.https : agents.http,
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': options.userAgent,
+            'webhook-id': out.eventId,
+            'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+            'webhook-signature': sign(out, at),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            if (size < EXCERPT_BYTES) chunks.push(chunk);
+            size += chunk.length;
+          });
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
+            const ok = status >= 200 && status < 300;
+            settle(finish({ ok, responseStatus: status, responseExcerpt: excerpt, error: ok ? null : `HTTP ${status}` }));
+          });
+          response.on('error', (error) => settle(finish({ ok: false, responseStatus: response.statusCode ?? null, responseExcerpt: null, error: error.message })));
+        },
+      );
+      // One deadline for the whole exchange: a receiver that accepts and never answers (or trickles)
+      // holds a sending slot no longer than this.
+      const timer = setTimeout(() => {
+        request.destroy(new Error(`no complete answer within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      request.on('error', (error) => settle(finish({ ok: false, responseStatus: null, responseExcerpt: null, error: error.message.slice(0, 500) })));
+      request.end(out.body);
+    });
+  }
+
+  return {
+    send,
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
