@@ -299,6 +299,8 @@ export function loadConfig(env: Env = {}) {
     },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
+      /** A cart's holds end this long after its first line was put, however often it changes since. */
+      holdMaxSeconds: r.int('CART_HOLD_MAX_SECONDS', 3600, 1, 7 * 86_400),
       // Also the per-line cap of direct orders. The ceilings keep every total within ten integer
       // digits (platform/money.ts).
       maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, MAX_UNITS_PER_LINE),
