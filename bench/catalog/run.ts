@@ -47,6 +47,8 @@ const server = await startServer({
   env: { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info' },
   request: client.request,
   quietStdout: true,
+  // A loaded shared machine starts tsx slowly.
+  startSeconds: 90,
 });
 const [authorization] = await signIn(client.request, { count: 1, usernamePrefix: `bench_catalog_${Date.now()}_` });
 const headers = { authorization: authorization! };
