@@ -28,7 +28,10 @@ function filters(params: GetListParams): Record<string, string> {
     in_stock: f.in_stock === true ? 'true' : 'false',
   };
   const field = ORDERINGS[params.sort?.field ?? ''];
-  if (field) values.ordering = params.sort?.order === 'DESC' ? `-${field}` : field;
+  // A search is best read best match first: the list's default sort (newest) gives way to the
+  // API's relevance order; a column the user sorts by (name, price) still applies.
+  const byRelevance = values.search !== undefined && values.search !== '' && (field === undefined || field === 'created_at');
+  if (field && !byRelevance) values.ordering = params.sort?.order === 'DESC' ? `-${field}` : field;
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [k, String(v)]));
 }
 

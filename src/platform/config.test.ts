@@ -38,6 +38,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtps://mail.example.com' }).production).toBe(true);
   });
 
+  it('refuses private webhook targets by default in production only, and reads the retry schedule', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtps://mail.example.com' };
+    expect(loadConfig(production).webhooks.allowPrivateTargets).toBe(false);
+    expect(loadConfig({ ...production, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }).webhooks.allowPrivateTargets).toBe(true);
+    expect(loadConfig({}).webhooks.allowPrivateTargets).toBe(true);
+    expect(loadConfig({ WEBHOOK_RETRY_SCHEDULE_SECONDS: '1, 2,3' }).webhooks.retryScheduleSeconds).toEqual([1, 2, 3]);
+    expect(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE_SECONDS: '1,soon' })).toThrow(/WEBHOOK_RETRY_SCHEDULE_SECONDS/);
+  });
+
   it('refuses to start in production without a mail transport, and takes none in development', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) })).toThrow(/SMTP_URL must be set/);
     expect(() => loadConfig({ SMTP_URL: 'http://mail.example.com' })).toThrow(/SMTP_URL/);

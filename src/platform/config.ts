@@ -163,6 +163,14 @@ function trustProxy(r: ReturnType<typeof reader>, production: boolean): TrustPro
   return list;
 }
 
+function metricsToken(r: ReturnType<typeof reader>): string | undefined {
+  const token = r.raw('METRICS_TOKEN');
+  if (token !== undefined && !/^[A-Za-z0-9\-._~+/]{16,}=*$/.test(token)) {
+    r.problems.push('METRICS_TOKEN must be at least 16 characters of a bearer token (letters, digits, -._~+/)');
+  }
+  return token;
+}
+
 function isUrl(value: string, protocols: string[]): boolean {
   try {
     return protocols.includes(new URL(value).protocol);
@@ -228,8 +236,15 @@ export function loadConfig(env: Env = {}) {
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
       /** After SIGTERM, how long to keep listening with every answer closing its connection. */
       shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 1000, 0, 60_000),
+      /**
+       * GET /metrics requires `Authorization: Bearer <this>` when set; in production it is then the
+       * only way in (unset: /metrics answers 401 to everyone), elsewhere unset leaves it open.
+       */
+      metricsToken: metricsToken(r),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
+      /** JSON answers at least this long are sent br- or gzip-coded to clients that accept it. */
+      compressMinBytes: r.int('COMPRESSION_MIN_BYTES', 1024, 0, 100 * 1024 * 1024),
     },
     log: { level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info') },
     database: {

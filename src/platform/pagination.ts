@@ -4,10 +4,24 @@
 import { Type } from 'typebox';
 import { AppError } from './errors.ts';
 
+/**
+ * The deepest offset a list serves. Each page below it costs the database every row above it
+ * (at 1,000,000 products `offset=999000` took 881 ms of PostgreSQL per request); commercetools
+ * stops at the same 10,000. Deeper pages of the catalog are read with its cursor.
+ */
+export const MAX_OFFSET = 10_000;
+
 export const PageQuery = {
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 }),
+  offset: Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0, description: `At most ${MAX_OFFSET}; deeper pages: the cursor where a list has one, else narrower filters` }),
 };
+
+/** The message of an offset over MAX_OFFSET: where to go instead. */
+export function offsetTooDeep(hasCursor: boolean): string {
+  return hasCursor
+    ? `must be <= ${MAX_OFFSET}: read deeper pages with cursor (send cursor= empty to start a walk, then follow next)`
+    : `must be <= ${MAX_OFFSET}: narrow the list with its filters`;
+}
 
 export const Page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Object({

@@ -78,9 +78,11 @@ describe('answers the router gives itself', () => {
     expectProblem(res, 400, 'validation_failed');
   });
 
-  it('an unknown route, and a known path with a method it does not serve: 404 problem+json', async () => {
+  it('an unknown route: 404; a known path with a method it does not serve: 405 with Allow (issue 23)', async () => {
     expectProblem(await t.app.inject({ method: 'GET', url: '/api/nowhere/' }), 404, 'not_found');
-    expectProblem(await t.app.inject({ method: 'DELETE', url: '/api/identity/token/' }), 404, 'not_found');
+    const wrongMethod = await t.app.inject({ method: 'DELETE', url: '/api/identity/token/' });
+    expectProblem(wrongMethod, 405, 'method_not_allowed');
+    expect(wrongMethod.headers.allow).toBe('POST');
   });
 
   it('what the HTTP parser refuses: problem+json with an X-Request-Id', async () => {

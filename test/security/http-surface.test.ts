@@ -7,7 +7,8 @@ import { createProduct } from '../helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
 
 const ORIGIN = 'https://shop.example.com';
-const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48), SMTP_URL: 'smtp://127.0.0.1:1', CORS_ORIGINS: ORIGIN };
+const METRICS_TOKEN = 'scraper-token-0123456789abcdef';
+const PRODUCTION = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48), SMTP_URL: 'smtp://127.0.0.1:1', CORS_ORIGINS: ORIGIN, METRICS_TOKEN };
 
 let t: TestApp;
 let customer: TestUser;
@@ -82,5 +83,69 @@ describe('finding 10: CORS when on', () => {
   it('still allows no other origin', async () => {
     const preflight = await t.app.inject({ method: 'OPTIONS', url: '/api/cart/', headers: { origin: 'https://evil.example', 'access-control-request-method': 'DELETE' } });
     expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('finding 12: deep offsets', () => {
+  it('refuses an offset past 10,000 on every offset list, the catalog pointing to its cursor', async () => {
+    const lists = [
+      { url: '/api/catalog/products/', who: customer, cursor: true },
+      { url: '/api/orders/orders/', who: customer, cursor: false },
+      { url: '/api/orders/orders/', who: staff, cursor: false },
+      { url: '/api/identity/customers/', who: staff, cursor: false },
+    ];
+    for (const list of lists) {
+      const deep = await t.app.inject({ method: 'GET', url: `${list.url}?offset=10001`, headers: list.who.auth });
+      expect(deep.statusCode, list.url).toBe(400);
+      expect(deep.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'offset' }] });
+      if (list.cursor) expect(deep.json().detail).toMatch(/cursor/);
+      const deepest = await t.app.inject({ method: 'GET', url: `${list.url}?offset=10000`, headers: list.who.auth });
+      expect(deepest.statusCode, list.url).toBe(200);
+    }
+  });
+});
+
+describe('finding 13: request id, bearer header, methods, metrics', () => {
+  it('keeps a client X-Request-Id only in a safe shape, else makes a fresh one', async () => {
+    const kept = await t.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'app-1.2:req_9-x' } });
+    expect(kept.headers['x-request-id']).toBe('app-1.2:req_9-x');
+    for (const sent of ['"},{"admin":true', 'a b', '<script>', 'x'.repeat(129), 'id=1;role=staff']) {
+      const res = await t.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': sent } });
+      expect(res.headers['x-request-id'], sent).not.toBe(sent);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('refuses a bearer header with anything after the token (401)', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/identity/me/', headers: { authorization: `Bearer ${customer.access} extra` } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect((await t.app.inject({ method: 'GET', url: '/api/identity/me/', headers: customer.auth })).statusCode).toBe(200);
+  });
+
+  it('answers a method a path does not have with 405 method_not_allowed and Allow', async () => {
+    const cases = [
+      { method: 'DELETE' as const, url: '/api/identity/token/', allow: ['POST'] },
+      { method: 'PUT' as const, url: '/api/orders/orders', allow: ['GET', 'HEAD', 'POST'] },
+      { method: 'POST' as const, url: '/health/live', allow: ['GET', 'HEAD'] },
+    ];
+    for (const c of cases) {
+      const res = await t.app.inject({ method: c.method, url: c.url, headers: customer.auth });
+      expect(res.statusCode, `${c.method} ${c.url}`).toBe(405);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json().code).toBe('method_not_allowed');
+      expect(String(res.headers.allow).split(', ')).toEqual(expect.arrayContaining(c.allow));
+    }
+    const unknown = await t.app.inject({ method: 'GET', url: '/api/identity/nothing-here/' });
+    expect(unknown.statusCode).toBe(404);
+  });
+
+  it('serves /metrics in production only to the scraper holding METRICS_TOKEN', async () => {
+    expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: staff.auth })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong-token-0123456789abcd' } })).statusCode).toBe(401);
+    const scraped = await t.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(scraped.statusCode).toBe(200);
+    expect(scraped.body).toMatch(/http_request_duration/);
   });
 });

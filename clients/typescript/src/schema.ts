@@ -670,6 +670,7 @@ export interface paths {
                     max_price?: string;
                     /** @description Decimal with up to two places, e.g. "12.50" */
                     min_price?: string;
+                    /** @description At most 10000; deeper pages are read with cursor */
                     offset?: number;
                     /** @description Default: `relevance` with `search` (best first; needs `search`), else `created_at` */
                     ordering?: "name" | "-name" | "price" | "-price" | "created_at" | "-created_at" | "relevance";
@@ -1238,6 +1239,7 @@ export interface paths {
                 query?: {
                     is_active?: boolean;
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                     search?: string;
                 };
@@ -2234,6 +2236,7 @@ export interface paths {
                     /** @description Staff: one customer's orders. A customer always sees only their own. */
                     customer?: string;
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                     status?: "pending" | "confirmed" | "shipped" | "cancelled";
                 };
@@ -2677,6 +2680,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                 };
                 header?: never;
@@ -2998,6 +3002,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
+                    /** @description At most 10000; deeper pages: the cursor where a list has one, else narrower filters */
                     offset?: number;
                 };
                 header?: never;
@@ -3465,6 +3470,13 @@ export interface paths {
                             [key: string]: unknown;
                         };
                     };
+                };
+                /** @description Not modified (If-None-Match) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
             };
         };

@@ -22,20 +22,30 @@ export function bandWidth(range: number): number {
   return Math.max(1, Math.round(factor * magnitude));
 }
 
+/**
+ * The matching products, gathered first through the search index (MATERIALIZED). Left to
+ * itself, the planner answers min(price) by walking the price index and filtering each row, and
+ * joins categories row by row: for a search that matches little or nothing that reads the whole
+ * table (29 s at 1M products on a loaded machine, against milliseconds this way).
+ */
+const matching = (filter: ProductFilter) =>
+  sql`with m as materialized (select p.category_id, p.price_cents from catalog.products p where ${whereClause(filter)})`;
+
+export const categoryFacetQuery = (filter: ProductFilter) =>
+  sql`${matching(filter)}
+      select c.slug, c.name, count(*)::int as count
+      from m join catalog.categories c on c.id = m.category_id
+      group by c.slug, c.name order by count desc, c.name, c.slug`;
+
+export const priceSpanQuery = (filter: ProductFilter) =>
+  sql`${matching(filter)} select min(m.price_cents)::bigint as low, max(m.price_cents)::bigint as high from m`;
+
 async function categoryFacet(db: Db, filter: ProductFilter) {
-  return queryRows<{ slug: string; name: string; count: number }>(
-    db,
-    sql`select c.slug, c.name, count(*)::int as count
-        from catalog.products p join catalog.categories c on c.id = p.category_id
-        where ${whereClause(filter)} group by c.slug, c.name order by count desc, c.name, c.slug`,
-  );
+  return queryRows<{ slug: string; name: string; count: number }>(db, categoryFacetQuery(filter));
 }
 
 async function priceFacet(db: Db, filter: ProductFilter) {
-  const [span] = await queryRows<{ low: number | null; high: number | null }>(
-    db,
-    sql`select min(p.price_cents)::bigint as low, max(p.price_cents)::bigint as high from catalog.products p where ${whereClause(filter)}`,
-  );
+  const [span] = await queryRows<{ low: number | null; high: number | null }>(db, priceSpanQuery(filter));
   if (!span || span.low === null || span.high === null) return [];
   const low = Number(span.low);
   const high = Number(span.high);
@@ -45,8 +55,9 @@ async function priceFacet(db: Db, filter: ProductFilter) {
   const last = Math.max(0, Math.ceil((high - start) / width) - 1);
   const rows = await queryRows<{ band: number; count: number }>(
     db,
-    sql`select least((p.price_cents - ${start}) / ${width}, ${last})::int as band, count(*)::int as count
-        from catalog.products p where ${whereClause(filter)} group by 1 order by 1`,
+    sql`${matching(filter)}
+        select least((m.price_cents - ${start}) / ${width}, ${last})::int as band, count(*)::int as count
+        from m group by 1 order by 1`,
   );
   return rows.map((r) => ({ min: formatMoney(start + r.band * width), max: formatMoney(start + (r.band + 1) * width), count: r.count }));
 }

@@ -1,7 +1,7 @@
 /** Catalog request and response shapes: snake_case, money as two-place decimal strings. */
 import { Type, type Static } from 'typebox';
 import { MAX_PRICE, MONEY_PATTERN, PRICE_PATTERN } from '../../platform/money.ts';
-import { Page } from '../../platform/pagination.ts';
+import { MAX_OFFSET, Page } from '../../platform/pagination.ts';
 import { UUID_PATTERN } from '../../platform/ids.ts';
 
 export const SLUG_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
@@ -90,7 +90,7 @@ export type Ordering = (typeof ORDERINGS)[number];
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Default 20' })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, description: `At most ${MAX_OFFSET}; deeper pages are read with cursor` })),
   cursor: Type.Optional(Type.String({ maxLength: 2000, description: 'Empty starts a keyset walk; then the opaque value from `next`' })),
   category: Type.Optional(Slug),
   min_price: Type.Optional(Money),

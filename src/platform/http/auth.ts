@@ -37,11 +37,11 @@ export function requiredAccess(request: FastifyRequest): Access {
   return request.url.startsWith('/api/') ? 'customer' : 'public';
 }
 
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
+export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const [scheme, token] = header.split(' ');
-  return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
+  // Exactly `Bearer <token>` (RFC 6750): anything after the token is not ignored but refused.
+  const match = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+  return match?.[1];
 }
 
 /** The signed-in user, for handlers of routes that require one. */
@@ -55,7 +55,9 @@ export function registerAuth(app: FastifyInstance, authenticate: Authenticator) 
   app.addHook('onRequest', async (request) => {
     const access = requiredAccess(request);
     if (access === 'public') return;
-    const token = bearerToken(request);
+    const header = request.headers.authorization;
+    const token = bearerToken(header);
+    if (header && !token) throw new AppError('not_authenticated', 'The Authorization header must be exactly "Bearer <token>"', { headers: { 'WWW-Authenticate': 'Bearer' } });
     if (!token && access === 'guest') return;
     if (!token) throw new AppError('not_authenticated', 'Authentication credentials were not provided', { headers: { 'WWW-Authenticate': 'Bearer' } });
     request.user = await authenticate(token);

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { Type } from 'typebox';
 import { PROBLEMS, type ProblemCode } from '../errors.ts';
+import { representation, sendRepresentation, type Representation } from './compression.ts';
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
@@ -65,7 +66,7 @@ const EXTRA_PATHS: OpenAPIV3_1.PathsObject = {
  * `webhooks`: the OpenAPI 3.1 section for the requests this service sends (the events a
  * subscription receives), built by the module that sends them.
  */
-export async function registerDocs(app: FastifyInstance, options: { webhooks?: OpenAPIV3_1.Document['webhooks'] } = {}) {
+export async function registerDocs(app: FastifyInstance, options: { compressMinBytes: number; webhooks?: OpenAPIV3_1.Document['webhooks'] }) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -98,16 +99,25 @@ export async function registerDocs(app: FastifyInstance, options: { webhooks?: O
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  let document: Representation | undefined;
   app.get(
     '/openapi.json',
     {
       schema: {
         tags: ['operations'],
         summary: 'This document (OpenAPI 3.1)',
-        response: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+        response: {
+          200: { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } },
+          304: { description: 'Not modified (If-None-Match)', type: 'null' },
+        },
       },
       config: { auth: 'public' },
     },
-    async () => app.swagger(),
+    // The document does not change while the process runs: serialized once, compressed at most
+    // once per coding (sendRepresentation), with an ETag.
+    async (request, reply) => {
+      document ??= representation(Buffer.from(JSON.stringify(app.swagger())), options.compressMinBytes);
+      return sendRepresentation(request, reply, document);
+    },
   );
 }

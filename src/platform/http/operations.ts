@@ -3,12 +3,14 @@
  * log line (method, path with query, status, duration, client address, user) carrying its request
  * id.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { briefly } from '../dependencies.ts';
 import { AppError } from '../errors.ts';
 import { metrics, registry } from '../metrics.ts';
+import { bearerToken } from './auth.ts';
 import { problemResponse } from './docs.ts';
 
 export interface ReadinessCheck {
@@ -33,7 +35,23 @@ const HealthBody = Type.Object({
   checks: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 
-export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[]) {
+export interface MetricsAccess {
+  /** The bearer token GET /metrics requires, when set. */
+  token: string | undefined;
+  /** Production: without a token nobody reads /metrics. */
+  production: boolean;
+}
+
+/** Who may read /metrics: a scraper with the token; outside production, anyone when none is set. */
+function checkMetricsAccess(access: MetricsAccess, authorization: string | undefined): void {
+  if (access.token === undefined && !access.production) return;
+  const sent = Buffer.from(bearerToken(authorization) ?? '');
+  const expected = Buffer.from(access.token ?? '');
+  if (access.token !== undefined && sent.length === expected.length && timingSafeEqual(sent, expected)) return;
+  throw new AppError('not_authenticated', 'The metrics need the scraper\'s token (METRICS_TOKEN)', { headers: { 'WWW-Authenticate': 'Bearer' } });
+}
+
+export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[], metricsAccess: MetricsAccess) {
   // The access line is built here from fields that cannot hold a credential, so it skips the
   // logger's redaction (which would triple its cost on every request); every other line keeps it.
   const accessLog = app.log.child({}, { redact: [] });
@@ -94,7 +112,8 @@ export function registerOperations(app: FastifyInstance, checks: ReadinessCheck[
   });
 
   const metricsResponses = { 200: { description: 'Prometheus text format', content: { [METRICS_MEDIA_TYPE]: { schema: { type: 'string' } } } } };
-  app.get('/metrics', { schema: { ...ops, response: metricsResponses }, config: { auth: 'public' }, logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { schema: { ...ops, response: metricsResponses }, config: { auth: 'public' }, logLevel: 'warn' }, async (request, reply) => {
+    checkMetricsAccess(metricsAccess, request.headers.authorization);
     void reply.type(registry.contentType);
     return registry.metrics();
   });

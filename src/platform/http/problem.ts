@@ -64,7 +64,10 @@ export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const e = error as FastifyError;
   if (e?.validation) {
-    return new AppError('validation_failed', 'The request is not valid', { errors: fieldErrors(e) });
+    const errors = fieldErrors(e);
+    // One fault: the detail names it, so a client that shows only the detail says what to change.
+    const detail = errors.length === 1 ? `${errors[0]!.field} ${errors[0]!.message}` : 'The request is not valid';
+    return new AppError('validation_failed', detail, { errors });
   }
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
   if (mapped) return new AppError(mapped, mapped === 'validation_failed' ? 'The body is not valid JSON' : e.message);
@@ -102,9 +105,44 @@ export function registerProblemHandlers(app: FastifyInstance, monitor?: Dependen
     else request.log.info({ code: appError.code, status: appError.status }, appError.detail ?? appError.code);
     return sendProblem(reply, appError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  const allowedMethods = registerRouteIndex(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allow = allowedMethods(path);
+    // A path that exists answers another method with 405 and the methods it has (RFC 9110 §15.5.6).
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      return sendProblem(reply, new AppError('method_not_allowed', `${request.method} is not allowed on ${path}`, { headers: { Allow: allow.join(', ') } }));
+    }
+    return sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${path}`));
+  });
+}
+
+/** A route's path as a pattern: `:name` is one segment, `*` the rest; a trailing slash optional. */
+function routePattern(url: string): RegExp {
+  const body = url
+    .replace(/\/+$/, '')
+    .split('/')
+    .map((segment) => (segment === '*' ? '.*' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}/?$`);
+}
+
+/**
+ * Every route's method by its path pattern, collected as routes are added (registered before
+ * them), so a request no route matched can tell "no such path" (404) from "not this method" (405).
+ */
+function registerRouteIndex(app: FastifyInstance): (path: string) => string[] {
+  const routes: Array<{ methods: string[]; pattern: RegExp }> = [];
+  app.addHook('onRoute', (route) => {
+    // A catch-all (the CORS plugin's `OPTIONS *`) says nothing about which paths exist.
+    if (route.url === '*' || route.url === '/*') return;
+    routes.push({ methods: [route.method].flat(), pattern: routePattern(route.url) });
+  });
+  return (path) => {
+    const methods = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  };
 }
 
 /**

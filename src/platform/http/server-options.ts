@@ -9,7 +9,12 @@ import { validatorCompiler } from './validation.ts';
 
 registerAjvFormats();
 
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+/**
+ * The shape a client's X-Request-Id must have to be kept: it is echoed in answers and written in
+ * every log line, so quotes, brackets, `=` or control text that a log reader could mistake for
+ * structure are not taken; such an id is replaced by a fresh one.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Fastify reads a bare number as "trust nothing" (it cannot check the immediate peer), so a hop
@@ -31,7 +36,7 @@ export function serverOptions(config: Config, logger: Logger): FastifyServerOpti
     // One access line per request, written when it completes (operations.ts), instead of
     // Fastify's two (incoming, completed): half the serialization on every request.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-    // A client-sent id is kept when it is printable and short; anything else gets a fresh one.
+    // A client-sent id is kept when it has the safe shape; anything else gets a fresh one.
     genReqId: (request) => {
       const sent = request.headers['x-request-id'];
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();

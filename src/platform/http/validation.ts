@@ -7,6 +7,7 @@ import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastif
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { MAX_OFFSET, offsetTooDeep } from '../pagination.ts';
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 const NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
@@ -84,9 +85,27 @@ function bodyValidator(schema: TSchema) {
   };
 }
 
+type Validate = (value: unknown) => { value?: unknown; error?: FastifySchemaValidationError[] | Error };
+
+/** An offset past MAX_OFFSET says where deeper pages are (API.md: the cursor). */
+function explainOffset(schema: TSchema, validate: Validate): Validate {
+  const properties = (schema as { properties?: Record<string, { maximum?: number }> }).properties ?? {};
+  if (properties['offset']?.maximum !== MAX_OFFSET) return validate;
+  const message = offsetTooDeep('cursor' in properties);
+  return (value) => {
+    const result = validate(value);
+    if (!Array.isArray(result.error)) return result;
+    return { error: result.error.map((e) => (e.instancePath === '/offset' && e.keyword === 'maximum' ? { ...e, message } : e)) };
+  };
+}
+
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) => {
   if (route.httpPart === 'body') return bodyValidator(route.schema);
-  const check = TypeBoxValidatorCompiler(route);
+  return explainOffset(route.schema, queryValidator(route));
+};
+
+function queryValidator(route: Parameters<FastifySchemaCompiler<TSchema>>[0]): Validate {
+  const check = TypeBoxValidatorCompiler(route) as Validate;
   const numbers = strictNumbers(route.schema);
   if (numbers.length === 0) return check;
   return (value: unknown) => {
@@ -98,4 +117,4 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) => {
     if (wrong.length > 0) return { error: wrong.map(([name, form]) => notANumber(name, form)) };
     return check(value);
   };
-};
+}

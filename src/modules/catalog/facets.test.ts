@@ -1,0 +1,114 @@
+/**
+ * Facet counts and type-ahead suggestions, as the app asks for them beside a search: counts over
+ * everything that matches (not just the page), rounded price bands, and at most ten names.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
+import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { bandWidth } from './facets.ts';
+
+let t: TestApp;
+let staff: TestUser;
+let customer: TestUser;
+const word = `zq${randomUUID().slice(0, 6).replace(/[0-9]/g, 'x')}`;
+let teas: string;
+let cups: string;
+
+async function post(url: string, payload: Record<string, unknown>) {
+  const res = await t.app.inject({ method: 'POST', url, headers: staff.auth, payload });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; name: string };
+}
+
+async function get(url: string) {
+  const res = await t.app.inject({ method: 'GET', url, headers: customer.auth });
+  return res;
+}
+
+beforeAll(async () => {
+  t = await buildTestApp();
+  staff = await createUser(t, { staff: true });
+  customer = await createUser(t);
+  teas = `teas-${randomUUID().slice(0, 6)}`;
+  cups = `cups-${randomUUID().slice(0, 6)}`;
+  await post('/api/catalog/categories/', { slug: teas, name: 'Teas' });
+  await post('/api/catalog/categories/', { slug: cups, name: 'Cups' });
+  // 12 teas from 3.00 to 47.00, 3 cups at 8.00, one sold out (hidden by in_stock) at 99.00.
+  for (let i = 0; i < 12; i++) await post('/api/catalog/products/', { name: `${word} Green Tea ${i}`, price: `${3 + i * 4}.00`, quantity: 5, category: teas });
+  for (let i = 0; i < 3; i++) await post('/api/catalog/products/', { name: `${word} Tea Cup ${i}`, price: '8.00', quantity: 5, category: cups });
+  await post('/api/catalog/products/', { name: `${word} Gold Tea`, price: '99.00', quantity: 0, category: teas });
+}, 120_000);
+afterAll(() => t.close());
+
+describe('facets', () => {
+  it('counts categories and rounded price bands over every match, beside one page', async () => {
+    const res = await get(`/api/catalog/products/?search=${word}&limit=2&facets=category,price`);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body.results).toHaveLength(2);
+    expect(body.count).toBe(15);
+    expect(body.facets.category).toEqual([
+      { slug: teas, name: 'Teas', count: 12 },
+      { slug: cups, name: 'Cups', count: 3 },
+    ]);
+    // 3.00–47.00: bands 10.00 wide from 0.00; the cups' 8.00 falls in the first.
+    expect(body.facets.price).toEqual([
+      { min: '0.00', max: '10.00', count: 5 },
+      { min: '10.00', max: '20.00', count: 3 },
+      { min: '20.00', max: '30.00', count: 2 },
+      { min: '30.00', max: '40.00', count: 3 },
+      { min: '40.00', max: '50.00', count: 2 },
+    ]);
+    expect(body.facets.price.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(15);
+    // The links keep asking for the facets.
+    expect(new URL(body.next).searchParams.get('facets')).toBe('category,price');
+  });
+
+  it('follows the filters: a category and a price range narrow the counts', async () => {
+    const body = (await get(`/api/catalog/products/?search=${word}&category=${teas}&max_price=20&facets=price`)).json();
+    expect(body.facets.category).toBeUndefined();
+    expect(body.facets.price.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(5);
+    expect(body.count).toBe(5);
+  });
+
+  it('answers no facets when not asked, and empty ones when nothing matches', async () => {
+    expect((await get(`/api/catalog/products/?search=${word}`)).json().facets).toBeUndefined();
+    const none = (await get(`/api/catalog/products/?search=${word}xyzzyq&facets=category,price`)).json();
+    expect(none.facets).toEqual({ category: [], price: [] });
+  });
+
+  it('refuses an unknown facet with 400', async () => {
+    const res = await get(`/api/catalog/products/?search=${word}&facets=colour`);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+  });
+
+  it('rounds band widths to 1, 2, 2.5 or 5 times a power of ten', () => {
+    expect(bandWidth(4400)).toBe(1000);
+    expect(bandWidth(0)).toBe(1);
+    expect(bandWidth(120_000)).toBe(25_000);
+    expect(bandWidth(333)).toBe(100);
+  });
+});
+
+describe('suggestions', () => {
+  it('suggests at most ten in-stock names for a half-typed, misspelt query', async () => {
+    const res = await get(`/api/catalog/suggest/?q=${encodeURIComponent(`${word} gre`)}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const found = res.json() as Array<{ id: string; name: string }>;
+    expect(found).toHaveLength(10);
+    expect(found.every((s) => s.name.includes('Green Tea'))).toBe(true);
+    expect(Object.keys(found[0]!).sort()).toEqual(['id', 'name']);
+    const cup = (await get(`/api/catalog/suggest/?q=${encodeURIComponent(`cupz ${word}`)}`)).json() as Array<{ name: string }>;
+    expect(cup.map((s) => s.name).sort()).toEqual([`${word} Tea Cup 0`, `${word} Tea Cup 1`, `${word} Tea Cup 2`]);
+    expect((await get(`/api/catalog/suggest/?q=${word}%20gold`)).json()).toEqual([]);
+  });
+
+  it('answers bad input with 400', async () => {
+    for (const url of ['/api/catalog/suggest/', '/api/catalog/suggest/?q=', `/api/catalog/suggest/?q=${'a'.repeat(101)}`]) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(400);
+    }
+  });
+});
