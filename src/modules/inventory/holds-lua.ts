@@ -7,7 +7,10 @@
  *   product hash    s = mirrored stock, v = its database version, at = when the mirror was last
  *                   confirmed against the database (Redis time, ms), t = units held (pruned
  *                   lazily), u:<holder> = that holder's units, a = units of orders accepted in
- *                   flash-sale mode and not yet written (mirror-lua.ts; absent = 0)
+ *                   flash-sale mode and not yet written (mirror-lua.ts; absent = 0); n, c, x = the
+                   product's name, price in cents and archived flag (1/0) as of its version fv —
+                   what an admission needs, written through by every staff change (WRITE_PRODUCTS)
+                   so any process can admit while PostgreSQL is down
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
  *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
  *                   no script (holds-redis.ts). Its units are t plus a (flash-sale mode's accepted
@@ -227,6 +230,25 @@ for k = 1, n do
   out[#out + 1] = held + math.max(0, tonumber(redis.call('HGET', p, 'a') or '0'))
 end
 return out`;
+
+/**
+ * Write-through after a committed product change (created, stock set or adjusted, renamed,
+ * repriced, archived): each product's mirror moves to the committed stock and its facts to the
+ * committed name, price and archived flag — both forward only, by version, so a late writer never
+ * puts an older state back. KEYS: a dummy holder key, then the product triples. ARGV per product:
+ * stock, version, name, price in cents, archived (1/0).
+ */
+export const WRITE_PRODUCTS = `${PRELUDE}
+for k = 1, n do
+  local p, b = KEYS[3 * k - 1], 5 * (k - 1)
+  local version = ARGV[b + 2]
+  advance(p, ARGV[b + 1], version)
+  local fv = redis.call('HGET', p, 'fv')
+  if (not fv) or tonumber(fv) < tonumber(version) then
+    redis.call('HSET', p, 'n', ARGV[b + 3], 'c', ARGV[b + 4], 'x', ARGV[b + 5], 'fv', version)
+  end
+end
+return {1}`;
 
 /** KEYS[1]: the holder hash. Returns {expiresAt or -1, id, units, …}. */
 export const HOLDS_OF = `

@@ -4,6 +4,7 @@
  * product and swept periodically so memory stays bounded.
  */
 import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, SpentLine, StockMirror } from './holds.ts';
+import type { StockedProduct } from './stock.ts';
 import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
 
 interface ProductState {
@@ -145,6 +146,11 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
         if (state) for (const id of [...state.lines.keys()]) dropHold(holder, id);
         holders.delete(holder);
       }
+    },
+
+    // In-process: the mirror is this process's own; facts stay with product-facts.ts's memory.
+    async writeProducts(products: StockedProduct[]) {
+      for (const p of products) advanceMirror(p.id, p.stock, p.version);
     },
 
     async heldUnits(productIds: string[], excludeHolder?: string) {

@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
+import type { StockedProduct } from './stock.ts';
 
 /** Units held in live carts per product id (absent ids hold nothing): what a catalog page subtracts. */
 export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>) & {
@@ -115,6 +116,13 @@ export interface HoldStore {
    * when missing, in one command. Only a store sharing the key-value store's client has it.
    */
   heldUnitsWithCounter?(productIds: string[], counterKey: string): Promise<{ counter: string; held: Map<string, number> }>;
+  /**
+   * After a committed product change: the mirrors move forward and, where the store can keep them
+   * for other processes (Redis), the products' facts too (WRITE_PRODUCTS).
+   */
+  writeProducts(products: StockedProduct[]): Promise<void>;
+  /** Products as the store's mirror has them (stock, version and facts); absent: not mirrored. Redis only. */
+  mirroredProducts?(ids: string[]): Promise<Map<string, StockedProduct>>;
   close(): Promise<void>;
 }
 
