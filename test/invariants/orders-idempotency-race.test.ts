@@ -13,8 +13,8 @@ import { buildPeerApp, buildTestApp, type TestApp } from '../helpers/test-app.ts
 const ROUNDS = 6;
 
 describe.runIf(onRealPostgres && testRedisUrl).each([
-  { mode: 'sync', env: {} },
-  { mode: 'async', env: { ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false' } },
+  { mode: 'sync', env: {} as Record<string, string> },
+  { mode: 'async', env: { ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false' } as Record<string, string> },
 ])('a keyed order and its retry on two instances ($mode)', ({ mode, env }) => {
   let a: TestApp;
   let b: TestApp;
