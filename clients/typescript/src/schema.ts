@@ -272,6 +272,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Units of the product in the cart, 0 removes the line; at most CART_MAX_UNITS_PER_LINE (default 20), more → 409 conflict */
                         quantity: number;
                     };
                 };
@@ -1305,7 +1306,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email: string;
                         first_name?: string;
                         last_name?: string;
@@ -1423,6 +1424,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /**
+         * Deactivate a customer
+         * @description Deactivates the account (is_active false; its tokens stop working); nothing is erased
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -1475,7 +1480,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email?: string;
                         first_name?: string;
                         is_active?: boolean;
@@ -1744,7 +1749,7 @@ export interface paths {
                     "application/json": {
                         /** @description Required when `email` changes; a wrong or missing one answers 401 */
                         current_password?: string;
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email?: string;
                         first_name?: string;
                         last_name?: string;
@@ -1810,6 +1815,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         current_password: string;
+                        /** @description At least 10 characters, not a common password, not the username */
                         new_password: string;
                     };
                 };
@@ -1867,7 +1873,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email: string;
                     };
                 };
@@ -1929,6 +1935,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description At least 10 characters, not a common password, not the username */
                         new_password: string;
                         token: string;
                     };
@@ -1987,8 +1994,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email: string;
+                        /** @description At least 10 characters, not a common password, not the username */
                         password: string;
                         password2?: string;
                         /** @description Letters, digits and @/./+/-/_ only */
