@@ -140,12 +140,15 @@ for _, v in ipairs(redis.call('HGETALL', hkey)) do out[#out + 1] = v end
 return out`;
 
 /**
- * Release (and commit). ARGV: holder, 'all' | 'some', the n product ids, then stock and version per
- * product ('' = leave the mirror). 'all' checks that every held product was passed ({-1, …} as
- * above) and drops the holder hash.
+ * Release (and commit). ARGV: holder, 'all' | 'some' | 'spend', the n product ids, then stock and
+ * version per product ('' = leave the mirror), then ('spend' only) the units spent per product.
+ * 'all' checks that every held product was passed ({-1, …} as above) and drops the holder hash.
+ * 'spend' (a checkout's commit) takes off each line only the units the order took, in the same
+ * step: a line added, or units added to a line, since the checkout read the cart stay held.
  */
 export const RELEASE = `${PRELUDE}
 local hkey, holder, field, all = KEYS[1], ARGV[1], 'u:' .. ARGV[1], ARGV[2] == 'all'
+local spend = ARGV[2] == 'spend'
 if all then
   local passed, missing = {}, {-1}
   for k = 1, n do passed[ARGV[2 + k]] = true end
@@ -159,11 +162,15 @@ for k = 1, n do
   local version = ARGV[2 + n + 2 * k]
   if version ~= '' then advance(p, ARGV[2 + n + 2 * k - 1], version) end
   local own = redis.call('HGET', p, field)
-  if own then
-    redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field)
+  local left = 0
+  if own and spend then left = tonumber(own) - tonumber(ARGV[2 + 3 * n + k]) end
+  if left > 0 then
+    redis.call('HINCRBY', p, 't', left - tonumber(own)); redis.call('HSET', p, field, left); redis.call('HSET', hkey, id, left)
+  else
+    if own then redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field) end
+    redis.call('ZREM', e, holder)
+    redis.call('HDEL', hkey, id)
   end
-  redis.call('ZREM', e, holder)
-  redis.call('HDEL', hkey, id)
   if own then summarize(p, e, KEYS[3 * k + 1]) end
 end
 if all then redis.call('DEL', hkey) end

@@ -10,7 +10,7 @@
  * summary is deleted once nothing is held: by the script that frees the last units, or by the
  * first read after they expired.
  */
-import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
+import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, SpentLine, StockMirror } from './holds.ts';
 import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
 import { batchedMget, type RedisClient } from '../../platform/kv.ts';
 import { COMMIT_MANY, HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
@@ -145,8 +145,21 @@ export function createRedisHoldStore(redis: RedisClient): HoldStore {
       else await coveringHolder(holder, [], (ids) => run('all', ids));
     },
 
-    async commit(holder: string, mirrors: StockMirror[]) {
+    async commit(holder: string, mirrors: StockMirror[], spent?: SpentLine[]) {
       const byId = new Map(mirrors.map((m) => [m.productId, m]));
+      if (spent) {
+        // Only the lines (and units) ordered: no covering of the holder's other products needed.
+        const units = new Map<string, number>();
+        for (const l of spent) units.set(l.productId, (units.get(l.productId) ?? 0) + l.quantity);
+        const ids = [...new Set([...units.keys(), ...byId.keys()])];
+        const keys = keysFor(holder, ids);
+        const mirrorArgs = ids.flatMap((id): Array<string | number> => {
+          const m = byId.get(id);
+          return m ? [m.stock, m.version] : ['', ''];
+        });
+        await r.holdsRelease(keys.length, ...keys, holder, 'spend', ...ids, ...mirrorArgs, ...ids.map((id) => units.get(id) ?? 0));
+        return;
+      }
       await coveringHolder(holder, [...byId.keys()], (ids) => {
         const keys = keysFor(holder, ids);
         const mirrorArgs = ids.flatMap((id): Array<string | number> => {

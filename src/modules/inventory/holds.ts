@@ -28,6 +28,12 @@ export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>)
   withCounter?: (productIds: string[], counterKey: string) => Promise<{ counter: string; held: Map<string, number> }>;
 };
 
+/** Units of a product an order took from its holder (a checkout's commit). */
+export interface SpentLine {
+  productId: string;
+  quantity: number;
+}
+
 export interface HoldLine {
   productId: string;
   /** The holder's new total for this product; 0 drops the hold. */
@@ -91,9 +97,11 @@ export interface HoldStore {
   release(holder: string, productIds?: string[]): Promise<void>;
   /**
    * After a database commit: drops every hold of the holder and moves each product's mirror to the
-   * committed stock when its version is newer than the mirror's.
+   * committed stock when its version is newer than the mirror's. With `spent` (a checkout), only
+   * those units are taken off the holder's lines, in one atomic step: a line or units the cart
+   * gained after the checkout read it stay held (a concurrent `PUT` never vanishes).
    */
-  commit(holder: string, mirrors: StockMirror[]): Promise<void>;
+  commit(holder: string, mirrors: StockMirror[], spent?: SpentLine[]): Promise<void>;
   /**
    * `commit` of many holders in one atomic step (a batch's orders): no reader sees the batch's
    * stock while some of its holds still count. No holders: only moves the mirrors forward (a
