@@ -226,7 +226,9 @@ export function loadConfig(env: Env = {}) {
     production,
     http: {
       port: r.int('PORT', 8000, 0, 65535),
-      host: r.str('HOST', '0.0.0.0'),
+      // Outside production only this machine reaches a default server: a development server on a
+      // shared network was an open door (the image, compose and the AWS stack set HOST=0.0.0.0).
+      host: r.str('HOST', production ? '0.0.0.0' : '127.0.0.1'),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
       corsOrigins: (r.raw('CORS_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
       trustProxy: trustProxy(r, production),

@@ -337,6 +337,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Units of the product in the cart, 0 removes the line; at most CART_MAX_UNITS_PER_LINE (default 20), more → 409 conflict */
                         quantity: number;
                     };
                 };
@@ -1370,7 +1371,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email: string;
                         first_name?: string;
                         last_name?: string;
@@ -1488,6 +1489,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /**
+         * Deactivate a customer
+         * @description Deactivates the account (is_active false; its tokens stop working); nothing is erased
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -1540,7 +1545,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email?: string;
                         first_name?: string;
                         is_active?: boolean;
@@ -1809,7 +1814,7 @@ export interface paths {
                     "application/json": {
                         /** @description Required when `email` changes; a wrong or missing one answers 401 */
                         current_password?: string;
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email?: string;
                         first_name?: string;
                         last_name?: string;
@@ -1875,6 +1880,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         current_password: string;
+                        /** @description At least 10 characters, not a common password, not the username */
                         new_password: string;
                     };
                 };
@@ -1932,7 +1938,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email: string;
                     };
                 };
@@ -1994,6 +2000,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description At least 10 characters, not a common password, not the username */
                         new_password: string;
                         token: string;
                     };
@@ -2052,8 +2059,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** Format: email */
+                        /** @description An address with a dotted domain, e.g. name@example.com */
                         email: string;
+                        /** @description At least 10 characters, not a common password, not the username */
                         password: string;
                         password2?: string;
                         /** @description Letters, digits and @/./+/-/_ only */

@@ -1,7 +1,7 @@
 /** Wire shapes of the cart API (snake_case, money as decimal strings) and their presenter. */
 import { Type, type Static } from 'typebox';
 import { UUID_PATTERN } from '../../platform/ids.ts';
-import { formatMoney, MONEY_PATTERN } from '../../platform/money.ts';
+import { formatMoney, MAX_UNITS_PER_LINE, MONEY_PATTERN } from '../../platform/money.ts';
 
 const Uuid = Type.String({ pattern: UUID_PATTERN });
 const Money = Type.String({ pattern: MONEY_PATTERN });
@@ -9,7 +9,15 @@ const Money = Type.String({ pattern: MONEY_PATTERN });
 export const CartItemParams = Type.Object({ product_id: Uuid });
 
 /** Large enough for any real cart; the configured caps (CART_MAX_UNITS…) answer 409 below it. */
-export const SetItemBody = Type.Object({ quantity: Type.Integer({ minimum: 0, maximum: 1_000_000 }) });
+// The cap is a setting (CART_MAX_UNITS_PER_LINE, default 20): the schema's maximum is the most
+// any deployment allows, the description the rule a client meets.
+export const SetItemBody = Type.Object({
+  quantity: Type.Integer({
+    minimum: 0,
+    maximum: MAX_UNITS_PER_LINE,
+    description: 'Units of the product in the cart, 0 removes the line; at most CART_MAX_UNITS_PER_LINE (default 20), more → 409 conflict',
+  }),
+});
 
 export const CartJson = Type.Object({
   items: Type.Array(

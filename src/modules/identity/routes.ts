@@ -121,7 +121,7 @@ export async function identityRoutes(fastify: FastifyInstance, service: Identity
     return presentCustomer(await service.updateCustomer(request.params.id, { email, firstName: first_name, lastName: last_name, isActive: is_active }));
   });
 
-  app.delete('/customers/:id/', { config: { auth: 'staff' }, schema: { tags, params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
+  app.delete('/customers/:id/', { config: { auth: 'staff' }, schema: { tags, summary: 'Deactivate a customer', description: 'Deactivates the account (is_active false; its tokens stop working); nothing is erased', params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
     await service.deactivateCustomer(request.params.id);
     return reply.code(204).send(null);
   });

@@ -2,20 +2,32 @@
 import { Type } from 'typebox';
 import { UUID_PATTERN } from '../../platform/ids.ts';
 import { Page, PageQuery } from '../../platform/pagination.ts';
-import { MAX_PASSWORD_LENGTH } from './passwords.ts';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
 import type { UserRow } from './tables.ts';
 
 const Username = Type.String({ minLength: 1, maxLength: 150, pattern: '^[\\w.@+-]+$', description: 'Letters, digits and @/./+/-/_ only' });
-const Email = Type.String({ format: 'email', maxLength: 254 });
+/**
+ * What the service accepts as an address, said as a pattern rather than `format: email`: the
+ * format allows `0@com`, the check (ajv-formats' email) wants a dotted domain of ASCII labels.
+ */
+export const EMAIL_PATTERN =
+  "^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\\.)+[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$";
+const Email = Type.String({ pattern: EMAIL_PATTERN, maxLength: 254, description: 'An address with a dotted domain, e.g. name@example.com' });
 // Length rules for new passwords live in the service (one clear message); this only bounds the size.
 const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
+/** A password being set: the service's length rule, in the document too (it also refuses common ones). */
+const NewPassword = Type.String({
+  minLength: MIN_PASSWORD_LENGTH,
+  maxLength: MAX_PASSWORD_LENGTH,
+  description: `At least ${MIN_PASSWORD_LENGTH} characters, not a common password, not the username`,
+});
 const Name = Type.String({ maxLength: 150 });
 const Token = Type.String({ minLength: 1, maxLength: 4096 });
 
 export const IdParams = Type.Object({ id: Type.String({ pattern: UUID_PATTERN }) });
 
 export const RegisterBody = Type.Object(
-  { username: Username, email: Email, password: Password, password2: Type.Optional(Password) },
+  { username: Username, email: Email, password: NewPassword, password2: Type.Optional(Password) },
   { additionalProperties: false },
 );
 export const RegisteredUser = Type.Object({ id: Type.String(), username: Type.String(), email: Type.String() });
@@ -32,10 +44,10 @@ export const RefreshedBody = Type.Object({ access: Type.String(), refresh: Type.
 export const VerifyBody = Type.Object({ token: Token });
 export const Empty = Type.Object({});
 
-export const ChangePasswordBody = Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false });
+export const ChangePasswordBody = Type.Object({ current_password: Password, new_password: NewPassword }, { additionalProperties: false });
 export const ResetRequestBody = Type.Object({ email: Email }, { additionalProperties: false });
 export const ResetRequested = Type.Object({ detail: Type.String() }, { description: 'The same answer whether or not an account has that email' });
-export const ResetConfirmBody = Type.Object({ token: Token, new_password: Password }, { additionalProperties: false });
+export const ResetConfirmBody = Type.Object({ token: Token, new_password: NewPassword }, { additionalProperties: false });
 export const CloseAccountBody = Type.Object({ password: Password }, { additionalProperties: false });
 
 export const Profile = Type.Object({

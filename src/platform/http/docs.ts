@@ -79,7 +79,8 @@ export async function registerDocs(app: FastifyInstance, options: { compressMinB
       info: {
         title: 'opply-commerce API',
         version: APP_VERSION,
-        description: 'Accounts, catalog, carts with live stock holds and orders. Errors are application/problem+json.',
+        description:
+          'Accounts, catalog, carts with live stock holds and orders. Errors are application/problem+json. No text (body, query or path) may contain the NUL character U+0000: such a request is 400 validation_failed naming the field. A JSON body nests at most 32 levels.',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
