@@ -45,6 +45,9 @@ WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
+# `npm run check:production`, `migrate` and `create-staff` go through this launcher, which runs
+# the compiled dist/scripts/*.js where tsx is absent (as here).
+COPY --chown=root:root scripts/run.mjs ./scripts/
 COPY --chown=root:root migrations ./migrations
 # The staff console's committed build, served at /admin/.
 COPY --chown=root:root console/dist ./console/dist

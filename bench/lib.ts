@@ -82,13 +82,15 @@ export async function startServer(opts: {
   nodeArgs?: string[];
   /** Its stdout (the JSON log) into this file instead (bench/orders reads the writer's batch lines). */
   stdoutFile?: string;
+  /** How long to wait for it to answer (a loaded machine compiles the TypeScript slowly). */
+  startSeconds?: number;
 }): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: opts.cwd,
     env: { ...benchEnv(opts.databaseUrl), PORT: String(opts.port), HOST: '127.0.0.1', ...opts.env },
     stdio: ['ignore', opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : opts.quietStdout ? 'ignore' : 'inherit', 'inherit'],
   });
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < (opts.startSeconds ?? 20) * 5; i++) {
     const up = await opts.request('GET', '/health/live', undefined).catch(() => undefined);
     if (up?.status === 200) return child;
     await new Promise((r) => setTimeout(r, 200));

@@ -7,6 +7,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './platform/http/auth.ts';
+import { registerCompression } from './platform/http/compression.ts';
 import { registerConsole } from './platform/http/console.ts';
 import { registerDocs } from './platform/http/docs.ts';
 import { registerDraining } from './platform/http/draining.ts';
@@ -61,7 +62,10 @@ export async function buildApp(services: Services) {
   }
   registerRateLimit(app, services.kv, config.http.rateLimitPerMinute);
   registerAuth(app, services.identity.authenticate);
+  // Before any route: it marks the routes whose answers carry secrets as it sees them added.
+  registerCompression(app, config.http.compressMinBytes);
   await registerDocs(app, {
+    compressMinBytes: config.http.compressMinBytes,
     webhooks: webhooksDocument({ 'order.created': OrderJson, 'order.confirmed': OrderJson, 'order.cancelled': OrderJson, 'order.shipped': OrderJson }),
   });
   await registerConsole(app, path.join(projectRoot(), 'console', 'dist'));

@@ -67,7 +67,31 @@ export async function main(extend?: (app: FastifyInstance) => void | Promise<voi
   const jobs = config.jobs.runInApi ? startJobs(services) : undefined;
   closeOnSignals(app, services, config, jobs, tracing);
   await app.listen({ port: config.http.port, host: config.http.host });
+  logStartupBanner(app, config, services);
   return { app, services };
+}
+
+/** Where things are, once listening: the first thing a person starting the server needs. */
+export function logStartupBanner(app: FastifyInstance, config: Config, services: Services) {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  // A wildcard address is not one a browser can open; the machine's own name for itself is.
+  const host = ['0.0.0.0', '::', ''].includes(config.http.host) ? 'localhost' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  const base = config.http.publicUrl?.replace(/\/+$/, '') ?? `http://${host}:${port}`;
+  const staff = config.auth.adminUsername
+    ? `staff account "${config.auth.adminUsername}" (ADMIN_USERNAME/ADMIN_PASSWORD)`
+    : 'no staff account from the environment: set ADMIN_USERNAME and ADMIN_PASSWORD, or run `npm run create-staff -- --username NAME --email E`';
+  const database = config.database.url ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.database.dataDir}`;
+  services.logger.info(
+    { url: base, port, docs: `${base}/docs`, console: `${base}/admin/` },
+    [
+      `opply-commerce is up`,
+      `  API            ${base}/api/`,
+      `  API docs       ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
+      `  Staff console  ${base}/admin/ — ${staff}`,
+      `  Database       ${database}; Redis ${config.redis.url ? '(REDIS_URL)' : 'in-process stand-in'}`,
+    ].join('\n'),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -243,8 +243,14 @@ export function loadConfig(env: Env = {}) {
       metricsToken: metricsToken(r),
       /** Public base URL used in `next`/`previous` links; derived from the request when unset. */
       publicUrl: r.url('PUBLIC_URL', ['http:', 'https:']),
+      /** JSON answers at least this long are sent br- or gzip-coded to clients that accept it. */
+      compressMinBytes: r.int('COMPRESSION_MIN_BYTES', 1024, 0, 100 * 1024 * 1024),
     },
-    log: { level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info') },
+    log: {
+      level: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
+      /** `auto`: readable lines on a terminal outside production, JSON otherwise (logger.ts). */
+      format: r.oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
+    },
     database: {
       url: databaseUrl,
       replicaUrls: r.urlList('DATABASE_REPLICA_URLS', ['postgres:', 'postgresql:']),
@@ -293,6 +299,8 @@ export function loadConfig(env: Env = {}) {
     },
     cart: {
       ttlSeconds: r.int('CART_TTL_SECONDS', 1800, 1, 7 * 86_400),
+      /** A cart's holds end this long after its first line was put, however often it changes since. */
+      holdMaxSeconds: r.int('CART_HOLD_MAX_SECONDS', 3600, 1, 7 * 86_400),
       // Also the per-line cap of direct orders. The ceilings keep every total within ten integer
       // digits (platform/money.ts).
       maxUnitsPerLine: r.int('CART_MAX_UNITS_PER_LINE', 20, 1, MAX_UNITS_PER_LINE),

@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import { DrizzleQueryError } from 'drizzle-orm';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { Config } from './config.ts';
 
 /**
@@ -25,11 +26,24 @@ function traceFields(): Record<string, string> {
 }
 
 /**
+ * Where lines go when no destination is given: JSON on stdout, or one readable line each
+ * (pino-pretty, written synchronously in this thread) with LOG_FORMAT=pretty, or with `auto` on a
+ * terminal outside production. A pipe or a file still gets JSON unless asked otherwise.
+ */
+function defaultDestination(config: Config): DestinationStream | undefined {
+  const { format } = config.log;
+  const readable = format === 'pretty' || (format === 'auto' && !config.production && process.stdout.isTTY === true);
+  if (!readable) return undefined;
+  return pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+}
+
+/**
  * JSON logs; credentials are redacted wherever they appear in a logged request or object. With
  * tracing on, every line written inside a request carries its trace id (a mixin runs on every
  * line, so it is only there when tracing is).
  */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  destination ??= defaultDestination(config);
   return pino(
     {
       level: config.log.level,

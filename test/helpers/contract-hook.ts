@@ -3,6 +3,7 @@
  * checked against the app's own OpenAPI document (contract-check.ts), and one that breaks it makes
  * that inject call throw, so the test that caused it fails with the reasons.
  */
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import type { App } from '../../src/app.ts';
 import { createContractChecker, type Answer, type OpenApiDocument } from './contract-check.ts';
 
@@ -38,6 +39,13 @@ function outsideContract(fixtures: RegExp[]) {
   };
 }
 
+/** The body as the client reads it: a br- or gzip-coded answer is checked after decoding. */
+function decodedBody(payload: Buffer, coding: unknown): string {
+  if (coding === 'br') return brotliDecompressSync(payload).toString();
+  if (coding === 'gzip') return gunzipSync(payload).toString();
+  return payload.toString();
+}
+
 export function checkEveryAnswer(app: App, fixtures: RegExp[]) {
   const checker = createContractChecker(app.swagger() as unknown as OpenApiDocument, { outsideContract: outsideContract(fixtures) });
   const inject = app.inject.bind(app) as (...args: unknown[]) => unknown;
@@ -50,7 +58,7 @@ export function checkEveryAnswer(app: App, fixtures: RegExp[]) {
       requestHeaders: req.headers,
       status: res.statusCode,
       headers: res.headers,
-      body: res.body,
+      body: decodedBody(res.rawPayload, res.headers['content-encoding']),
     };
     const problems = checker.check(answer);
     if (problems.length > 0) {

@@ -88,6 +88,7 @@ const refreshOf = async (caller: Caller) => {
 };
 
 const EXPECTATIONS: Record<string, Expectation> = {
+  'GET /': { access: 'public', ok: 200, send: () => ({ url: '/' }) },
   'GET /health/live': { access: 'public', ok: 200, send: () => ({ url: '/health/live' }) },
   'GET /health/ready': { access: 'public', ok: 200, send: () => ({ url: '/health/ready' }) },
   'GET /metrics': { access: 'public', ok: 200, send: () => ({ url: '/metrics' }) },

@@ -18,8 +18,12 @@
  * After each write the primary's WAL position is kept in `catalog:lsn`; a cache miss reads from a
  * replica only when it has replayed that position, else from the primary.
  *
- * Each process also keeps the entries it served, decoded (bytes, entity tag, product ids), next
- * to the version they were built at. They are only ever a copy of a shared entry and are served
+ * An entry keeps, beside the plain JSON, its br and gzip copies (base64 in the shared entry; made
+ * once, when the entry is built, for pages of at least COMPRESSION_MIN_BYTES), so a hit in any
+ * coding costs no compression in any process.
+ *
+ * Each process also keeps the entries it served, decoded (bytes and coded copies with their entity
+ * tags, product ids), next to the version they were built at. They are only ever a copy of a shared entry and are served
  * only while the shared version still matches, so they change no staleness rule above; what they
  * save is moving and decoding the page on every hit, and they let the version be read with the
  * held units (a hit is one MGET, batched with the other requests of its turn; two reads side by
@@ -29,11 +33,14 @@ import { createCache } from '../../platform/cache.ts';
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import { metrics } from '../../platform/metrics.ts';
 import type { Platform } from '../../platform/platform.ts';
-import { etagOf, type HeldUnits } from './present.ts';
+import { compress, representation, type Representation } from '../../platform/http/compression.ts';
+import type { HeldUnits } from './present.ts';
 
 const VERSION_KEY = 'catalog:version';
 const CONTENT_VERSION_KEY = 'catalog:content-version';
 const LSN_KEY = 'catalog:lsn';
+/** Shared entries' layout (version, header, br, gzip, body); a new layout gets new keys. */
+const LAYOUT = 'v2:';
 
 /** A cached entry: the version it was built at, a header and the serialized JSON bytes. */
 export interface CachedEntry {
@@ -41,20 +48,27 @@ export interface CachedEntry {
   body: string;
 }
 
-/** An entry ready to send: its products' ids and stocks, the bytes and their entity tag. */
+/** An entry ready to send: its products' ids and stocks, the bytes (plain and coded) and their tags. */
 export interface ReadyEntry {
   version: string;
   expiresAt: number;
   ids: string[];
   stocks: number[];
-  bytes: Buffer;
-  etag: string;
+  rep: Representation;
+  /** The page with live holds applied, by the held units of its products (present.ts). */
+  variants: Map<string, Representation>;
 }
 
 /** Entries kept decoded per process; a bound on memory, not on staleness (the version is). */
 const LOCAL_ENTRIES = 500;
 
-function ready(version: string, expiresAt: number, entry: CachedEntry): ReadyEntry {
+/** An entry as the shared cache holds it: its JSON and, for a long one, the coded copies. */
+interface StoredEntry extends CachedEntry {
+  br: string;
+  gzip: string;
+}
+
+function ready(version: string, expiresAt: number, entry: StoredEntry, minBytes: number): ReadyEntry {
   const ids: string[] = [];
   const stocks: number[] = [];
   if (entry.header !== '') {
@@ -64,8 +78,30 @@ function ready(version: string, expiresAt: number, entry: CachedEntry): ReadyEnt
       stocks.push(Number(pair.slice(at + 1)));
     }
   }
-  return { version, expiresAt, ids, stocks, bytes: Buffer.from(entry.body), etag: etagOf(entry.body) };
+  const coded = entry.br && entry.gzip ? { br: Buffer.from(entry.br, 'base64'), gzip: Buffer.from(entry.gzip, 'base64') } : {};
+  return { version, expiresAt, ids, stocks, rep: representation(Buffer.from(entry.body), minBytes, coded), variants: new Map() };
 }
+
+/** A built entry with its coded copies when it is long enough to be sent compressed. */
+async function withCopies(built: CachedEntry, minBytes: number): Promise<StoredEntry> {
+  const bytes = Buffer.from(built.body);
+  if (bytes.length < minBytes) return { ...built, br: '', gzip: '' };
+  const [br, gzip] = await Promise.all([compress(bytes, 'br'), compress(bytes, 'gzip')]);
+  return { ...built, br: br.toString('base64'), gzip: gzip.toString('base64') };
+}
+
+const parse = (raw: string): { version: string; entry: StoredEntry } | null => {
+  const at: number[] = [];
+  let from = 0;
+  for (let i = 0; i < 4; i++) {
+    const next = raw.indexOf('\n', from);
+    if (next < 0) return null;
+    at.push(next);
+    from = next + 1;
+  }
+  const [a, b, c, d] = at as [number, number, number, number];
+  return { version: raw.slice(0, a), entry: { header: raw.slice(a + 1, b), br: raw.slice(b + 1, c), gzip: raw.slice(c + 1, d), body: raw.slice(d + 1) } };
+};
 
 const sameIds = (a: string[], b: string[]) => a.length === b.length && a.every((id, i) => id === b[i]);
 
@@ -73,6 +109,7 @@ export function createCatalogCache(platform: Platform) {
   const { kv, db, logger, config } = platform;
   const cache = createCache(kv, 'catalog', logger);
   const ttl = config.catalog.cacheTtlSeconds;
+  const minBytes = config.http.compressMinBytes;
   const local = new Map<string, ReadyEntry>();
   const counting = new Map<string, Promise<number>>();
   const localHits = metrics.cacheLookups.labels({ cache: 'catalog', result: 'hit' });
@@ -86,11 +123,9 @@ export function createCatalogCache(platform: Platform) {
 
   /** The shared entry for the key when it is stamped with `version`, decoded. */
   const decode = (key: string, version: string, raw: string | null): ReadyEntry | null => {
-    if (raw === null) return null;
-    const first = raw.indexOf('\n');
-    const second = raw.indexOf('\n', first + 1);
-    if (first < 0 || second < 0 || raw.slice(0, first) !== version) return null;
-    const entry = ready(version, Date.now() + ttl * 1000, { header: raw.slice(first + 1, second), body: raw.slice(second + 1) });
+    const stored = raw === null ? null : parse(raw);
+    if (!stored || stored.version !== version) return null;
+    const entry = ready(version, Date.now() + ttl * 1000, stored.entry, minBytes);
     remember(key, entry);
     return entry;
   };
@@ -153,18 +188,19 @@ export function createCatalogCache(platform: Platform) {
           return { entry: known, held };
         }
         local.delete(key);
-        if (version !== null) entry = decode(key, version, await cache.get(key));
+        if (version !== null) entry = decode(key, version, await cache.get(LAYOUT + key));
       } else {
-        const [v, raw] = await Promise.all([readVersion(VERSION_KEY), cache.get(key)]);
+        const [v, raw] = await Promise.all([readVersion(VERSION_KEY), cache.get(LAYOUT + key)]);
         version = v;
         if (version !== null) entry = decode(key, version, raw);
       }
       if (!entry) {
         const built = await build();
-        if (version === null) entry = ready('', 0, built);
+        if (version === null) entry = ready('', 0, { ...built, br: '', gzip: '' }, minBytes);
         else {
-          await cache.set(key, `${version}\n${built.header}\n${built.body}`, ttl);
-          entry = ready(version, Date.now() + ttl * 1000, built);
+          const stored = await withCopies(built, minBytes);
+          await cache.set(LAYOUT + key, `${version}\n${stored.header}\n${stored.br}\n${stored.gzip}\n${stored.body}`, ttl);
+          entry = ready(version, Date.now() + ttl * 1000, stored, minBytes);
           remember(key, entry);
         }
       }

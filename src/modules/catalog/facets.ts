@@ -31,21 +31,21 @@ export function bandWidth(range: number): number {
 const matching = (filter: ProductFilter) =>
   sql`with m as materialized (select p.category_id, p.price_cents from catalog.products p where ${whereClause(filter)})`;
 
+export const categoryFacetQuery = (filter: ProductFilter) =>
+  sql`${matching(filter)}
+      select c.slug, c.name, count(*)::int as count
+      from m join catalog.categories c on c.id = m.category_id
+      group by c.slug, c.name order by count desc, c.name, c.slug`;
+
+export const priceSpanQuery = (filter: ProductFilter) =>
+  sql`${matching(filter)} select min(m.price_cents)::bigint as low, max(m.price_cents)::bigint as high from m`;
+
 async function categoryFacet(db: Db, filter: ProductFilter) {
-  return queryRows<{ slug: string; name: string; count: number }>(
-    db,
-    sql`${matching(filter)}
-        select c.slug, c.name, count(*)::int as count
-        from m join catalog.categories c on c.id = m.category_id
-        group by c.slug, c.name order by count desc, c.name, c.slug`,
-  );
+  return queryRows<{ slug: string; name: string; count: number }>(db, categoryFacetQuery(filter));
 }
 
 async function priceFacet(db: Db, filter: ProductFilter) {
-  const [span] = await queryRows<{ low: number | null; high: number | null }>(
-    db,
-    sql`${matching(filter)} select min(m.price_cents)::bigint as low, max(m.price_cents)::bigint as high from m`,
-  );
+  const [span] = await queryRows<{ low: number | null; high: number | null }>(db, priceSpanQuery(filter));
   if (!span || span.low === null || span.high === null) return [];
   const low = Number(span.low);
   const high = Number(span.high);

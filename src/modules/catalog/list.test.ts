@@ -200,7 +200,7 @@ describe('live quantities', () => {
       },
     });
     const query = { category: slug };
-    const read = async () => JSON.parse(String((await catalog.listProducts({ query, baseUrl: 'http://x', path: '/api/catalog/products/' })).body));
+    const read = async () => JSON.parse(String((await catalog.listProducts({ query, baseUrl: 'http://x', path: '/api/catalog/products/' })).bytes));
     expect((await read()).results.map((r: P) => r.quantity)).toEqual([10, 4]);
     held.set(p.id, 3);
     held.set(other.id, 9);
@@ -208,7 +208,7 @@ describe('live quantities', () => {
     calls.length = 0;
     expect((await read()).results.map((r: P) => r.quantity)).toEqual([7, 0]);
     expect(calls).toEqual([[p.id, other.id]]);
-    expect(JSON.parse(String((await catalog.getProduct(p.id)).body)).quantity).toBe(7);
+    expect(JSON.parse(String((await catalog.getProduct(p.id)).bytes)).quantity).toBe(7);
     // Stock cannot be set below what carts hold.
     await expect(catalog.changeInventory(p.id, { quantity: 2 })).rejects.toMatchObject({ code: 'conflict' });
     await expect(catalog.changeInventory(p.id, { delta: -8 })).rejects.toMatchObject({ code: 'conflict' });

@@ -126,8 +126,10 @@ export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: 
   return queryRows<ProductRow & { sortKey: string }>(db, keysetQuery(filter, sort, position, limit));
 }
 
+export const countQuery = (filter: ProductFilter): SQL => sql`select count(*)::int as count from catalog.products p where ${whereClause(filter)}`;
+
 export async function countProducts(db: Db, filter: ProductFilter): Promise<number> {
-  const rows = await queryRows<{ count: number }>(db, sql`select count(*)::int as count from catalog.products p where ${whereClause(filter)}`);
+  const rows = await queryRows<{ count: number }>(db, countQuery(filter));
   return Number(rows[0]?.count ?? 0);
 }
 

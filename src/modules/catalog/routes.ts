@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Rendered } from './present.ts';
+import { sendRepresentation } from '../../platform/http/compression.ts';
 import { BODY_LIMITS } from '../../platform/http/input.ts';
 import { linkBase } from '../../platform/pagination.ts';
 import {
@@ -28,12 +29,10 @@ const customer = { auth: 'customer' as const };
 const staff = { auth: 'staff' as const };
 const tags = ['catalog'];
 
-/** Sends serialized bytes with their ETag, or 304 when the client already has them. */
+/** Sends kept bytes (plain or coded as the client accepts) with their ETag, or 304 when the client has them. */
 function sendRendered(request: FastifyRequest, reply: FastifyReply, rendered: Rendered) {
-  void reply.header('etag', rendered.etag).header('cache-control', 'private, no-cache');
-  const sent = request.headers['if-none-match'];
-  if (sent && sent.split(',').some((tag) => tag.trim().replace(/^W\//, '') === rendered.etag)) return reply.code(304).send();
-  return reply.type('application/json; charset=utf-8').send(rendered.body);
+  void reply.header('cache-control', 'private, no-cache');
+  return sendRepresentation(request, reply, rendered);
 }
 
 /** Guest browsing (CATALOG_PUBLIC): whether the catalog's reads need no token, and the guests' per-address budget. */

@@ -20,7 +20,7 @@ import { suggest } from './suggest.ts';
 export interface CatalogDeps {
   platform: Platform;
   /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
-  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'adjustStock' | 'stockCommitted'>;
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'adjustStock' | 'stockCommitted' | 'productCommitted'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -32,14 +32,22 @@ export function createCatalogService(deps: CatalogDeps) {
   const heldUnits = inventory.heldUnits;
   const heldOf = async (id: string): Promise<number> => (await heldUnits([id])).get(id) ?? 0;
 
-  /** Runs a staff write between the two version moves (see cache.ts). */
-  async function write<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a staff write between the two version moves (see cache.ts). A write of one product then
+   * hands inventory the committed row before the version moves (write-through): its mirror and the
+   * facts an admission needs are in Redis before anyone can read the change as done.
+   */
+  async function write<T>(fn: () => Promise<T>, productId?: string): Promise<T> {
     try {
       await cache.beforeWrite();
     } catch (error) {
       throw new AppError('unavailable', 'The catalog cache cannot be reached; the change was not made', { dependency: 'redis', cause: error });
     }
     const result = await fn();
+    if (productId) {
+      const row = await repo.findProduct(db.primary, productId);
+      if (row) await inventory.productCommitted({ id: row.id, name: row.name, priceCents: row.priceCents, stock: row.stock, version: Number(row.version), archived: row.archived });
+    }
     await bump(true);
     return result;
   }
@@ -62,19 +70,17 @@ export function createCatalogService(deps: CatalogDeps) {
     return category.id;
   }
 
-  /** The product as the primary has it now; `stockChanged`: the mirror is moved to it too. */
-  async function answer(id: string, stockChanged = false): Promise<ProductJson> {
+  /** The product as the primary has it now. */
+  async function answer(id: string): Promise<ProductJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
-    if (stockChanged) await inventory.stockCommitted([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentProduct(row, await heldOf(id));
   }
 
   /** On the primary: staff read their own stock change at once. */
-  async function inventoryView(id: string, stockChanged = false): Promise<InventoryJson> {
+  async function inventoryView(id: string): Promise<InventoryJson> {
     const row = await repo.findProduct(db.primary, id);
     if (!row || row.archived) throw notFound('Product');
-    if (stockChanged) await inventory.stockCommitted([{ productId: row.id, stock: row.stock, version: Number(row.version) }]);
     return presentInventory(row, await heldOf(id));
   }
 
@@ -106,9 +112,10 @@ export function createCatalogService(deps: CatalogDeps) {
           return repo.updateProduct(tx, id, values);
         }),
       ),
+      id,
     );
     stockRefused(outcome, held);
-    return answer(id, body.quantity !== undefined);
+    return answer(id);
   }
 
   return {
@@ -139,8 +146,9 @@ export function createCatalogService(deps: CatalogDeps) {
             await inventory.setStock(tx, id, body.quantity);
           }),
         ),
+        id,
       );
-      return answer(id, true);
+      return answer(id);
     },
 
     /** PUT: every field; the ones left out take their defaults. */
@@ -150,7 +158,7 @@ export function createCatalogService(deps: CatalogDeps) {
     patchProduct: update,
 
     async archiveProduct(id: string): Promise<void> {
-      const archived = await write(() => repo.archiveProduct(db.primary, id));
+      const archived = await write(() => repo.archiveProduct(db.primary, id), id);
       if (!archived) throw notFound('Product');
     },
 
@@ -160,11 +168,12 @@ export function createCatalogService(deps: CatalogDeps) {
      */
     async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
       const held = await heldOf(id);
-      const { outcome } = await write(() =>
-        'delta' in body ? inventory.adjustStock(db.primary, id, body.delta, held) : inventory.setStock(db.primary, id, body.quantity, held),
+      const { outcome } = await write(
+        () => ('delta' in body ? inventory.adjustStock(db.primary, id, body.delta, held) : inventory.setStock(db.primary, id, body.quantity, held)),
+        id,
       );
       stockRefused(outcome, held);
-      return inventoryView(id, true);
+      return inventoryView(id);
     },
 
     inventory: inventoryView,

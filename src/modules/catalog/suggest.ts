@@ -14,16 +14,16 @@ import { expandSearch, rankExpression, searchCondition, type SearchTerms } from 
 const SUGGESTIONS = 10;
 const CANDIDATES = 500;
 
-async function suggestions(db: Db, terms: SearchTerms): Promise<SuggestionJson[]> {
-  return queryRows<SuggestionJson>(
-    db,
-    sql`select id, name from (
+export const suggestionsQuery = (terms: SearchTerms) =>
+  sql`select id, name from (
           select p.id::text as id, p.name, ${rankExpression(terms)} as rank
           from catalog.products p
           where not p.archived and p.stock > 0 and ${searchCondition(terms)}
           limit ${CANDIDATES}) m
-        order by rank desc, id limit ${SUGGESTIONS}`,
-  );
+        order by rank desc, id limit ${SUGGESTIONS}`;
+
+async function suggestions(db: Db, terms: SearchTerms): Promise<SuggestionJson[]> {
+  return queryRows<SuggestionJson>(db, suggestionsQuery(terms));
 }
 
 export async function suggest(cache: CatalogCache, typed: string): Promise<Rendered> {

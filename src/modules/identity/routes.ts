@@ -32,6 +32,7 @@ import {
 } from './schemas.ts';
 
 const tags = ['identity'];
+// Answers with tokens, and the sign-up echoing what was sent, are never compressed (BREACH; compression.ts).
 const NoContent = Type.Null({ description: 'No content' });
 const RESET_REQUESTED = 'If an account has that email, a link to reset its password is on its way.';
 
@@ -39,17 +40,17 @@ export async function identityRoutes(fastify: FastifyInstance, service: Identity
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const baseUrl = (request: FastifyRequest) => linkBase(request, service.publicUrl);
 
-  app.post('/register/', { config: { auth: 'public' }, schema: { tags, body: RegisterBody, response: { 201: RegisteredUser } } }, async (request, reply) => {
+  app.post('/register/', { config: { auth: 'public', compress: false }, schema: { tags, body: RegisterBody, response: { 201: RegisteredUser } } }, async (request, reply) => {
     const user = await service.register(request.body, request.ip);
     return reply.code(201).send({ id: user.id, username: user.username, email: user.email });
   });
 
-  app.post('/token/', { config: { auth: 'public' }, schema: { tags, body: LoginBody, response: { 200: TokenPairBody } } }, async (request) => {
+  app.post('/token/', { config: { auth: 'public', compress: false }, schema: { tags, body: LoginBody, response: { 200: TokenPairBody } } }, async (request) => {
     const pair = await service.login(request.body.username, request.body.password, request.ip);
     return { access: pair.access, refresh: pair.refresh, token_type: 'Bearer' as const, expires_in: pair.expiresIn };
   });
 
-  app.post('/token/refresh/', { config: { auth: 'public' }, schema: { tags, body: RefreshBody, response: { 200: RefreshedBody } } }, async (request) => {
+  app.post('/token/refresh/', { config: { auth: 'public', compress: false }, schema: { tags, body: RefreshBody, response: { 200: RefreshedBody } } }, async (request) => {
     const pair = await service.refresh(request.body.refresh);
     return { access: pair.access, refresh: pair.refresh };
   });

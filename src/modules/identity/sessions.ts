@@ -21,6 +21,8 @@ export interface TokenPair {
   expiresIn: number;
 }
 
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
+
 // One answer for every failed login, so the response does not tell which usernames exist.
 const badCredentials = () => new AppError('not_authenticated', 'No active account found with the given credentials');
 const invalidToken = (detail: string) =>
@@ -81,8 +83,9 @@ export function createSessions(deps: {
   return {
     async login(username: string, password: string, clientAddress: string): Promise<TokenPair> {
       const user = await repo.findUserByUsername(db.primary, username);
-      // Only a real, active account has known addresses; an unknown username meets every block.
-      const known = user?.isActive ? await knownAddresses.isKnown(user.id, clientAddress) : false;
+      // An unknown username has no known address and meets every block; it is looked up all the
+      // same (under an id no account has), so the time does not tell which usernames exist.
+      const known = (await knownAddresses.isKnown(user?.id ?? NO_ACCOUNT, clientAddress)) && user?.isActive === true;
       await throttle.check(username, clientAddress, known);
       const ok = await verifyPassword(user?.passwordHash, password);
       if (!ok || !user || !user.isActive) {

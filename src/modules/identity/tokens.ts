@@ -32,8 +32,11 @@ export interface AccessClaims {
  * Tokens already verified by this process, with their expiry. A client sends the same access token
  * on every request for its whole life, and the signature check of identical bytes can only give
  * the same answer: a hit skips it, the expiry is still checked on every use, and revocation is
- * checked by the caller on every request as before. Only correctly signed tokens get in, so a
- * stranger cannot fill it; it is bounded anyway.
+ * checked by the caller on every request as before (sessions.ts: revocation.isRevoked, one MGET
+ * batched with the turn's other reads), so a revoked token is refused at once. Only correctly
+ * signed tokens get in, so a stranger cannot fill it; it is bounded anyway, least recently used
+ * out first. Keyed by the whole token, not its signature alone: a cached signature must never vouch
+ * for a header and payload it was not computed over.
  */
 const VERIFIED_TOKENS = 10_000;
 
@@ -66,7 +69,12 @@ export function createTokenSigner(settings: TokenSettings) {
       const known = verified.get(token);
       if (known) {
         // jose's rule: expired once `exp` is not after the current second.
-        if (known.expiresAt > Math.floor(Date.now() / 1000)) return known.claims;
+        if (known.expiresAt > Math.floor(Date.now() / 1000)) {
+          // Most recently used last: Map keeps insertion order, and `remember` drops the first.
+          verified.delete(token);
+          verified.set(token, known);
+          return known.claims;
+        }
         verified.delete(token);
         return null;
       }

@@ -52,13 +52,43 @@ export interface SettledEntry {
 type Reply = Array<string | number>;
 type Script = (numberOfKeys: number, ...args: Array<string | number>) => Promise<Reply>;
 
-export function createAcceptedUnits(deps: { redis: RedisClient; primary: Db }) {
+export function createAcceptedUnits(deps: {
+  redis: RedisClient;
+  primary: Db;
+  /** Loads the mirrors (and facts) of `ids` from PostgreSQL, their accepted units from `stream`. */
+  load: (stream: string, ids: string[]) => Promise<unknown>;
+}) {
   const { redis } = deps;
   if (!('inventoryAdmit' in redis)) redis.defineCommand('inventoryAdmit', { lua: ADMIT });
   if (!('inventorySettle' in redis)) redis.defineCommand('inventorySettle', { lua: SETTLE });
   const r = redis as unknown as { inventoryAdmit: Script; inventorySettle: Script };
 
+  /**
+   * Mirrors being loaded, by product: a burst that finds a mirror missing (a Redis restarted
+   * empty, a key evicted) loads it once, and every caller waits for that one load.
+   */
+  const loading = new Map<string, Promise<unknown>>();
+  function loadOnce(stream: string, ids: string[]): Promise<unknown> {
+    const fresh = ids.filter((id) => !loading.has(id));
+    if (fresh.length > 0) {
+      const load = deps.load(stream, fresh).finally(() => fresh.forEach((id) => loading.delete(id)));
+      for (const id of fresh) loading.set(id, load);
+    }
+    return Promise.all(ids.map((id) => loading.get(id)));
+  }
+
+  /**
+   * Admits the order. A product without a mirror is loaded (once, for all concurrent callers) and
+   * the order admitted then; `unmirrored` only if it still has none (unknown to the database).
+   */
   async function admit(req: AdmitRequest): Promise<AdmitReply> {
+    const first = await admitOnce(req);
+    if (first.kind !== 'unmirrored') return first;
+    await loadOnce(req.keys.stream, first.productIds);
+    return admitOnce(req);
+  }
+
+  async function admitOnce(req: AdmitRequest): Promise<AdmitReply> {
     const keys = [
       req.holder ? holderKey(req.holder) : 'hold:none',
       ...req.lines.flatMap((l) => productKeys(l.productId)),

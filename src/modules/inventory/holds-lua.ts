@@ -7,7 +7,10 @@
  *   product hash    s = mirrored stock, v = its database version, at = when the mirror was last
  *                   confirmed against the database (Redis time, ms), t = units held (pruned
  *                   lazily), u:<holder> = that holder's units, a = units of orders accepted in
- *                   flash-sale mode and not yet written (mirror-lua.ts; absent = 0)
+ *                   flash-sale mode and not yet written (mirror-lua.ts; absent = 0); n, c, x = the
+                   product's name, price in cents and archived flag (1/0) as of its version fv —
+                   what an admission needs, written through by every staff change (WRITE_PRODUCTS)
+                   so any process can admit while PostgreSQL is down
  *   product zset    holder → expiry (epoch ms): what lets expiry need no job
  *   product summary "<units held>:<earliest expiry>": what a catalog page reads with a plain MGET,
  *                   no script (holds-redis.ts). Its units are t plus a (flash-sale mode's accepted
@@ -140,12 +143,15 @@ for _, v in ipairs(redis.call('HGETALL', hkey)) do out[#out + 1] = v end
 return out`;
 
 /**
- * Release (and commit). ARGV: holder, 'all' | 'some', the n product ids, then stock and version per
- * product ('' = leave the mirror). 'all' checks that every held product was passed ({-1, …} as
- * above) and drops the holder hash.
+ * Release (and commit). ARGV: holder, 'all' | 'some' | 'spend', the n product ids, then stock and
+ * version per product ('' = leave the mirror), then ('spend' only) the units spent per product.
+ * 'all' checks that every held product was passed ({-1, …} as above) and drops the holder hash.
+ * 'spend' (a checkout's commit) takes off each line only the units the order took, in the same
+ * step: a line added, or units added to a line, since the checkout read the cart stay held.
  */
 export const RELEASE = `${PRELUDE}
 local hkey, holder, field, all = KEYS[1], ARGV[1], 'u:' .. ARGV[1], ARGV[2] == 'all'
+local spend = ARGV[2] == 'spend'
 if all then
   local passed, missing = {}, {-1}
   for k = 1, n do passed[ARGV[2 + k]] = true end
@@ -159,11 +165,15 @@ for k = 1, n do
   local version = ARGV[2 + n + 2 * k]
   if version ~= '' then advance(p, ARGV[2 + n + 2 * k - 1], version) end
   local own = redis.call('HGET', p, field)
-  if own then
-    redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field)
+  local left = 0
+  if own and spend then left = tonumber(own) - tonumber(ARGV[2 + 3 * n + k]) end
+  if left > 0 then
+    redis.call('HINCRBY', p, 't', left - tonumber(own)); redis.call('HSET', p, field, left); redis.call('HSET', hkey, id, left)
+  else
+    if own then redis.call('HINCRBY', p, 't', -tonumber(own)); redis.call('HDEL', p, field) end
+    redis.call('ZREM', e, holder)
+    redis.call('HDEL', hkey, id)
   end
-  redis.call('ZREM', e, holder)
-  redis.call('HDEL', hkey, id)
   if own then summarize(p, e, KEYS[3 * k + 1]) end
 end
 if all then redis.call('DEL', hkey) end
@@ -220,6 +230,25 @@ for k = 1, n do
   out[#out + 1] = held + math.max(0, tonumber(redis.call('HGET', p, 'a') or '0'))
 end
 return out`;
+
+/**
+ * Write-through after a committed product change (created, stock set or adjusted, renamed,
+ * repriced, archived): each product's mirror moves to the committed stock and its facts to the
+ * committed name, price and archived flag — both forward only, by version, so a late writer never
+ * puts an older state back. KEYS: a dummy holder key, then the product triples. ARGV per product:
+ * stock, version, name, price in cents, archived (1/0).
+ */
+export const WRITE_PRODUCTS = `${PRELUDE}
+for k = 1, n do
+  local p, b = KEYS[3 * k - 1], 5 * (k - 1)
+  local version = ARGV[b + 2]
+  advance(p, ARGV[b + 1], version)
+  local fv = redis.call('HGET', p, 'fv')
+  if (not fv) or tonumber(fv) < tonumber(version) then
+    redis.call('HSET', p, 'n', ARGV[b + 3], 'c', ARGV[b + 4], 'x', ARGV[b + 5], 'fv', version)
+  end
+end
+return {1}`;
 
 /** KEYS[1]: the holder hash. Returns {expiresAt or -1, id, units, …}. */
 export const HOLDS_OF = `

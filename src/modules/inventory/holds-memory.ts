@@ -3,7 +3,8 @@
  * Same rules as the Redis scripts; expired holds are ignored on read, pruned on every touch of a
  * product and swept periodically so memory stays bounded.
  */
-import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
+import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, SpentLine, StockMirror } from './holds.ts';
+import type { StockedProduct } from './stock.ts';
 import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
 
 interface ProductState {
@@ -118,9 +119,22 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
       if (state.lines.size === 0) holders.delete(holder);
     },
 
-    async commit(holder: string, mirrors: StockMirror[]) {
+    async commit(holder: string, mirrors: StockMirror[], spent?: SpentLine[]) {
       for (const mirror of mirrors) advanceMirror(mirror.productId, mirror.stock, mirror.version);
       const state = holders.get(holder);
+      if (spent) {
+        // As the Redis script's 'spend': only the units ordered go; what was added since stays.
+        for (const { productId, quantity } of spent) {
+          const left = (state?.lines.get(productId) ?? 0) - quantity;
+          const hold = productStates.get(productId)?.holds.get(holder);
+          if (left > 0 && state && hold) {
+            state.lines.set(productId, left);
+            hold.units = left;
+          } else dropHold(holder, productId);
+        }
+        if (state && state.lines.size === 0) holders.delete(holder);
+        return;
+      }
       if (state) for (const id of [...state.lines.keys()]) dropHold(holder, id);
       holders.delete(holder);
     },
@@ -132,6 +146,11 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
         if (state) for (const id of [...state.lines.keys()]) dropHold(holder, id);
         holders.delete(holder);
       }
+    },
+
+    // In-process: the mirror is this process's own; facts stay with product-facts.ts's memory.
+    async writeProducts(products: StockedProduct[]) {
+      for (const p of products) advanceMirror(p.id, p.stock, p.version);
     },
 
     async heldUnits(productIds: string[], excludeHolder?: string) {

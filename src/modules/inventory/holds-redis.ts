@@ -10,10 +10,11 @@
  * summary is deleted once nothing is held: by the script that frees the last units, or by the
  * first read after they expired.
  */
-import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, StockMirror } from './holds.ts';
+import type { HoldLine, HoldResult, HoldShort, HoldStore, Holding, SetHoldsOptions, SpentLine, StockMirror } from './holds.ts';
 import { DEFAULT_MIRROR_MAX_AGE_MS, mergeHoldLines } from './holds.ts';
 import { batchedMget, type RedisClient } from '../../platform/kv.ts';
-import { COMMIT_MANY, HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS } from './holds-lua.ts';
+import { COMMIT_MANY, HELD_UNITS, HOLDS_OF, RELEASE, SET_HOLDS, WRITE_PRODUCTS } from './holds-lua.ts';
+import type { StockedProduct } from './stock.ts';
 
 type Reply = Array<string | number>;
 type Script = (numberOfKeys: number, ...args: Array<string | number>) => Promise<Reply>;
@@ -24,6 +25,7 @@ interface HoldCommands {
   holdsRelease: Script;
   holdsHeld: Script;
   holdsOf: Script;
+  holdsWriteProducts: Script;
 }
 
 export const holderKey = (holder: string) => `hold:c:${holder}`;
@@ -53,6 +55,7 @@ export function createRedisHoldStore(redis: RedisClient): HoldStore {
     ['holdsRelease', RELEASE],
     ['holdsHeld', HELD_UNITS],
     ['holdsOf', HOLDS_OF],
+    ['holdsWriteProducts', WRITE_PRODUCTS],
   ];
   // defineCommand is per client; a client shared with another store defines them once.
   for (const [name, lua] of commands) {
@@ -145,8 +148,21 @@ export function createRedisHoldStore(redis: RedisClient): HoldStore {
       else await coveringHolder(holder, [], (ids) => run('all', ids));
     },
 
-    async commit(holder: string, mirrors: StockMirror[]) {
+    async commit(holder: string, mirrors: StockMirror[], spent?: SpentLine[]) {
       const byId = new Map(mirrors.map((m) => [m.productId, m]));
+      if (spent) {
+        // Only the lines (and units) ordered: no covering of the holder's other products needed.
+        const units = new Map<string, number>();
+        for (const l of spent) units.set(l.productId, (units.get(l.productId) ?? 0) + l.quantity);
+        const ids = [...new Set([...units.keys(), ...byId.keys()])];
+        const keys = keysFor(holder, ids);
+        const mirrorArgs = ids.flatMap((id): Array<string | number> => {
+          const m = byId.get(id);
+          return m ? [m.stock, m.version] : ['', ''];
+        });
+        await r.holdsRelease(keys.length, ...keys, holder, 'spend', ...ids, ...mirrorArgs, ...ids.map((id) => units.get(id) ?? 0));
+        return;
+      }
       await coveringHolder(holder, [...byId.keys()], (ids) => {
         const keys = keysFor(holder, ids);
         const mirrorArgs = ids.flatMap((id): Array<string | number> => {
@@ -167,6 +183,26 @@ export function createRedisHoldStore(redis: RedisClient): HoldStore {
         return m ? [m.stock, m.version] : ['', ''];
       });
       await r.holdsCommitMany(keys.length, ...keys, ids.length, holders.length, ...ids, ...figures, ...holders);
+    },
+
+    async writeProducts(products: StockedProduct[]) {
+      if (products.length === 0) return;
+      const keys = ['hold:none', ...products.flatMap((p) => productKeys(p.id))];
+      const args = products.flatMap((p) => [p.stock, p.version, p.name, p.priceCents, p.archived ? 1 : 0]);
+      await r.holdsWriteProducts(keys.length, ...keys, ...args);
+    },
+
+    // One HMGET per product, sent together (commands of one turn leave as one write; one slot each on a cluster).
+    async mirroredProducts(ids: string[]) {
+      const unique = [...new Set(ids)];
+      const rows = await Promise.all(unique.map((id) => redis.hmget(productKeys(id)[0]!, 's', 'v', 'n', 'c', 'x')));
+      const found = new Map<string, StockedProduct>();
+      unique.forEach((id, i) => {
+        const [stock, version, name, price, archived] = rows[i]!;
+        if (stock == null || version == null || name == null || price == null || archived == null) return;
+        found.set(id, { id, name, priceCents: Number(price), stock: Number(stock), version: Number(version), archived: archived === '1' });
+      });
+      return found;
     },
 
     async heldUnits(productIds: string[], excludeHolder?: string) {

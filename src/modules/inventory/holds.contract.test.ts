@@ -97,6 +97,24 @@ function contract(name: string, open: () => Promise<{ store: HoldStore; close():
       expect((await store.holdsOf('o')).lines.size).toBe(0);
     });
 
+    it('commit with spent lines takes off only the units ordered; what the holder gained since stays', async () => {
+      const [p, q, r] = [id(), id(), id()];
+      const holder = id();
+      await store.setHolds(holder, [line(p, 1), line(q, 2)], 60);
+      // Gained after the checkout read {p: 1, q: 2}: a new line r, and one more unit of q.
+      await store.setHolds(holder, [line(r, 1)], 60);
+      await store.setHolds(holder, [line(q, 3)], 60);
+      await store.commit(holder, [{ productId: p, stock: 9, version: 2 }, { productId: q, stock: 8, version: 2 }], [
+        { productId: p, quantity: 1 },
+        { productId: q, quantity: 2 },
+      ]);
+      expect((await store.holdsOf(holder)).lines).toEqual(new Map([[q, 1], [r, 1]]));
+      expect(await store.heldUnits([p, q, r])).toEqual(new Map([[p, 0], [q, 1], [r, 1]]));
+      await store.commit(holder, [], [{ productId: q, quantity: 1 }, { productId: r, quantity: 1 }]);
+      expect((await store.holdsOf(holder)).lines.size).toBe(0);
+      expect(await store.heldUnits([q, r])).toEqual(new Map([[q, 0], [r, 0]]));
+    });
+
     it('every change refreshes the expiry of all the holder\'s holds', async () => {
       const [p, q] = [id(), id()];
       await store.setHolds('r', [line(p, 1)], 1);

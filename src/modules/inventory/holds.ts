@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
+import type { StockedProduct } from './stock.ts';
 
 /** Units held in live carts per product id (absent ids hold nothing): what a catalog page subtracts. */
 export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>) & {
@@ -27,6 +28,12 @@ export type HeldUnits = ((productIds: string[]) => Promise<Map<string, number>>)
    */
   withCounter?: (productIds: string[], counterKey: string) => Promise<{ counter: string; held: Map<string, number> }>;
 };
+
+/** Units of a product an order took from its holder (a checkout's commit). */
+export interface SpentLine {
+  productId: string;
+  quantity: number;
+}
 
 export interface HoldLine {
   productId: string;
@@ -91,9 +98,11 @@ export interface HoldStore {
   release(holder: string, productIds?: string[]): Promise<void>;
   /**
    * After a database commit: drops every hold of the holder and moves each product's mirror to the
-   * committed stock when its version is newer than the mirror's.
+   * committed stock when its version is newer than the mirror's. With `spent` (a checkout), only
+   * those units are taken off the holder's lines, in one atomic step: a line or units the cart
+   * gained after the checkout read it stay held (a concurrent `PUT` never vanishes).
    */
-  commit(holder: string, mirrors: StockMirror[]): Promise<void>;
+  commit(holder: string, mirrors: StockMirror[], spent?: SpentLine[]): Promise<void>;
   /**
    * `commit` of many holders in one atomic step (a batch's orders): no reader sees the batch's
    * stock while some of its holds still count. No holders: only moves the mirrors forward (a
@@ -107,6 +116,13 @@ export interface HoldStore {
    * when missing, in one command. Only a store sharing the key-value store's client has it.
    */
   heldUnitsWithCounter?(productIds: string[], counterKey: string): Promise<{ counter: string; held: Map<string, number> }>;
+  /**
+   * After a committed product change: the mirrors move forward and, where the store can keep them
+   * for other processes (Redis), the products' facts too (WRITE_PRODUCTS).
+   */
+  writeProducts(products: StockedProduct[]): Promise<void>;
+  /** Products as the store's mirror has them (stock, version and facts); absent: not mirrored. Redis only. */
+  mirroredProducts?(ids: string[]): Promise<Map<string, StockedProduct>>;
   close(): Promise<void>;
 }
 

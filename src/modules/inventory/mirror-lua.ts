@@ -116,16 +116,16 @@ for k = 1, np do summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1]) end
 return settled`;
 
 /**
- * The reconciler: sets each product's mirror from the database figures just read (unless the
- * mirror already has a newer version) and recomputes `a` from the entries in the stream, which
- * are exactly the accepted orders not yet written and acknowledged.
- * KEYS: the stream, the np product triples (hash, expiry zset, summary). ARGV: np, then per
- * product id, stock, version.
+ * The reconciler, and the loading of a missing mirror: sets each product's mirror and facts from
+ * the database figures just read (unless the mirror already has a newer version) and recomputes
+ * `a` from the entries in the stream, which are exactly the accepted orders not yet written and
+ * acknowledged. KEYS: the stream, the np product triples (hash, expiry zset, summary). ARGV: np,
+ * then per product id, stock, version, name, price in cents, archived (1/0).
  */
 export const RECONCILE = `${PRELUDE}
 local np = tonumber(ARGV[1])
 local index, inflight = {}, {}
-for k = 1, np do index[ARGV[3 * k - 1]] = k; inflight[k] = 0 end
+for k = 1, np do index[ARGV[6 * k - 4]] = k; inflight[k] = 0 end
 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   local fields = e[2]
   for i = 1, #fields, 2 do
@@ -140,9 +140,14 @@ for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   end
 end
 for k = 1, np do
-  local p, stock, version = KEYS[3 * k - 1], ARGV[3 * k], ARGV[3 * k + 1]
+  local p, b = KEYS[3 * k - 1], 1 + 6 * (k - 1)
+  local stock, version = ARGV[b + 2], ARGV[b + 3]
   local v = redis.call('HGET', p, 'v')
   if (not v) or tonumber(v) <= tonumber(version) then redis.call('HSET', p, 's', stock, 'v', version, 'at', now) end
+  local fv = redis.call('HGET', p, 'fv')
+  if (not fv) or tonumber(fv) <= tonumber(version) then
+    redis.call('HSET', p, 'n', ARGV[b + 4], 'c', ARGV[b + 5], 'x', ARGV[b + 6], 'fv', version)
+  end
   redis.call('HSET', p, 'a', inflight[k])
   summarize(p, KEYS[3 * k], KEYS[3 * k + 1])
 end

@@ -3,7 +3,9 @@
  * product ever admitted in flash-sale mode gets its mirror set from PostgreSQL (stock and version,
  * unless the mirror already holds a newer version) and its accepted count recomputed from the
  * stream (mirror-lua.ts RECONCILE), so available = database stock − accepted-but-unwritten units.
- * Any drift (a lost script reply, a Redis restored from an older file) is repaired here.
+ * Any drift (a lost script reply, a Redis restored from an older file) is repaired here. The same
+ * step loads a mirror found missing at admission (a Redis restarted empty, a key evicted), with the
+ * product's facts, once for all concurrent callers (accepted-units.ts).
  */
 import type { RedisClient } from '../../platform/kv.ts';
 import type { Db } from '../../platform/db.ts';
@@ -30,7 +32,7 @@ export function createMirrorReconciler(deps: { redis: RedisClient; primary: Db }
       const products = [...found.values()];
       if (products.length === 0) continue;
       const keys = [stream, ...products.flatMap((p) => productKeys(p.id))];
-      await script(keys.length, ...keys, products.length, ...products.flatMap((p) => [p.id, p.stock, p.version]));
+      await script(keys.length, ...keys, products.length, ...products.flatMap((p) => [p.id, p.stock, p.version, p.name, p.priceCents, p.archived ? 1 : 0]));
       done += products.length;
     }
     return done;

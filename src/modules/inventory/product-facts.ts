@@ -9,6 +9,10 @@
  * (commands of one turn leave together, platform/kv.ts). So a name or price served from here is
  * never older than the last staff change already answered, exactly like a cached catalog page.
  * Stock is not taken from here: holds use the hold store's mirror, orders the locked rows.
+ *
+ * PostgreSQL unreachable: the facts written through to Redis beside the mirror (holds-lua.ts
+ * WRITE_PRODUCTS, by every staff change of a product) answer instead, so a process that never
+ * read a product can still admit it in flash-sale mode while the database is down.
  */
 import type { Db } from '../../platform/db.ts';
 import type { KeyValueStore } from '../../platform/kv.ts';
@@ -28,7 +32,12 @@ export interface ProductFacts {
   read(ids: string[], version: string | null): Promise<Map<string, StockedProduct>>;
 }
 
-export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): ProductFacts {
+export function createProductFacts(deps: {
+  primary: Db;
+  kv: KeyValueStore;
+  /** The facts Redis keeps beside the mirror (absent in-process). */
+  mirrored?: ((ids: string[]) => Promise<Map<string, StockedProduct>>) | undefined;
+}): ProductFacts {
   const readProducts = createProductReader(deps.primary);
   const remembered = new Map<string, { version: string; facts: StockedProduct }>();
 
@@ -51,6 +60,18 @@ export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): Pr
     return mine;
   }
 
+  /** From the primary; while it cannot be read, from Redis's written-through facts (all of them, or the error). */
+  async function readOrMirrored(ids: string[], version: string) {
+    try {
+      return await read(ids, version);
+    } catch (error) {
+      const mirrored = deps.mirrored ? await deps.mirrored(ids).catch(() => new Map<string, StockedProduct>()) : new Map<string, StockedProduct>();
+      if (ids.some((id) => !mirrored.has(id))) throw error;
+      for (const [id, facts] of mirrored) remember(id, version, facts);
+      return mirrored;
+    }
+  }
+
   return {
     contentVersion: async () => (await deps.kv.get(CONTENT_VERSION_KEY)) ?? 'none',
     async get(ids, version) {
@@ -61,7 +82,7 @@ export function createProductFacts(deps: { primary: Db; kv: KeyValueStore }): Pr
         if (seen && seen.version === version) out.set(id, seen.facts);
         else missing.push(id);
       }
-      if (missing.length > 0) for (const [id, facts] of await read(missing, version)) out.set(id, facts);
+      if (missing.length > 0) for (const [id, facts] of await readOrMirrored(missing, version)) out.set(id, facts);
       return out;
     },
     read,

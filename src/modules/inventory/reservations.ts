@@ -145,7 +145,7 @@ export function createReservations(deps: { store: HoldStore; primary: Db; logger
       return {
         // The order is committed by now: nothing here may turn it into an error answer.
         commit: cart
-          ? (committed) => store.commit(holder, committed).catch(quietly('could not release spent holds; they expire by themselves'))
+          ? (committed) => store.commit(holder, committed, lines).catch(quietly('could not release spent holds; they expire by themselves'))
           : (committed) => spend(holder, committed),
         release: cart ? async () => undefined : () => store.release(holder).catch(quietly('could not release holds; they expire by themselves')),
       };

@@ -14,7 +14,7 @@ import { createRedisHoldStore } from './holds-redis.ts';
 import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
-import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked } from './stock.ts';
+import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
@@ -38,8 +38,8 @@ export function createInventoryService(deps: InventoryDeps) {
     cartTtlSeconds: config.cart.ttlSeconds,
     mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
   });
-  const accepted = redis ? createAcceptedUnits({ redis, primary: db.primary }) : undefined;
   const reconciler = redis ? createMirrorReconciler({ redis, primary: db.primary }) : undefined;
+  const accepted = redis && reconciler ? createAcceptedUnits({ redis, primary: db.primary, load: reconciler.reconcile }) : undefined;
 
   /**
    * After a committed stock change outside an order (a cancel, a staff change): the mirrors move
@@ -55,6 +55,20 @@ export function createInventoryService(deps: InventoryDeps) {
     }
   }
 
+  /**
+   * Write-through after a committed change of a product (created, stock set or adjusted, renamed,
+   * repriced, archived), before the catalog moves its version: the mirror moves to the committed
+   * stock and, on Redis, the facts an admission needs move beside it. Never throws: the change is
+   * committed; a mirror left behind is re-read once it ages out, or loaded at admission.
+   */
+  async function productCommitted(product: StockedProduct): Promise<void> {
+    try {
+      await store.writeProducts([product]);
+    } catch (error) {
+      mirrorFailed(error);
+    }
+  }
+
   return {
     kind: store.kind,
     // Stock SQL, inside the caller's transaction (invariant 1).
@@ -65,6 +79,7 @@ export function createInventoryService(deps: InventoryDeps) {
     setStock,
     adjustStock,
     stockCommitted,
+    productCommitted,
     /** Units held per product for catalog pages; Redis unreachable: nothing counts as held. */
     heldUnits: heldUnitsOrNone(store, logger),
     // Cart holds.
@@ -76,7 +91,7 @@ export function createInventoryService(deps: InventoryDeps) {
     /** Every order path: hold all lines first (one atomic step), write, then spend or release. */
     reserve: reservations.acquire,
     /** Names, prices and the archived flag of products without a database read on the hot path. */
-    facts: createProductFacts({ primary: db.primary, kv }),
+    facts: createProductFacts({ primary: db.primary, kv, mirrored: store.mirroredProducts?.bind(store) }),
     /** Flash-sale mode's admit and settle over the mirror; absent without Redis. */
     accepted,
     async reconcileMirrors(stream: string, ids?: string[]): Promise<number> {

@@ -205,7 +205,14 @@ export function createIdempotency(primary: Db, retentionSeconds: number) {
     return rows.length;
   }
 
-  return { withIdempotency, storedResponse, purgeExpired };
+  /** The key's row as it stands (a direct order's claim lives inside its batch: only finished ones show). */
+  async function lookup(customerId: string, key: string): Promise<{ requestHash: string; done: boolean; response: IdempotentResponse<unknown> } | undefined> {
+    const row = await existing(customerId, key);
+    if (!row) return undefined;
+    return { requestHash: row.request_hash, done: row.status === 'done', response: { status: row.response_status ?? 200, body: row.response_body } };
+  }
+
+  return { withIdempotency, storedResponse, lookup, purgeExpired };
 }
 
 export type Idempotency = ReturnType<typeof createIdempotency>;

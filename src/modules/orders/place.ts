@@ -3,10 +3,13 @@
  * every line through inventory (invariant 3), write through the batching writer, then spend or
  * release the reservation. The writer's locked rows stay the final word (invariant 1).
  */
+import type { Logger } from 'pino';
+import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
+import type { KeyValueStore } from '../../platform/kv.ts';
 import type { InventoryService, StockLine } from '../inventory/service.ts';
 import type { OrderWriter, WriteRequest } from './batch-writer.ts';
-import type { Idempotency, IdempotentOutcome } from './idempotency.ts';
+import { LEASE_SECONDS, type Idempotency, type IdempotentOutcome } from './idempotency.ts';
 import type { OrderJson } from './schemas.ts';
 
 export interface PlaceOptions {
@@ -22,11 +25,72 @@ export interface PlaceOptions {
   resolveLines?: (() => Promise<StockLine[]>) | undefined;
 }
 
+/** How long a retry waits for its first try, racing it, to finish before it is told 409 in progress. */
+const RETRY_WAIT_MS = 5000;
+
 /** How a placement is answered: chosen once, where the orders service is built. */
 export type Place = (customerId: string, lines: StockLine[], options: PlaceOptions, hash: string) => Promise<IdempotentOutcome<OrderJson>>;
 
-export function createSyncPlacement(deps: { inventory: Pick<InventoryService, 'reserve'>; writer: OrderWriter; idempotency: Idempotency }): Place {
-  const { inventory, writer, idempotency } = deps;
+export function createSyncPlacement(deps: {
+  inventory: Pick<InventoryService, 'reserve'>;
+  writer: OrderWriter;
+  idempotency: Idempotency;
+  /** Where a direct order's key is claimed before anything is held (Redis, or this process's memory). */
+  kv: KeyValueStore;
+  logger: Logger;
+}): Place {
+  const { inventory, writer, idempotency, kv, logger } = deps;
+
+  /**
+   * A direct order's key row is claimed inside its batch's transaction, which no other process
+   * sees before the commit; holding first would tell a concurrent retry `insufficient_stock` (the
+   * first try holds its units) and a reused key with another body the same when stock is short.
+   * So the key is claimed here first, with the request's hash, where every process sees it at
+   * once: a retry is answered `idempotency_key_in_progress` (or its replay once the first is done),
+   * another body `idempotency_key_reused`, before any unit is held. The database row stays the
+   * final word (batch-writer.ts); Redis unreachable → no claim, the database alone decides.
+   * Returns the claim's release, or the answer when the key is already taken.
+   */
+  async function claimKey(customerId: string, key: string, hash: string): Promise<{ release: () => Promise<void> } | IdempotentOutcome<OrderJson>> {
+    const claim = `orders:idem-claim:${customerId}:${key}`;
+    const stored = async (): Promise<IdempotentOutcome<OrderJson> | undefined> => {
+      const row = await idempotency.lookup(customerId, key);
+      if (row && row.requestHash !== hash) throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
+      return row?.done ? { ...(row.response as { status: number; body: OrderJson }), replayed: true } : undefined;
+    };
+    // The same request under way elsewhere is waited for a moment, so a retry racing its first try
+    // gets the replay (as one batch's duplicates do); past that, 409 in progress.
+    const until = Date.now() + RETRY_WAIT_MS;
+    for (;;) {
+      let claimed: boolean;
+      try {
+        claimed = await kv.setIfAbsent(claim, hash, LEASE_SECONDS);
+      } catch (error) {
+        logger.warn(briefly(error), 'idempotency claim not taken (key-value store unreachable); the database decides');
+        return { release: async () => undefined };
+      }
+      if (claimed) break;
+      const other = await kv.get(claim).catch(() => null);
+      if (other !== null && other !== hash) throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
+      const done = await stored();
+      if (done) return done;
+      if (Date.now() >= until) throw new AppError('idempotency_key_in_progress', 'A request with this Idempotency-Key is still being processed');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    // Released after the order (and its key row) committed: a later retry then finds the row.
+    const release = () => kv.del(claim).catch((error: unknown) => logger.warn(briefly(error), 'idempotency claim not released; it expires by itself'));
+    try {
+      const done = await stored();
+      if (done) {
+        await release();
+        return done;
+      }
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { release };
+  }
 
   /**
    * Invariant 3: every line is held (all or none) before the writer sees the order, so units live
@@ -56,7 +120,16 @@ export function createSyncPlacement(deps: { inventory: Pick<InventoryService, 'r
   return async (customerId, lines, options, hash) => {
     const key = options.idempotencyKey;
     // A direct order's key is claimed and completed inside its batch (batch-writer.ts).
-    if (!options.resolveLines) return holdAndWrite(customerId, lines, options.holder, key === undefined ? undefined : { key, hash });
+    if (!options.resolveLines) {
+      if (key === undefined) return holdAndWrite(customerId, lines, options.holder, undefined);
+      const claim = await claimKey(customerId, key, hash);
+      if (!('release' in claim)) return claim;
+      try {
+        return await holdAndWrite(customerId, lines, options.holder, { key, hash });
+      } finally {
+        await claim.release();
+      }
+    }
     // Cart checkout reads its lines inside the idempotent section (the key claimed first), so a
     // replay answers even after the first run emptied the cart; the writer completes that claim.
     const resolveLines = options.resolveLines;

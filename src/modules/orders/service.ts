@@ -65,7 +65,7 @@ export function createOrdersService(deps: OrdersDeps) {
     queueTimeoutMs: config.orders.queueTimeoutMs,
     afterCommit: stockChanged,
   });
-  const sync = createSyncPlacement({ inventory, writer, idempotency });
+  const sync = createSyncPlacement({ inventory, writer, idempotency, kv: platform.kv, logger });
 
   // Flash-sale mode: Redis admits, the worker writes (flash-sale/). Chosen once, here.
   const accepted = inventory.accepted;

@@ -1,10 +1,17 @@
 /** OpenAPI 3 document generated from the route schemas, served at /openapi.json and /docs. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { Type } from 'typebox';
 import { PROBLEMS, type ProblemCode } from '../errors.ts';
+import { projectRoot } from '../paths.ts';
+import { representation, sendRepresentation, type Representation } from './compression.ts';
+
+/** package.json's version: the document's info.version and the index's, one number to release. */
+export const APP_VERSION: string = JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')).version;
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
@@ -65,13 +72,13 @@ const EXTRA_PATHS: OpenAPIV3_1.PathsObject = {
  * `webhooks`: the OpenAPI 3.1 section for the requests this service sends (the events a
  * subscription receives), built by the module that sends them.
  */
-export async function registerDocs(app: FastifyInstance, options: { webhooks?: OpenAPIV3_1.Document['webhooks'] } = {}) {
+export async function registerDocs(app: FastifyInstance, options: { compressMinBytes: number; webhooks?: OpenAPIV3_1.Document['webhooks'] }) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'opply-commerce API',
-        version: '1.0.0',
+        version: APP_VERSION,
         description: 'Accounts, catalog, carts with live stock holds and orders. Errors are application/problem+json.',
       },
       components: {
@@ -98,16 +105,39 @@ export async function registerDocs(app: FastifyInstance, options: { webhooks?: O
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  let document: Representation | undefined;
   app.get(
     '/openapi.json',
     {
       schema: {
         tags: ['operations'],
         summary: 'This document (OpenAPI 3.1)',
-        response: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+        response: {
+          200: { description: 'The OpenAPI document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } },
+          304: { description: 'Not modified (If-None-Match)', type: 'null' },
+        },
       },
       config: { auth: 'public' },
     },
-    async () => app.swagger(),
+    // The document does not change while the process runs: serialized once, compressed at most
+    // once per coding (sendRepresentation), with an ETag.
+    async (request, reply) => {
+      document ??= representation(Buffer.from(JSON.stringify(app.swagger())), options.compressMinBytes);
+      return sendRepresentation(request, reply, document);
+    },
+  );
+  // The root answers where things are instead of a 404, for a person or a client finding its way.
+  const Index = Type.Object({
+    name: Type.String(),
+    version: Type.String(),
+    docs: Type.String({ description: 'interactive API documentation' }),
+    openapi: Type.String({ description: 'the OpenAPI document' }),
+    console: Type.String({ description: 'the staff console' }),
+    health: Type.String({ description: 'readiness probe' }),
+  });
+  app.get(
+    '/',
+    { schema: { tags: ['operations'], summary: 'Where things are', response: { 200: Index } }, config: { auth: 'public' } },
+    async () => ({ name: 'opply-commerce', version: APP_VERSION, docs: '/docs', openapi: '/openapi.json', console: '/admin/', health: '/health/ready' }),
   );
 }

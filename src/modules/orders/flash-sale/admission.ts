@@ -4,10 +4,12 @@
  * the order, with its id fixed here, to the stream. The answer is then 202 `pending`; the worker
  * (worker.ts) writes it through the batching writer, whose locked rows stay the final word.
  *
- * No PostgreSQL on this path for a product whose mirror, name and price are loaded: names and
- * prices come from inventory's product facts (inventory/product-facts.ts, valid by content version),
- * stock from the mirror. A product without a mirror is answered `sync`: the caller takes the sync
- * path, whose hold step loads the mirror for the next order.
+ * No PostgreSQL on this path: every staff write of a product writes its mirror and its name,
+ * price and archived flag through to Redis (inventory), so names and prices come from inventory's
+ * product facts (remembered per process by content version; from Redis while PostgreSQL is down)
+ * and stock from the mirror, from the first order on. A mirror found missing (a Redis restarted
+ * empty) is loaded by inventory once for all concurrent callers, then admitted; only a product the
+ * database does not know either is answered `sync`.
  *
  * Idempotency-Key: the key's record lives in Redis beside the order (same step), kept as long as
  * the database keeps keys; a replay answers the order's current status.

@@ -1,7 +1,7 @@
 /**
  * Placing an order in flash-sale mode: Redis admits it (admission.ts) and the answer is 202
- * `pending`; the worker writes it later. A product inventory has no mirror for takes the sync
- * placement (201).
+ * `pending`; the worker writes it later. Only a product inventory cannot mirror at all takes the
+ * sync placement (which refuses it, unknown).
  */
 import type { Logger } from 'pino';
 import type { IdempotentOutcome } from '../idempotency.ts';

@@ -1,0 +1,108 @@
+/**
+ * Search at a million products: p50/p99 per request of search (a relevance-ordered page with its
+ * count), facets (the same page with `facets=category,price`) and suggestions, from 8 closed-loop
+ * clients against the real server — beside the same SQL driven bare by pgbench (prepared
+ * statements, 8 clients) in the same run.
+ *
+ * The database is one already seeded (`npm run seed -- --products 1000000`); the query set is
+ * bench/search/queries.txt (110 queries drawn from the seed's words: common words, two-word
+ * queries, words found only in descriptions, half-typed prefixes, 25 with a typo, rare batch
+ * numbers, five that match nothing). Each request asks a `limit` no earlier request of its query
+ * asked, so pages are built, not served from the cache (the count, cached per filter, is built
+ * on its query's first round only).
+ *
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench BENCH_SECONDS=20 npx tsx bench/search/run.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { createDatabase } from '../../src/platform/db.ts';
+import { expandSearch } from '../../src/modules/catalog/search.ts';
+import { suggestionsQuery } from '../../src/modules/catalog/suggest.ts';
+import * as repo from '../../src/modules/catalog/repo.ts';
+import { categoryFacetQuery, priceSpanQuery } from '../../src/modules/catalog/facets.ts';
+import { drive, httpClient, signIn, startServer, stopServer } from '../lib.ts';
+
+const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/search_bench';
+const seconds = Number(process.env.BENCH_SECONDS ?? 20);
+const CLIENTS = 8;
+const port = 3950;
+const queries = readFileSync(new URL('./queries.txt', import.meta.url), 'utf8').split('\n').filter(Boolean);
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+const summary = (ms: number[]) => {
+  const s = [...ms].sort((a, b) => a - b);
+  return `${s.length} req, p50 ${percentile(s, 50).toFixed(1)} ms, p99 ${percentile(s, 99).toFixed(1)} ms`;
+};
+
+/** The service: each client walks the query set from its own offset; latency per request. */
+async function service(kind: 'search' | 'facets' | 'suggest', request: ReturnType<typeof httpClient>['request'], tokens: string[]) {
+  const times: number[] = [];
+  const run = await drive(CLIENTS, seconds, async (client, round) => {
+    const q = encodeURIComponent(queries[(client * 13 + round) % queries.length]!);
+    const limit = 1 + ((round * CLIENTS + client) % 100);
+    const target =
+      kind === 'suggest'
+        ? `/api/catalog/suggest/?q=${q}&_=${round}`
+        : `/api/catalog/products/?search=${q}&limit=${limit}${kind === 'facets' ? '&facets=category,price' : ''}`;
+    const started = performance.now();
+    const res = await request('GET', target, undefined, { authorization: tokens[client]! });
+    times.push(performance.now() - started);
+    return res.status === 200 ? 'ok' : `status ${res.status}`;
+  });
+  return { times, run };
+}
+
+/** The same SQL as pgbench scripts, one per query (expanded once, as a cache miss would). */
+async function pgbenchScripts(kind: 'search' | 'facets' | 'suggest'): Promise<string> {
+  const db = await createDatabase({ url, deadlines: { statementMs: 60_000, queryMs: 70_000 } });
+  const dialect = new PgDialect();
+  const dir = mkdtempSync(path.join(tmpdir(), `search-${kind}-`));
+  const inline = (q: { sql: string; params: unknown[] }) =>
+    q.sql.replace(/\$(\d+)/g, (_, n: string) => {
+      const v = q.params[Number(n) - 1];
+      return typeof v === 'number' ? String(v) : `'${String(v).replaceAll("'", "''")}'`;
+    });
+  try {
+    for (const [i, text] of queries.entries()) {
+      const terms = await expandSearch(db.primary, text);
+      const filter: repo.ProductFilter = { search: text, terms, inStock: true };
+      const statements =
+        kind === 'suggest'
+          ? [suggestionsQuery(terms)]
+          : [repo.keysetQuery(filter, { column: 'relevance', descending: false }, null, 21), ...(kind === 'facets' ? [repo.countQuery(filter), categoryFacetQuery(filter), priceSpanQuery(filter)] : [repo.countQuery(filter)])];
+      writeFileSync(path.join(dir, `q${i}.sql`), statements.map((s) => `${inline(dialect.sqlToQuery(s)).replace(/\s+/g, ' ')};`).join('\n') + '\n');
+    }
+  } finally {
+    await db.close();
+  }
+  return dir;
+}
+
+function pgbench(dir: string): string {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sql'));
+  const logDir = mkdtempSync(path.join(tmpdir(), 'search-pgbench-log-'));
+  execFileSync('pgbench', ['-n', '-M', 'prepared', '-c', String(CLIENTS), '-j', '2', '-T', String(seconds), '-l', '--log-prefix', path.join(logDir, 'log'), ...files.flatMap((f) => ['-f', path.join(dir, f)]), url], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const latencies = readdirSync(logDir).flatMap((f) =>
+    readFileSync(path.join(logDir, f), 'utf8').split('\n').filter(Boolean).map((line) => Number(line.split(' ')[2]) / 1000),
+  );
+  return summary(latencies);
+}
+
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+console.log(`search bench: ${queries.length} queries, ${CLIENTS} clients, ${seconds} s each; load average ${load()}`);
+const { request, close } = httpClient(port, CLIENTS + 2);
+const server = await startServer({ port, databaseUrl: url, request, quietStdout: true, startSeconds: 120, env: { DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000' } });
+try {
+  const tokens = await signIn(request, { count: CLIENTS, usernamePrefix: `search-bench-${Date.now()}-` });
+  for (const kind of ['search', 'facets', 'suggest'] as const) {
+    const { times, run } = await service(kind, request, tokens);
+    const bare = pgbench(await pgbenchScripts(kind));
+    console.log(`${kind.padEnd(8)} service: ${summary(times)} (${JSON.stringify(run.counts)}) | bare SQL (pgbench -M prepared): ${bare} | load ${load()}`);
+  }
+} finally {
+  await stopServer(server);
+  close();
+}
