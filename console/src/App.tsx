@@ -6,6 +6,7 @@ import InventoryIcon from '@mui/icons-material/Inventory';
 import PeopleIcon from '@mui/icons-material/People';
 import ReceiptIcon from '@mui/icons-material/Receipt';
 import StorefrontIcon from '@mui/icons-material/Storefront';
+import WebhookIcon from '@mui/icons-material/Webhook';
 import { authProvider } from './auth-provider.ts';
 import { CategoryCreate, CategoryEdit, CategoryList } from './categories.tsx';
 import { CustomerEdit, CustomerList } from './customers.tsx';
@@ -14,6 +15,7 @@ import { dataProvider } from './data-provider.ts';
 import { OrderList } from './orders.tsx';
 import { ProductCreate, ProductEdit, ProductList } from './products.tsx';
 import { StockEdit, StockList } from './stock.tsx';
+import { WebhookCreate, WebhookEdit, WebhookList } from './webhooks.tsx';
 
 const i18nProvider = polyglotI18nProvider(() => englishMessages, 'en', [{ locale: 'en', name: 'English' }], { allowMissing: true });
 
@@ -33,6 +35,7 @@ export function App() {
       <Resource name="categories" list={CategoryList} edit={CategoryEdit} create={CategoryCreate} icon={CategoryIcon} recordRepresentation="name" />
       <Resource name="customers" list={CustomerList} edit={CustomerEdit} icon={PeopleIcon} recordRepresentation="username" />
       <Resource name="orders" list={OrderList} icon={ReceiptIcon} />
+      <Resource name="webhooks" list={WebhookList} edit={WebhookEdit} create={WebhookCreate} icon={WebhookIcon} recordRepresentation="url" />
     </Admin>
   );
 }

@@ -3,7 +3,7 @@
  * pages. Products walk keyset cursors (fast at any depth of a 1,000,000-product catalog), so their
  * lists report next/previous pages instead of a total.
  */
-import type { DataProvider, GetListParams, GetListResult, RaRecord } from 'react-admin';
+import type { DataProvider, GetListParams, GetListResult, GetManyReferenceParams, GetManyReferenceResult, RaRecord } from 'react-admin';
 import { api, json } from './api.ts';
 import { productPage } from './product-pages.ts';
 
@@ -20,6 +20,7 @@ const PATHS: Record<string, string> = {
   customers: '/api/identity/customers/',
   orders: '/api/orders/orders/',
   categories: '/api/catalog/categories/',
+  webhooks: '/api/webhooks/subscriptions/',
 };
 
 function pathOf(resource: string): string {
@@ -64,6 +65,8 @@ function getList(resource: string, params: GetListParams): Promise<GetListResult
       return offsetList(resource, params, { search: filter.q, is_active: filter.is_active });
     case 'orders':
       return offsetList(resource, params, { status: filter.status, customer: filter.customer });
+    case 'webhooks':
+      return offsetList(resource, params, {});
     default:
       throw new Error(`Unknown resource ${resource}`);
   }
@@ -78,6 +81,7 @@ const EDITABLE: Record<string, string[]> = {
   products: ['name', 'description', 'price', 'category'],
   customers: ['email', 'first_name', 'last_name', 'is_active'],
   categories: ['slug', 'name'],
+  webhooks: ['url', 'events', 'description', 'enabled'],
 };
 
 export const dataProvider = {
@@ -98,8 +102,12 @@ export const dataProvider = {
     return { data: records };
   },
 
-  async getManyReference() {
-    return { data: [], total: 0 };
+  /** The one referenced list: a subscription's delivery log (newest first, as the API keeps it). */
+  async getManyReference(resource: string, params: GetManyReferenceParams): Promise<GetManyReferenceResult> {
+    if (resource !== 'webhook-deliveries') return { data: [], total: 0 };
+    const { page = 1, perPage = 25 } = params.pagination ?? {};
+    const answer = await api<Page<RaRecord>>(`${pathOf('webhooks')}${params.id}/deliveries/?${query({ limit: perPage, offset: (page - 1) * perPage })}`);
+    return { data: answer.results, total: answer.count ?? answer.results.length };
   },
 
   async create(resource: string, { data }: { data: Record<string, unknown> }) {
@@ -115,6 +123,8 @@ export const dataProvider = {
       return { data: await api<RaRecord>(`${pathOf(resource)}${id}/inventory/`, json(body)) };
     }
     const body = changed(data, previousData, EDITABLE[resource] ?? []);
+    // Arrays differ by reference even when equal: compare what would be sent.
+    if (Array.isArray(body.events) && JSON.stringify(body.events) === JSON.stringify(previousData.events)) delete body.events;
     if (Object.keys(body).length === 0) return { data: { ...previousData, id } };
     const updated = await api<RaRecord & { slug?: string }>(`${pathOf(resource)}${id}/`, { method: 'PATCH', body: JSON.stringify(body) });
     return { data: resource === 'categories' ? { ...updated, id: updated.slug! } : updated };
@@ -138,4 +148,18 @@ export const dataProvider = {
   async orderAction(id: string, action: 'ship' | 'cancel') {
     return { data: await api<RaRecord>(`${pathOf('orders')}${id}/${action}/`, json({})) };
   },
-} as unknown as DataProvider & { orderAction(id: string, action: 'ship' | 'cancel'): Promise<{ data: RaRecord }> };
+
+  /** A new signing secret for a subscription (the old one signs for 24 h more). */
+  async rotateSecret(id: string) {
+    return api<{ secret: string; previous_secret_expires_at: string }>(`${pathOf('webhooks')}${id}/rotate-secret/`, { method: 'POST' });
+  },
+
+  /** Sends a delivery's event again (same webhook-id); the answer is the new attempt's id. */
+  async redeliver(subscriptionId: string, deliveryId: string) {
+    return api<{ id: string }>(`${pathOf('webhooks')}${subscriptionId}/deliveries/${deliveryId}/redeliver/`, { method: 'POST' });
+  },
+} as unknown as DataProvider & {
+  orderAction(id: string, action: 'ship' | 'cancel'): Promise<{ data: RaRecord }>;
+  rotateSecret(id: string): Promise<{ secret: string; previous_secret_expires_at: string }>;
+  redeliver(subscriptionId: string, deliveryId: string): Promise<{ id: string }>;
+};

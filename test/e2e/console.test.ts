@@ -4,10 +4,12 @@
  * a customer is kept out; an expired access token is refreshed once and the request retried.
  * Each page is photographed on a laptop and a tablet viewport (SCREENSHOTS).
  */
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../helpers/auth.ts';
+import { startJobs } from '../../src/jobs.ts';
 import { createProduct, stockOf, type TestProduct } from '../helpers/catalog-factory.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
 import { hasChromium, launchBrowser, openConsole, signIn, type ConsolePage } from './browser.ts';
@@ -22,6 +24,10 @@ let browser: Browser;
 let staff: TestUser;
 let alice: TestUser;
 let tea: TestProduct;
+/** Delivers webhooks (as the server process does); a local receiver answers them 200. */
+let jobs: { stop(): Promise<void> };
+let receiver: Server;
+const received: string[] = [];
 
 const api = (user: TestUser, method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) =>
   t.app.inject({ method, url, headers: user.auth, ...(payload ? { payload } : {}) });
@@ -37,8 +43,20 @@ describe.skipIf(!hasChromium)('staff console in Chromium', { timeout: 120_000 },
     await api(staff, 'POST', '/api/catalog/categories/', { slug: 'tea', name: 'Tea' });
     tea = await createProduct(t, { stock: 10, priceCents: 450, name: 'Zanzibar Clove Tea' });
     for (let i = 0; i < 8; i++) await createProduct(t, { stock: 3 + i * 20, priceCents: 199 + i * 100, name: `Demo Biscuit ${i + 1}` });
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push(body);
+        response.writeHead(200).end('thanks');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    jobs = startJobs(t.services);
   }, 120_000);
   afterAll(async () => {
+    await jobs?.stop();
+    await new Promise((resolve) => receiver?.close(resolve));
     await browser?.close();
     await t?.close();
   });
@@ -137,6 +155,66 @@ describe.skipIf(!hasChromium)('staff console in Chromium', { timeout: 120_000 },
     await page.getByLabel(/^Find/).fill(alice.username);
     await page.getByRole('cell', { name: alice.username, exact: true }).waitFor();
     await laptop.shot('customers');
+  });
+
+  it('subscribes a receiver to webhooks, shows the secret once, and logs the delivery of a shipped order', async () => {
+    const { page } = laptop;
+    const target = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    await page.goto('/admin/#/webhooks/create');
+    await page.getByLabel(/^URL/).fill(target);
+    // Events stay at their default, "*" (every type).
+    await page.getByLabel(/^Description/).fill('fulfilment');
+    await laptop.shot('webhook-create');
+    await page.getByRole('button', { name: 'Save' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Subscription created' });
+    await dialog.getByText("it won't be shown again").waitFor();
+    const secret = (await dialog.locator('[data-secret]').textContent()) ?? '';
+    expect(secret).toMatch(/^whsec_/);
+    await laptop.shot('webhook-secret');
+    await dialog.getByRole('button', { name: 'I have copied it' }).click();
+    await page.waitForURL(/#\/webhooks\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').pop()!;
+    // Shown once: the subscription as the API reads it back has no secret, and the page neither.
+    expect((await api(staff, 'GET', `/api/webhooks/subscriptions/${id}/`)).json()).toMatchObject({ url: target, events: ['*'], description: 'fulfilment', enabled: true });
+    expect((await api(staff, 'GET', `/api/webhooks/subscriptions/${id}/`)).json()).not.toHaveProperty('secret');
+    await page.getByText('No deliveries yet.').waitFor();
+    expect(await page.getByText(secret).count()).toBe(0);
+
+    const placed = await api(alice, 'POST', '/api/orders/orders/', { order_items: [{ product: tea.id, quantity: 1 }] });
+    expect(placed.statusCode).toBe(201);
+    const order = placed.json() as { id: string };
+    expect((await api(staff, 'POST', `/api/orders/orders/${order.id}/ship/`, {})).statusCode).toBe(200);
+    await expect.poll(() => received.some((body) => body.includes(order.id) && body.includes('order.shipped')), { timeout: 30_000 }).toBe(true);
+
+    // The log shows it once the worker has recorded the receiver's answer.
+    const log = page.getByRole('table', { name: 'Delivery log' });
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          await page.getByText(/Delivery log/).first().waitFor();
+          return log.getByRole('row').filter({ hasText: 'order.shipped' }).filter({ hasText: 'succeeded' }).filter({ hasText: '200' }).count();
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(1);
+    await laptop.shot('webhook-deliveries');
+
+    // Redeliver queues a new attempt of the same event, which the receiver gets again.
+    const before = received.filter((body) => body.includes(order.id)).length;
+    await log.getByRole('row').filter({ hasText: 'order.shipped' }).getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByText('Queued for redelivery').waitFor();
+    await expect.poll(() => received.filter((body) => body.includes(order.id)).length, { timeout: 30_000 }).toBe(before + 1);
+
+    // The list shows its health: enabled, last delivery succeeded with a 200.
+    await page.goto('/admin/#/webhooks');
+    const row = page.getByRole('row').filter({ hasText: target });
+    await expect.poll(() => row.getByText('succeeded (200)').count()).toBe(1);
+    await laptop.shot('webhooks');
+    expect(laptop.problems).toEqual([]);
+    // The next test starts from the customers page.
+    await page.goto('/admin/#/customers');
+    await page.getByLabel(/^Find/).fill(alice.username);
   });
 
   it('refreshes an expired access token once and retries, then signs out for good', async () => {
