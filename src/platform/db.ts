@@ -169,7 +169,7 @@ function newPool(url: string, max: number, deadlines: DatabaseDeadlines, options
  * `poolMax` of them every request timed out waiting for one (found by test/faults). A connection
  * that failed is handed back with its error, so the pool closes it instead of reusing it.
  */
-function releasingTransactions(primary: Db, pool: pg.Pool): Db {
+function releasingTransactions(db: Db, pool: pg.Pool): Db {
   const transaction: Db['transaction'] = async (fn, config) => {
     const client = await pool.connect();
     let failure: unknown;
@@ -182,8 +182,8 @@ function releasingTransactions(primary: Db, pool: pg.Pool): Db {
       client.release(failure !== undefined && failedDependency(failure) === 'database' ? (failure as Error) : undefined);
     }
   };
-  Object.defineProperty(primary, 'transaction', { value: transaction });
-  return primary;
+  Object.defineProperty(db, 'transaction', { value: transaction });
+  return db;
 }
 
 /** Migrations run on a connection of their own, without the request deadlines (an index build takes long). */
@@ -208,7 +208,8 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     primary,
     replicaPools.map((replicaPool, i) => ({
       name: `replica-${i + 1}`,
-      db: drizzlePg({ client: replicaPool }) as unknown as Db,
+      // Replicas too: catalog search expands its words in a read-only transaction (SET LOCAL).
+      db: releasingTransactions(drizzlePg({ client: replicaPool }) as unknown as Db, replicaPool),
     })),
     {
       maxLagSeconds: options.replicaMaxLagSeconds ?? 5,

@@ -107,7 +107,11 @@ describe('delivery', () => {
     const all = await receiver.received('/orders');
     expect(new Set(all.map((h) => h.headers['webhook-id'])).size).toBe(all.length);
     expect(all.filter((h) => verifyHook(sub.secret, h).type === 'order.created')).toHaveLength(2);
-    const log = await deliveries(sub.id);
+    // The receiver answers before the worker records the attempt: wait for the log to catch up.
+    const log = await waitFor(async () => {
+      const page = await deliveries(sub.id);
+      return page.filter((d) => d.status === 'succeeded' || d.status === 'failed').length >= 4 ? page : undefined;
+    }, 30_000, 'four recorded attempts');
     expect(log.filter((d) => d.status === 'succeeded')).toHaveLength(4);
     const health = (await t.app.inject({ method: 'GET', url: `/api/webhooks/subscriptions/${sub.id}/`, headers: staff.auth })).json();
     expect(health.last_delivery).toMatchObject({ status: 'succeeded', response_status: 204 });
@@ -166,7 +170,11 @@ describe('delivery', () => {
       return got.length >= 2 ? got : undefined;
     }, 30_000, 'redelivery');
     expect(again[1]!.hook.headers['webhook-id']).toBe(first.hook.headers['webhook-id']);
-    const log = await deliveries(sub.id);
+    // Recorded after the receiver has answered: wait for it.
+    const log = await waitFor(async () => {
+      const page = await deliveries(sub.id);
+      return page[0]?.status === 'succeeded' || page[0]?.status === 'failed' ? page : undefined;
+    }, 30_000, 'the redelivery recorded');
     expect(log[0]).toMatchObject({ attempt: 2, status: 'succeeded', event_id: done!.event_id });
     const other = await t.app.inject({ method: 'POST', url: `/api/webhooks/subscriptions/${(await subscribe('/other')).id}/deliveries/${done!.id}/redeliver/`, headers: staff.auth });
     expect(other.statusCode).toBe(404);
