@@ -96,15 +96,7 @@ export function createAccounts(deps: { platform: Platform; revocation: Revocatio
         if (!updated) throw notFound('User');
         await repo.deleteUserResets(tx, current.id);
         const mail = emailChangedMail(current.username, updated.email);
-        await repo.enqueueMail(tx, {
-          id: newId(),
-          userId: current.id,
-          toAddress: current.email,
-          subject: mail.subject,
-          textBody: mail.text,
-          htmlBody: mail.html,
-          expiresAt: new Date(Date.now() + NOTICE_TTL_MS),
-        });
+        await repo.enqueueMail(tx, { userId: current.id, address: current.email }, mail, new Date(Date.now() + NOTICE_TTL_MS));
         return updated;
       });
       logger.info({ user_id: current.id }, 'email changed; the old address told, reset links ended');

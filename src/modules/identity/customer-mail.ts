@@ -5,7 +5,6 @@
  * or deactivated account gets none.
  */
 import type { Db } from '../../platform/db.ts';
-import { newId } from '../../platform/ids.ts';
 import * as repo from './repo.ts';
 
 export interface ComposedMail {
@@ -21,14 +20,6 @@ export async function queueCustomerMail(tx: Db, userId: string, compose: (recipi
   const user = await repo.findUserById(tx, userId);
   if (!user || !user.isActive || user.closedAt) return false;
   const mail = compose({ username: user.username, firstName: user.firstName });
-  await repo.enqueueMail(tx, {
-    id: newId(),
-    userId: user.id,
-    toAddress: user.email,
-    subject: mail.subject,
-    textBody: mail.text,
-    htmlBody: mail.html,
-    expiresAt: new Date(Date.now() + CUSTOMER_MAIL_TTL_MS),
-  });
+  await repo.enqueueMail(tx, { userId: user.id, address: user.email }, mail, new Date(Date.now() + CUSTOMER_MAIL_TTL_MS));
   return true;
 }

@@ -57,15 +57,7 @@ export function createPasswordReset(deps: { platform: Platform; selfService: Sel
     const expiresAt = new Date(Date.now() + TOKEN_TTL_MS);
     await repo.replaceResetToken(tx, { id: newId(), userId: user.id, tokenHash, expiresAt });
     const mail = passwordResetMail(user.username, resetLink(linkBase, token));
-    await repo.enqueueMail(tx, {
-      id: newId(),
-      userId: user.id,
-      toAddress: user.email,
-      subject: mail.subject,
-      textBody: mail.text,
-      htmlBody: mail.html,
-      expiresAt,
-    });
+    await repo.enqueueMail(tx, { userId: user.id, address: user.email }, mail, expiresAt);
   }
 
   return {

@@ -1,6 +1,7 @@
 /** SQL only. Each function takes its executor (primary, replica or transaction) first. */
 import { and, count, desc, eq, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../../platform/db.ts';
+import { newId } from '../../platform/ids.ts';
 import { knownAddresses, mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
 
 export type NewUser = Pick<UserRow, 'id' | 'username' | 'email' | 'passwordHash'> &
@@ -170,8 +171,9 @@ export async function deleteUserResets(db: Db, userId: string) {
   await db.delete(passwordResets).where(eq(passwordResets.userId, userId));
 }
 
-export async function enqueueMail(db: Db, mail: Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'expiresAt'>) {
-  await db.insert(mailOutbox).values(mail);
+/** A composed mail (subject, plain text, HTML) for one address, kept until it is sent or expires. */
+export async function enqueueMail(db: Db, to: { userId: string; address: string }, mail: { subject: string; text: string; html: string }, expiresAt: Date) {
+  await db.insert(mailOutbox).values({ id: newId(), userId: to.userId, toAddress: to.address, subject: mail.subject, textBody: mail.text, htmlBody: mail.html, expiresAt });
 }
 
 export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'attempts'>;
