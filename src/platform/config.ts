@@ -350,6 +350,11 @@ export function loadConfig(env: Env = {}) {
       idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
       /** Most orders the batching writer puts in one transaction. */
       batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
+      /**
+       * Batching writers per process, each owning a partition of product ids; each holds one
+       * connection of the primary pool while it writes, so it must leave the pool room.
+       */
+      writers: r.int('ORDERS_WRITERS', 4, 1, 64),
       /** Longest an order may wait for its batch before it is answered 503. */
       queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
       /** sync: written before the answer (201); async: admitted by Redis, answered 202, written by the worker. */
