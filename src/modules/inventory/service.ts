@@ -14,7 +14,7 @@ import { createRedisHoldStore } from './holds-redis.ts';
 import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
-import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct } from './stock.ts';
+import { adjustStock, lockedFromJson, normalizeLines, returnStock, setStock, takeLines, takenFromJson, type StockedProduct } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
@@ -73,8 +73,10 @@ export function createInventoryService(deps: InventoryDeps) {
     kind: store.kind,
     // Stock SQL, inside the caller's transaction (invariant 1).
     normalizeLines,
-    lockProducts,
-    takeLocked,
+    // An order batch's lock and take run in SQL functions (stock.ts); their answers read here.
+    lockedFromJson,
+    takeLines,
+    takenFromJson,
     returnStock,
     setStock,
     adjustStock,
