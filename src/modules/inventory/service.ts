@@ -14,11 +14,13 @@ import { createRedisHoldStore } from './holds-redis.ts';
 import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
-import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct } from './stock.ts';
+import { createStaffStock } from './staff-stock.ts';
+import { lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
 export type { Reservation, Reservations } from './reservations.ts';
+export type { StaffStockChange, StaffStockResult } from './staff-stock.ts';
 export type { StockChange, StockedProduct, StockLine } from './stock.ts';
 export type { AdmitReply, AdmitRequest, SettledEntry } from './accepted-units.ts';
 
@@ -38,6 +40,7 @@ export function createInventoryService(deps: InventoryDeps) {
     cartTtlSeconds: config.cart.ttlSeconds,
     mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
   });
+  const staffStock = createStaffStock({ store, primary: db.primary, logger, mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000 });
   const reconciler = redis ? createMirrorReconciler({ redis, primary: db.primary }) : undefined;
   const accepted = redis && reconciler ? createAcceptedUnits({ redis, primary: db.primary, load: reconciler.reconcile }) : undefined;
 
@@ -76,8 +79,13 @@ export function createInventoryService(deps: InventoryDeps) {
     lockProducts,
     takeLocked,
     returnStock,
+    /** A new product's first stock, in the transaction that inserts it. */
     setStock,
-    adjustStock,
+    /**
+     * Staff restock, write-off or set, in a transaction of its own (with `alongside` in it): a
+     * write-off holds its units first, so it never leaves stock below the units held in carts.
+     */
+    changeStock: staffStock.change,
     stockCommitted,
     productCommitted,
     /** Units held per product for catalog pages; Redis unreachable: nothing counts as held. */
