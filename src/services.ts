@@ -57,10 +57,11 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
 
   const mailer = createMailer(config, logger);
   const identity = createIdentityService({ platform, mailer });
-  // Units (stock, holds, the Redis mirror): the one owner, handed to catalog, orders and cart.
-  const inventory = createInventoryService({ platform });
-  const catalog = createCatalogService({ platform, inventory });
   const webhooks = createWebhooksService({ platform });
+  // Units (stock, holds, the Redis mirror): the one owner, handed to catalog, orders and cart. Its
+  // product events go to webhooks in the transaction of the stock or product change.
+  const inventory = createInventoryService({ platform, recordEvents: (tx, events) => webhooks.record(tx, events) });
+  const catalog = createCatalogService({ platform, inventory });
   // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails.
   const orderEventSinks: OrderEventSink[] = [
     (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),

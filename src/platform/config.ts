@@ -314,6 +314,8 @@ export function loadConfig(env: Env = {}) {
       cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
       /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
       mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+      /** The staff low-stock line: a live product with this many units or fewer is low (the console's list, `inventory.low_stock`). */
+      lowStockLine: r.int('LOW_STOCK_LINE', 10, 0, 1_000_000_000),
       /** Guest browsing: product lists and details, suggestions and categories without a token. */
       public: r.bool('CATALOG_PUBLIC', false),
       /** Requests per client address per minute a guest (no token) may make to those routes. */

@@ -3,6 +3,7 @@
  * read path (a replica that has replayed the last catalog write); writes go to the primary, move
  * the catalog version before answering, and answer from the primary (read-your-writes).
  */
+import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
@@ -20,7 +21,7 @@ import { suggest } from './suggest.ts';
 export interface CatalogDeps {
   platform: Platform;
   /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
-  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'adjustStock' | 'stockCommitted' | 'productCommitted'>;
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'adjustStock' | 'stockCommitted' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -84,6 +85,21 @@ export function createCatalogService(deps: CatalogDeps) {
     return presentInventory(row, await heldOf(id));
   }
 
+  /**
+   * A staff change of one existing product in one transaction with the events it causes
+   * (`product.updated`, `inventory.low_stock`): the row is locked and read before and read again
+   * after, so the comparison is exact however orders race it.
+   */
+  function changeProduct<T>(id: string, change: (tx: Db) => Promise<T>): Promise<T> {
+    return db.primary.transaction(async (tx) => {
+      const before = (await inventory.lockProducts(tx, [id])).get(id);
+      const result = await change(tx);
+      const after = before && (await inventory.lockProducts(tx, [id])).get(id);
+      if (before && after) await inventory.productChanged(tx, [{ before, after }]);
+      return result;
+    });
+  }
+
   function stockRefused(outcome: StockChange, held: number) {
     if (outcome === 'missing') throw notFound('Product');
     if (outcome === 'below_held') {
@@ -104,7 +120,7 @@ export function createCatalogService(deps: CatalogDeps) {
     // A new stock and the other fields in one transaction: a stock refused (below held) changes nothing.
     const outcome = await write(() =>
       withFkCheck(() =>
-        db.primary.transaction(async (tx) => {
+        changeProduct(id, async (tx) => {
           if (quantity !== undefined) {
             const stock = await inventory.setStock(tx, id, quantity, held);
             if (stock.outcome !== 'ok') return stock.outcome;
@@ -158,7 +174,7 @@ export function createCatalogService(deps: CatalogDeps) {
     patchProduct: update,
 
     async archiveProduct(id: string): Promise<void> {
-      const archived = await write(() => repo.archiveProduct(db.primary, id), id);
+      const archived = await write(() => changeProduct(id, (tx) => repo.archiveProduct(tx, id)), id);
       if (!archived) throw notFound('Product');
     },
 
@@ -169,7 +185,7 @@ export function createCatalogService(deps: CatalogDeps) {
     async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
       const held = await heldOf(id);
       const { outcome } = await write(
-        () => ('delta' in body ? inventory.adjustStock(db.primary, id, body.delta, held) : inventory.setStock(db.primary, id, body.quantity, held)),
+        () => changeProduct(id, (tx) => ('delta' in body ? inventory.adjustStock(tx, id, body.delta, held) : inventory.setStock(tx, id, body.quantity, held))),
         id,
       );
       stockRefused(outcome, held);
@@ -178,8 +194,8 @@ export function createCatalogService(deps: CatalogDeps) {
 
     inventory: inventoryView,
 
-    /** Live products at or below `maxStock`, least first, each with its held units. */
-    async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
+    /** Live products at or below `maxStock` (the low-stock line, LOW_STOCK_LINE, by default), least first, each with its held units. */
+    async lowStock(maxStock: number = inventory.lowStockLine, limit = 10): Promise<InventoryJson[]> {
       const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
       const held = rows.length > 0 ? await heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
       return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));
