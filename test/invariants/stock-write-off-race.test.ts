@@ -66,5 +66,5 @@ describe.runIf(onRealPostgres && testRedisUrl).each([
       if (![201, 202].includes(checkout.statusCode)) wrong.push(`round ${round}: the holder's checkout answered ${checkout.statusCode} ${checkout.json().code}`);
     }
     expect(wrong).toEqual([]);
-  });
+  }, 180_000);
 });

@@ -3,6 +3,7 @@
  * read path (a replica that has replayed the last catalog write); writes go to the primary, move
  * the catalog version before answering, and answer from the primary (read-your-writes).
  */
+import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
@@ -20,7 +21,7 @@ import { suggest } from './suggest.ts';
 export interface CatalogDeps {
   platform: Platform;
   /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
-  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'stockCommitted' | 'productCommitted'>;
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'stockCommitted' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -84,6 +85,22 @@ export function createCatalogService(deps: CatalogDeps) {
     return presentInventory(row, await heldOf(id));
   }
 
+  /**
+   * A staff change of one existing product in one transaction with the events it causes
+   * (`product.updated`, `inventory.low_stock`): the row is locked and read before and read again
+   * after, so the comparison is exact however orders race it. (A stock change does the same inside
+   * inventory.changeStock.)
+   */
+  function changeProduct<T>(id: string, change: (tx: Db) => Promise<T>): Promise<T> {
+    return db.primary.transaction(async (tx) => {
+      const before = (await inventory.lockProducts(tx, [id])).get(id);
+      const result = await change(tx);
+      const after = before && (await inventory.lockProducts(tx, [id])).get(id);
+      if (before && after) await inventory.productChanged(tx, [{ before, after }]);
+      return result;
+    });
+  }
+
   /** Why a staff stock change was refused (an unknown product, stock below zero or below the units held), if it was. */
   function refusal(result: StaffStockResult<unknown>): AppError | undefined {
     if (result.outcome === 'missing') return notFound('Product');
@@ -107,7 +124,7 @@ export function createCatalogService(deps: CatalogDeps) {
       () =>
         withFkCheck(async () => {
           if (quantity !== undefined) return refusal(await inventory.changeStock(id, { quantity }, (tx) => repo.updateProduct(tx, id, values)));
-          return (await repo.updateProduct(db.primary, id, values)) === 'missing' ? notFound('Product') : undefined;
+          return (await changeProduct(id, (tx) => repo.updateProduct(tx, id, values))) === 'missing' ? notFound('Product') : undefined;
         }),
       id,
     );
@@ -155,7 +172,7 @@ export function createCatalogService(deps: CatalogDeps) {
     patchProduct: update,
 
     async archiveProduct(id: string): Promise<void> {
-      const archived = await write(() => repo.archiveProduct(db.primary, id), id);
+      const archived = await write(() => changeProduct(id, (tx) => repo.archiveProduct(tx, id)), id);
       if (!archived) throw notFound('Product');
     },
 
@@ -171,8 +188,8 @@ export function createCatalogService(deps: CatalogDeps) {
 
     inventory: inventoryView,
 
-    /** Live products at or below `maxStock`, least first, each with its held units. */
-    async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
+    /** Live products at or below `maxStock` (the low-stock line, LOW_STOCK_LINE, by default), least first, each with its held units. */
+    async lowStock(maxStock: number = inventory.lowStockLine, limit = 10): Promise<InventoryJson[]> {
       const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
       const held = rows.length > 0 ? await heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
       return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));

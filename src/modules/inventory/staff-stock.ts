@@ -8,7 +8,7 @@
  *
  * Order of steps, in one transaction: lock the product's row (so the stock read is exact and a
  * `{quantity}` knows how many units it writes off), hold the units written off under a one-off
- * holder, write the stock, commit; then spend the hold and move the mirror to the committed stock
+ * holder, write the stock (and record the events the change causes, events.ts), commit; then spend the hold and move the mirror to the committed stock
  * in one store step. Any failure before the commit gives the units back to the store. A restock
  * (or a set above the stock) holds nothing: more units can never take anyone's away.
  *
@@ -20,6 +20,7 @@ import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
+import type { ProductChange } from './events.ts';
 import type { HoldLine, HoldResult, HoldStore, StockMirror } from './holds.ts';
 import { lockProducts, writeStock, type StockedProduct } from './stock.ts';
 
@@ -34,7 +35,14 @@ export type StaffStockResult<T> =
 /** A write-off's hold outlives a crashed request by this long at most (as a direct order's). */
 const WRITE_OFF_HOLD_SECONDS = 30;
 
-export function createStaffStock(deps: { store: HoldStore; primary: Db; logger: Logger; mirrorMaxAgeMs: number }) {
+export function createStaffStock(deps: {
+  store: HoldStore;
+  primary: Db;
+  logger: Logger;
+  mirrorMaxAgeMs: number;
+  /** Records the events of a change (`product.updated`, `inventory.low_stock`) in its transaction. */
+  changed: (tx: Db, changes: ProductChange[]) => Promise<void>;
+}) {
   const { store, logger } = deps;
   const quietly = (what: string) => (error: unknown) => logger.warn(briefly(error), what);
 
@@ -80,7 +88,11 @@ export function createStaffStock(deps: { store: HoldStore; primary: Db; logger: 
           holding = true;
         }
         const mirror = await writeStock(tx, id, target);
-        return { outcome: 'ok', mirror, value: alongside ? await alongside(tx) : undefined };
+        const value = alongside ? await alongside(tx) : undefined;
+        // Read again in the transaction: the events compare the row before and after, exactly.
+        const after = (await lockProducts(tx, [id])).get(id);
+        if (after) await deps.changed(tx, [{ before: locked, after }]);
+        return { outcome: 'ok', mirror, value };
       });
     } catch (error) {
       if (holding) await release();
