@@ -3,7 +3,7 @@
  * arguments. The server, the worker, the scripts and the tests all build the same graph here.
  */
 import type { Logger } from 'pino';
-import type { Config } from './platform/config.ts';
+import type { ReadyConfig } from './platform/signing-secret.ts';
 import { createDatabase, type Database } from './platform/db.ts';
 import { createDependencyMonitor, type MonitorOptions } from './platform/dependencies.ts';
 import { createMailer } from './platform/mail.ts';
@@ -22,7 +22,7 @@ export interface ServiceOverrides {
   redis?: RedisClient;
 }
 
-export async function createServices(config: Config, logger: Logger, overrides: ServiceOverrides = {}) {
+export async function createServices(config: ReadyConfig, logger: Logger, overrides: ServiceOverrides = {}) {
   // Probes are looked up when a dependency is down, by then db and kv exist.
   const probes: MonitorOptions['probes'] = {};
   const dependencies = createDependencyMonitor({ logger, probes });

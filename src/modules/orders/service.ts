@@ -60,8 +60,12 @@ export function createOrdersService(deps: OrdersDeps) {
     }
   }
 
+  // Each writer holds a primary connection while it writes: at most half the pool, so reads, key
+  // look-ups and cancels keep connections. Embedded PGlite has one connection: one writer.
+  const poolMax = db.raw.kind === 'postgres' ? db.raw.pool.options.max : 1;
   const writer = createOrderWriter({
     primary: db.primary,
+    partitions: Math.max(1, Math.min(config.orders.writers, Math.floor(poolMax / 2))),
     stock: inventory,
     logger,
     retentionSeconds,
