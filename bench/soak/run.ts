@@ -12,7 +12,10 @@
  * replicas of DATABASE_REPLICA_URLS see it too); with REDIS_URL a key prefix of its own (deleted).
  *
  * Passes (exit 0) when, after the warm-up (SOAK_WARMUP_SECONDS): no answer was a 5xx and no
- * request failed to get an answer; RSS at the end is < 10 % above RSS at the end of the warm-up;
+ * request failed to get an answer; RSS at the end is < 10 % above the highest RSS of the first half
+ * of the measured time (RSS follows the heap's high-water mark, which V8 reaches only after its
+ * first major collections — 30–40 s in at the default rate, after the warm-up — and keeps; a leak
+ * goes on growing after it: a 120 s run measured 222 → 289 MB by 40 s, then 289 → 295 MB);
  * and p99 does not drift: the p99 of the second half of the measured time is at most 1.5 × the
  * p99 of the first half + 5 ms (the 5 ms keeps a 2 ms → 4 ms wobble on a noisy machine from failing).
  */
@@ -164,16 +167,17 @@ async function drive(request: Request, customers: Customer[], catalog: Catalog, 
 }
 
 function verdict(rows: Row[], measured: number[][]): { pass: boolean; lines: string[] } {
-  const baseline = rows.filter((r) => r.second <= WARMUP).at(-1) ?? rows[0]!;
+  const half = Math.floor(measured.length / 2);
+  const firstHalf = rows.filter((r) => r.second > WARMUP).slice(0, Math.max(1, half));
+  const baseline = firstHalf.reduce((high, r) => (r.rssMb > high.rssMb ? r : high), firstHalf[0] ?? rows[0]!);
   const last = rows.at(-1)!;
   const growth = last.rssMb / baseline.rssMb - 1;
-  const half = Math.floor(measured.length / 2);
   const p99Of = (parts: number[][]) => percentile(parts.flat().sort((a, b) => a - b), 0.99);
   const [first, second] = [p99Of(measured.slice(0, half)), p99Of(measured.slice(half))];
   const fivexx = rows.reduce((n, r) => n + r.c5xx + r.errors, 0);
   const checks = [
     { ok: fivexx === 0, text: `5xx or unanswered requests: ${fivexx} (must be 0)` },
-    { ok: growth < 0.1, text: `RSS after warm-up ${baseline.rssMb.toFixed(0)} MB → end ${last.rssMb.toFixed(0)} MB: ${(growth * 100).toFixed(1)} % (must be < 10 %)` },
+    { ok: growth < 0.1, text: `RSS high in the first half ${baseline.rssMb.toFixed(0)} MB (${baseline.second} s) → end ${last.rssMb.toFixed(0)} MB: ${(growth * 100).toFixed(1)} % (must be < 10 %)` },
     { ok: second <= 1.5 * first + 5, text: `p99 first half ${first.toFixed(1)} ms, second half ${second.toFixed(1)} ms (must be ≤ 1.5 × first + 5 ms)` },
   ];
   return { pass: checks.every((c) => c.ok), lines: checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.text}`) };

@@ -6,10 +6,16 @@
  *   // outcome.kind: 'written' | 'existing' | 'replayed' | 'refused' (see WriteOutcome); never rejects
  *   await writer.close(); // writes what is queued, then refuses new requests (503)
  *
- * One batch in flight per process. Requests that arrive while a batch is being written queue and
- * form the next batch (at most `maxBatch`); on an idle server a request is written at once (the
- * batch starts on the next turn of the event loop, no timer). Each batch is one transaction on the
- * primary:
+ * Several writers per process (`partitions`, ORDERS_WRITERS), each owning a partition of product
+ * ids (partitionOf: the partition of an order's smallest product id), each with one batch in flight:
+ * orders on disjoint rows do not queue behind one batch, and every single-product order of a
+ * product goes to the same writer (one writer per hot row). An order whose lines fall in two
+ * partitions goes to one writer, which locks all its rows in id order like every batch — so two
+ * writers' batches that share rows queue on each other's row locks and never deadlock, exactly as
+ * the batches of two processes do. Requests that arrive while a writer's batch is being written
+ * queue and form its next batch (at most `maxBatch`); on an idle server a request is written at
+ * once (the batch starts on the next turn of the event loop, no timer). Each batch is one
+ * transaction on the primary:
  *   1. lock the batch's product rows in id order (inventory's lockProducts: FOR UPDATE);
  *   2. claim or lock the batch's idempotency keys (one statement, key order) — only when keyed;
  *   3. read back orders already under the batch's ids — only for caller-fixed ids, or on a retry;
@@ -62,6 +68,11 @@ export interface OrderWriterDeps {
   maxBatch: number;
   /** Longest a request may wait in the queue before it is answered 503. */
   queueTimeoutMs: number;
+  /**
+   * Writers, each owning a partition of product ids (partitionOf); default 1. Each holds one pooled
+   * connection while it writes a batch.
+   */
+  partitions?: number | undefined;
   /** Once per committed batch that changed stock, before its requests resolve. Must not throw. */
   afterCommit?: (productIds: string[]) => Promise<void>;
 }
@@ -97,7 +108,34 @@ export function isTransient(error: unknown): boolean {
   return code !== undefined && (code.startsWith('40') || code === '23505');
 }
 
+/**
+ * The writer a request goes to: the partition of its smallest product id (FNV-1a of the id, mod
+ * `partitions`). Every single-product order of a product goes to one writer (one writer per hot
+ * row); an order spanning partitions goes to one of them, which locks all its rows in id order.
+ */
+export function partitionOf(productIds: readonly string[], partitions: number): number {
+  if (partitions <= 1 || productIds.length === 0) return 0;
+  let smallest = productIds[0]!;
+  for (const id of productIds) if (id < smallest) smallest = id;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < smallest.length; i++) hash = Math.imul(hash ^ smallest.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % partitions;
+}
+
 export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
+  const partitions = Math.max(1, deps.partitions ?? 1);
+  const lanes = Array.from({ length: partitions }, () => createLane(deps));
+  return {
+    place: (req) => lanes[partitionOf(req.lines.map((l) => l.productId), partitions)]!.place(req),
+    async close() {
+      await Promise.all(lanes.map((lane) => lane.close()));
+    },
+    queued: () => lanes.reduce((sum, lane) => sum + lane.queued(), 0),
+  };
+}
+
+/** One writer: its queue, at most one batch in flight. */
+function createLane(deps: OrderWriterDeps): OrderWriter {
   const { primary, logger } = deps;
   const queue: Queued[] = [];
   let running: Promise<void> | null = null;
