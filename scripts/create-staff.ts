@@ -10,6 +10,7 @@ import { AppError } from '../src/platform/errors.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { createServices } from '../src/services.ts';
+import { resolveSigningSecret } from '../src/platform/signing-secret.ts';
 
 const USAGE = 'usage: npm run create-staff -- --username NAME --email EMAIL [--first-name F] [--last-name L]';
 
@@ -64,8 +65,10 @@ if (!values.username || !values.email) {
   process.exit(2);
 }
 
-const config = loadConfig(process.env);
-const logger = createLogger(config);
+const loaded = loadConfig(process.env);
+const logger = createLogger(loaded);
+// Creating an account signs no token.
+const config = await resolveSigningSecret(loaded, logger, { verifiesTokens: false });
 const services = await createServices(config, logger);
 let status = 0;
 try {

@@ -11,6 +11,7 @@ import { startDraining } from './platform/http/draining.ts';
 import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig, type Config } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
+import { resolveSigningSecret } from './platform/signing-secret.ts';
 import { startTracing, type Tracing } from './platform/tracing.ts';
 import { createServices, type Services } from './services.ts';
 import { refuseUndurableOrdersStore, runStartupTasks } from './startup.ts';
@@ -46,9 +47,9 @@ export function closeOnSignals(app: FastifyInstance, services: Services, config:
 }
 
 export async function main(extend?: (app: FastifyInstance) => void | Promise<void>) {
-  let config: Config;
+  let loaded: Config;
   try {
-    config = loadConfig(process.env);
+    loaded = loadConfig(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -56,7 +57,9 @@ export async function main(extend?: (app: FastifyInstance) => void | Promise<voi
     }
     throw error;
   }
-  const logger = createLogger(config);
+  const logger = createLogger(loaded);
+  // JWT_SECRET, or the data directory's generated secret, or (no data directory) one of this process.
+  const config = await resolveSigningSecret(loaded, logger);
   // Before the services: the Redis client is instrumented only if created after this.
   const tracing = await startTracing(config, logger);
   const services = await createServices(config, logger);

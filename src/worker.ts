@@ -5,12 +5,15 @@
 import { startJobs } from './jobs.ts';
 import { ConfigError, loadConfig } from './platform/config.ts';
 import { createLogger } from './platform/logger.ts';
+import { resolveSigningSecret } from './platform/signing-secret.ts';
 import { createServices } from './services.ts';
 import { refuseUndurableOrdersStore, runStartupTasks } from './startup.ts';
 
 async function main() {
-  const config = loadConfig(process.env);
-  const logger = createLogger(config).child({ process: 'worker' });
+  const loaded = loadConfig(process.env);
+  const logger = createLogger(loaded).child({ process: 'worker' });
+  // The worker signs and verifies no token; it still uses the data directory's secret when there is one.
+  const config = await resolveSigningSecret(loaded, logger, { verifiesTokens: false });
   const services = await createServices(config, logger);
   await refuseUndurableOrdersStore(services);
   await runStartupTasks(services);

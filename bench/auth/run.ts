@@ -16,6 +16,7 @@ import { createDatabase } from '../../src/platform/db.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { createServices } from '../../src/services.ts';
+import { resolveSigningSecret } from '../../src/platform/signing-secret.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -54,7 +55,7 @@ async function appRun(store: 'memory' | 'redis') {
   const logger = createLogger(config);
   const db = await createDatabase({});
   await migrate(db);
-  const services = await createServices(config, logger, { db });
+  const services = await createServices(await resolveSigningSecret(config, logger), logger, { db });
   const app = await buildApp(services);
   app.get('/api/bench/public', { config: { auth: 'public' } }, async () => ({ ok: true }));
   app.get('/api/bench/private', { config: { auth: 'customer' } }, async () => ({ ok: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from './config.ts';
+import { ConfigError, FORMER_DEV_JWT_SECRET, loadConfig } from './config.ts';
 
 describe('loadConfig', () => {
   it('gives working defaults with nothing set', () => {
@@ -33,7 +33,7 @@ describe('loadConfig', () => {
 
   it('refuses to start in production with the default or a short secret', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
-    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: FORMER_DEV_JWT_SECRET })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtps://mail.example.com' }).production).toBe(true);
   });

@@ -192,6 +192,8 @@ export interface TwoTrips {
   first<T>(query: SQL): Promise<T[]>;
   /** Its last statement (on PostgreSQL, COMMIT travels with it); its rows. The transaction is then over. */
   last<T>(query: SQL): Promise<T[]>;
+  /** The open transaction, for a statement between the two when one is needed (a round trip each). */
+  readonly tx: Db;
 }
 
 /** The primaries whose transactions `inTwoTrips` folds into two round trips, with their pools. */
@@ -228,13 +230,17 @@ function inline(query: SQL): string {
  */
 export async function inTwoTrips<T>(db: Db, fn: (trips: TwoTrips) => Promise<T>): Promise<T> {
   const pool = pipelined.get(db);
-  if (!pool) return db.transaction((tx) => fn({ first: (q) => queryRows(tx, q), last: (q) => queryRows(tx, q) }));
+  if (!pool) return db.transaction((tx) => fn({ first: (q) => queryRows(tx, q), last: (q) => queryRows(tx, q), tx }));
   const client = await pool.connect();
   let ended = false;
   let broken: Error | undefined;
   const results = async (text: string) => (await client.query(text)) as unknown as Array<{ rows: unknown[] }>;
+  let tx: Db | undefined;
   try {
     const value = await fn({
+      get tx() {
+        return (tx ??= drizzlePg({ client }) as unknown as Db);
+      },
       first: async <R>(query: SQL) => (await results(`begin; ${inline(query)}`))[1]!.rows as R[],
       last: async <R>(query: SQL) => {
         const rows = (await results(`${inline(query)}; commit`))[0]!.rows as R[];

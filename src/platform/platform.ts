@@ -1,12 +1,12 @@
 /** The platform parts every module service receives. */
 import type { Logger } from 'pino';
-import type { Config } from './config.ts';
+import type { ReadyConfig } from './signing-secret.ts';
 import type { Database } from './db.ts';
 import type { DependencyMonitor } from './dependencies.ts';
 import type { KeyValueStore, RedisClient } from './kv.ts';
 
 export interface Platform {
-  config: Config;
+  config: ReadyConfig;
   logger: Logger;
   db: Database;
   kv: KeyValueStore;

@@ -3,7 +3,7 @@
  * settings are unsafe. `npm run check:production` prints the list and fails on any problem.
  */
 import { Redis } from 'ioredis';
-import { ConfigError, DEV_JWT_SECRET, DEV_MAIL_FROM, loadConfig } from './config.ts';
+import { ConfigError, DEV_MAIL_FROM, loadConfig } from './config.ts';
 import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, redisDurability, RedisDurabilityError, type RedisCommandClient } from './redis-durability.ts';
 
 export interface CheckResult {
@@ -54,9 +54,9 @@ export function checkProduction(env: Env): CheckResult[] {
     check('NODE_ENV', config.production, 'production', `must be production (is ${config.nodeEnv})`),
     check(
       'JWT_SECRET',
-      auth.jwtSecret !== DEV_JWT_SECRET && auth.jwtSecret.length >= 32,
+      auth.jwtSecret !== undefined && auth.jwtSecret.length >= 32,
       'set, 32+ characters',
-      'must be set to 32+ random characters, not the development default',
+      'must be set to 32+ random characters',
     ),
     check('LOG_LEVEL', !['debug', 'trace'].includes(log.level), log.level, `${log.level} logs too much for production; use info`),
     check(

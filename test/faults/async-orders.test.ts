@@ -9,12 +9,13 @@
  *    restarted from its append-only file → no accepted order lost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { createAsyncReconciler } from '../../src/modules/orders/flash-sale/reconciler.ts';
 import { createAsyncWorker, type AsyncWorker } from '../../src/modules/orders/flash-sale/worker.ts';
 import { loadConfig } from '../../src/platform/config.ts';
+import { withSecret } from '../../src/platform/signing-secret.ts';
 import { createDatabase, queryRows, sql, type Database } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
@@ -26,6 +27,8 @@ import { createProduct, stockOf } from '../helpers/catalog-factory.ts';
 import { privatePostgresAvailable, privateRedisAvailable, startPrivatePostgres, startPrivateRedis, type PrivateRedis } from '../helpers/private-services.ts';
 import { createTestDatabase, type TestApp, type TestDatabase } from '../helpers/test-app.ts';
 import { onRealPostgres, testRedisUrl } from '../helpers/test-env.ts';
+
+const JWT_SECRET = randomBytes(32).toString('hex');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,6 +48,8 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
     LOG_LEVEL: 'silent',
     SEED_DEMO_DATA: 'false',
     MIGRATE_ON_START: 'false',
+    // Several processes over one database: one secret, as every deployment of several sets it.
+    JWT_SECRET,
     DATABASE_URL: database.url!,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
@@ -54,7 +59,7 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
   });
   const redis = createRedisClient(redisUrl, prefix);
   await waitForRedis(redis);
-  const services = await createServices(config, createLogger(config), { db: database.db, redis });
+  const services = await createServices(withSecret(config, JWT_SECRET), createLogger(config), { db: database.db, redis });
   await runStartupTasks(services);
   const app: App = await buildApp(services);
   await app.ready();

@@ -11,10 +11,11 @@
  * before the burst — no warm-up order, no mirror written by the test. Whatever is stopped or
  * killed is private (test/helpers/private-services.ts), never the machine's shared servers.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
+import { withSecret } from '../../src/platform/signing-secret.ts';
 import { createDatabase, queryRows, sql, type Database } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
@@ -25,6 +26,8 @@ import { createUser, login, type TestUser } from '../helpers/auth.ts';
 import { privatePostgresAvailable, privateRedisAvailable, startPrivatePostgres, startPrivateRedis, type PrivateRedis } from '../helpers/private-services.ts';
 import { createTestDatabase, type TestApp, type TestDatabase } from '../helpers/test-app.ts';
 import { onRealPostgres, testRedisUrl } from '../helpers/test-env.ts';
+
+const JWT_SECRET = randomBytes(32).toString('hex');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,6 +47,8 @@ async function apiProcess(database: TestDatabase, redisUrl: string, prefix: stri
     LOG_LEVEL: 'silent',
     SEED_DEMO_DATA: 'false',
     MIGRATE_ON_START: 'false',
+    // Several processes over one database: one secret, as every deployment of several sets it.
+    JWT_SECRET,
     DATABASE_URL: database.url!,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
@@ -58,7 +63,7 @@ async function apiProcess(database: TestDatabase, redisUrl: string, prefix: stri
   await waitForRedis(redis);
   // Its own pool: a process of its own shares nothing with the other but the servers.
   const db = await createDatabase({ url: database.url!, poolMax: 10 });
-  const services = await createServices(config, createLogger(config), { db, redis });
+  const services = await createServices(withSecret(config, JWT_SECRET), createLogger(config), { db, redis });
   await runStartupTasks(services);
   const app: App = await buildApp(services);
   await app.ready();

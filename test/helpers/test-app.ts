@@ -3,7 +3,7 @@
  * copy, or a PostgreSQL database cloned from the run's template) and, when TEST_REDIS_URL is set,
  * real Redis under a key prefix of its own. One per test file; `close()` removes everything.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { DestinationStream } from 'pino';
 import pg from 'pg';
@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/platform/config.ts';
 import { createDatabase, type Database, type DatabaseDeadlines } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, waitForRedis } from '../../src/platform/kv.ts';
 import { createLogger } from '../../src/platform/logger.ts';
+import { withSecret } from '../../src/platform/signing-secret.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { runStartupTasks } from '../../src/startup.ts';
 import { addFixtureRoutes, checkEveryAnswer } from './contract-hook.ts';
@@ -134,10 +135,11 @@ export async function buildPeerApp(t: TestApp, options: TestAppOptions = {}): Pr
   if (!t.database.url) throw new Error('buildPeerApp needs real PostgreSQL');
   const db = await createDatabase({ url: t.database.url, replicaUrls: t.database.replicaUrls, poolMax: 20, replicaMaxLagSeconds: 5, replicaCheckIntervalMs: 200 });
   const database: TestDatabase = { db, url: t.database.url, replicaUrls: t.database.replicaUrls, drop: () => db.close() };
-  return appOver(database, t.redisTarget, options, false);
+  // The peer verifies the owner's tokens: one secret, as JWT_SECRET would be in every process.
+  return appOver(database, t.redisTarget, options, false, t.services.config.auth.jwtSecret);
 }
 
-async function appOver(database: TestDatabase, target: RedisTarget | undefined, options: TestAppOptions, owner: boolean): Promise<TestApp> {
+async function appOver(database: TestDatabase, target: RedisTarget | undefined, options: TestAppOptions, owner: boolean, peerSecret?: string): Promise<TestApp> {
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: options.logStream ? 'info' : 'silent',
@@ -150,7 +152,10 @@ async function appOver(database: TestDatabase, target: RedisTarget | undefined, 
     ...(target ? { REDIS_URL: target.url, REDIS_KEY_PREFIX: target.prefix, ...(target.cluster ? { REDIS_CLUSTER: 'true' } : {}) } : {}),
     ...options.env,
   };
-  const config = loadConfig(env);
+  const loaded = loadConfig(env);
+  // A secret of this app's own (never one in the repository); tests that sign tokens themselves
+  // read it back from services.config. The start-up path that generates one is test/security's.
+  const config = withSecret(loaded, loaded.auth.jwtSecret ?? peerSecret ?? randomBytes(32).toString('base64url'));
   const logger = createLogger(config, options.logStream);
   const redis = target ? createRedisClient(target.url, target.prefix, undefined, { cluster: target.cluster }) : undefined;
   // A cluster client is ready once it has every master's connection: slower on a busy machine.

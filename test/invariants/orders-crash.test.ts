@@ -24,13 +24,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function startServer(databaseUrl: string, port: number) {
+/** The real entry point over `t`'s database, verifying `t`'s tokens (the one JWT_SECRET of a deployment). */
+function startServer(databaseUrl: string, port: number, jwtSecret: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
       DATABASE_URL: databaseUrl,
+      JWT_SECRET: jwtSecret,
       PORT: String(port),
       HOST: '127.0.0.1',
       MIGRATE_ON_START: 'false',
@@ -70,7 +72,7 @@ describe.runIf(onRealPostgres)('a server killed with batches in flight (real Pos
     const p = await createProduct(t, { stock: STOCK });
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const server = startServer(t.database.url!, port);
+    const server = startServer(t.database.url!, port, t.services.config.auth.jwtSecret);
     await waitUntilUp(base);
 
     const sent: Array<{ key: string; buyer: TestUser; id?: string }> = [];

@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { expect, it } from 'vitest';
+import { developmentEnv, startupBanner } from '../helpers/dev-server.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -33,31 +33,13 @@ it('prints the start-up banner and stops on SIGTERM to npm', async () => {
       ...process.env,
       // The script's `node` (and npm's own) is the one running this test.
       PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}`,
-      NODE_ENV: 'development',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      SEED_DEMO_DATA: 'false',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      ADMIN_USERNAME: '',
-      ADMIN_PASSWORD: '',
-      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      ...developmentEnv(dataDir, { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) }),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    const banner = await new Promise<{ port: number; msg: string }>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (!line.startsWith('{')) return;
-        const entry = JSON.parse(line);
-        if (typeof entry.msg === 'string' && entry.msg.startsWith('opply-commerce is up')) resolve(entry);
-      });
-      child.once('exit', (code) => reject(new Error(`npm start exited early with ${code}`)));
-    });
+    const banner = await startupBanner(child);
     const base = `http://127.0.0.1:${banner.port}`;
     for (const text of [`${base}/api/`, `${base}/docs`, `${base}/admin/`, 'ADMIN_USERNAME and ADMIN_PASSWORD', 'npm run create-staff']) {
       expect(banner.msg).toContain(text);

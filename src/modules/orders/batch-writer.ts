@@ -21,7 +21,9 @@
  *     1. lock the batch's product rows in id order (inventory's catalog.stock_lock: FOR UPDATE);
  *     2. claim or lock the batch's idempotency keys (one statement, key order) — only when keyed;
  *     3. read back orders already under the batch's ids — only for caller-fixed ids, or on a retry;
- *   4. decide every request in arrival order (batch-decide.ts, no I/O), row locks held;
+ *   4. decide every request in arrival order (batch-decide.ts, no I/O), row locks held; a take
+ *      that crosses the low-stock line or zero records its product events (inventory's
+ *      beforeTake) — one more round trip, only then;
  *   trip 2, `select orders.batch_finish(…); COMMIT`:
  *     5. write the orders, lines, outbox records and key outcomes (multi-row, from JSON);
  *     6. take the stock, one conditional update per product (inventory's catalog.stock_take), last.
@@ -64,7 +66,7 @@ export type { WriteOutcome, WriteRequest } from './batch-decide.ts';
 export interface OrderWriterDeps {
   primary: Db;
   /** Inventory's reading of its stock functions' answers (lock in id order, take: invariant 1). */
-  stock: Pick<InventoryService, 'lockedFromJson' | 'takeLines' | 'takenFromJson' | 'normalizeLines'>;
+  stock: Pick<InventoryService, 'lockedFromJson' | 'beforeTake' | 'takeLines' | 'takenFromJson' | 'normalizeLines'>;
   logger: Logger;
   /** How long a completed key is kept for replay. */
   retentionSeconds: number;
@@ -171,14 +173,16 @@ function createLane(deps: OrderWriterDeps): OrderWriter {
         }),
       );
       const begun = first!.begun;
+      const products = deps.stock.lockedFromJson(begun.products);
       const plan = decideBatch(entries, {
-        products: deps.stock.lockedFromJson(begun.products),
+        products,
         normalize: deps.stock.normalizeLines,
         keys: lockedKeysFromJson(begun.keys),
         existing: repo.ordersFromJson(begun.orders, begun.lines),
         batchToken,
         now: new Date(),
       });
+      if (plan.take.length > 0) await deps.stock.beforeTake(trips.tx, products, plan.take);
       const [last] = await trips.last<{ taken: Taken }>(repo.batchFinish({ ...plan, retentionSeconds: deps.retentionSeconds }, deps.stock.takeLines(plan.take)));
       const byId = new Map(deps.stock.takenFromJson(last!.taken).map((m) => [m.productId, m]));
       for (const outcome of plan.outcomes) {

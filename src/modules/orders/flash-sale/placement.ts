@@ -14,6 +14,8 @@ export function createFlashSalePlacement(deps: {
   sync: Place;
   getOrder: (customerId: string, id: string) => Promise<OrderJson>;
   logger: Logger;
+  /** An order accepted (its first 202, not a replay): the "received" mail. Returns at once. */
+  onAccepted?: ((order: OrderJson) => void) | undefined;
 }): Place {
   const { admission, sync, logger } = deps;
 
@@ -35,7 +37,10 @@ export function createFlashSalePlacement(deps: {
     const wanted = options.resolveLines ? await options.resolveLines() : lines;
     const admitted = await admission.admit(customerId, wanted, { holder: options.holder, idempotency: idem });
     if (admitted.kind === 'replay') return replay(customerId, admitted);
-    if (admitted.kind === 'accepted') return { status: 202, body: admitted.body, replayed: false };
+    if (admitted.kind === 'accepted') {
+      deps.onAccepted?.(admitted.body);
+      return { status: 202, body: admitted.body, replayed: false };
+    }
     const written = await sync(customerId, wanted, { ...options, resolveLines: options.resolveLines && (async () => wanted) }, hash);
     if (idem && !written.replayed) {
       await admission.remember(customerId, idem, written.body.id, written.status).catch((error: unknown) => logger.warn({ err: error }, 'could not record the key in Redis'));
