@@ -76,7 +76,7 @@ export function createOrdersService(deps: OrdersDeps) {
   const admission = config.orders.mode === 'async' && redis && accepted ? createAsyncAdmission({ redis, inventory: { ...inventory, accepted }, retentionSeconds }) : undefined;
   if (admission && redis) watchStream(redis);
   const reads = createOrderReads({ primary: db.primary, pending: admission ?? NO_PENDING });
-  const place: Place = admission ? createFlashSalePlacement({ admission, sync, getOrder: reads.getOrder, logger }) : sync;
+  const place: Place = admission ? createFlashSalePlacement({ admission, getOrder: reads.getOrder }) : sync;
 
   /**
    * The cart's per-line cap binds every order path: without it a direct order was the way around
