@@ -16,7 +16,12 @@ import type { Place } from '../place.ts';
 import type { OrderJson } from '../schemas.ts';
 import type { Admission, AsyncAdmission } from './admission.ts';
 
-export function createFlashSalePlacement(deps: { admission: AsyncAdmission; getOrder: (customerId: string, id: string) => Promise<OrderJson> }): Place {
+export function createFlashSalePlacement(deps: {
+  admission: AsyncAdmission;
+  getOrder: (customerId: string, id: string) => Promise<OrderJson>;
+  /** An order accepted (its first 202, not a replay): the "received" mail. Returns at once. */
+  onAccepted?: ((order: OrderJson) => void) | undefined;
+}): Place {
   const { admission } = deps;
 
   async function replay(customerId: string, seen: Extract<Admission, { kind: 'replay' }>): Promise<IdempotentOutcome<OrderJson>> {
@@ -37,6 +42,7 @@ export function createFlashSalePlacement(deps: { admission: AsyncAdmission; getO
     const wanted = options.resolveLines ? await options.resolveLines() : lines;
     const admitted = await admission.admit(customerId, wanted, { holder: options.holder, idempotency: idem });
     if (admitted.kind === 'replay') return replay(customerId, admitted);
+    deps.onAccepted?.(admitted.body);
     return { status: 202, body: admitted.body, replayed: false };
   }
 }
