@@ -40,7 +40,11 @@ describe('GET and POST products/{id}/inventory/', () => {
     const refused = await change(p.id, { delta: -1 });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().detail).toMatch(/4 units held in carts/);
-    expect((await inventory(staff, p.id)).json()).toMatchObject({ stock: 4, held: 4 });
+    // A set below the units held, or a product edit doing it, is refused the same way and changes nothing.
+    expect((await change(p.id, { quantity: 3 })).json()).toMatchObject({ code: 'conflict', detail: expect.stringMatching(/4 units held in carts/) });
+    const edit = await t.app.inject({ method: 'PATCH', url: `/api/catalog/products/${p.id}/`, headers: staff.auth, payload: { quantity: 2, name: 'Renamed Tea' } });
+    expect(edit.json()).toMatchObject({ code: 'conflict' });
+    expect((await inventory(staff, p.id)).json()).toMatchObject({ name: 'Held Tea', stock: 4, held: 4 });
     expect((await hold(p.id, 0)).statusCode).toBe(200);
     expect((await inventory(staff, p.id)).json()).toMatchObject({ stock: 4, held: 0, quantity: 4 });
   });

@@ -16,11 +16,13 @@ import { createRedisHoldStore } from './holds-redis.ts';
 import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
-import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct, type StockLine } from './stock.ts';
+import { createStaffStock } from './staff-stock.ts';
+import { lockedFromJson, lockProducts, normalizeLines, returnStock, setStock, takeLines, takenFromJson, type StockedProduct, type StockLine } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
 export type { Reservation, Reservations } from './reservations.ts';
+export type { StaffStockChange, StaffStockResult } from './staff-stock.ts';
 export type { StockChange, StockedProduct, StockLine } from './stock.ts';
 export type { AdmitReply, AdmitRequest, SettledEntry } from './accepted-units.ts';
 export { LowStockEvent, ProductUpdatedEvent, type ProductChange, type ProductEvent, type RecordProductEvents } from './events.ts';
@@ -46,6 +48,7 @@ export function createInventoryService(deps: InventoryDeps) {
   const reconciler = redis ? createMirrorReconciler({ redis, primary: db.primary }) : undefined;
   const accepted = redis && reconciler ? createAcceptedUnits({ redis, primary: db.primary, load: reconciler.reconcile }) : undefined;
   const events = createProductEvents({ record: deps.recordEvents ?? (async () => {}), lowStockLine: config.catalog.lowStockLine });
+  const staffStock = createStaffStock({ store, primary: db.primary, logger, mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000, changed: events.changed });
 
   /**
    * After a committed stock change outside an order (a cancel, a staff change): the mirrors move
@@ -80,13 +83,16 @@ export function createInventoryService(deps: InventoryDeps) {
     // Stock SQL, inside the caller's transaction (invariant 1).
     normalizeLines,
     lockProducts,
-    /** Orders taking units (both modes' writer); a crossing of the low-stock line or of zero records its event in `tx`. */
-    async takeLocked(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
-      const mirrors = await takeLocked(tx, lines);
-      await events.moved(tx, mirrors, lines, -1);
-      return mirrors;
-    },
-    /** A cancel putting units back; events as for takeLocked. */
+    // An order batch's lock and take run in SQL functions (stock.ts); their answers read here.
+    lockedFromJson,
+    takeLines,
+    takenFromJson,
+    /**
+     * An order batch, before the take (its last round trip) on the rows it locked: a crossing of
+     * the low-stock line or of zero records its event in `tx`, to commit with the take.
+     */
+    beforeTake: events.taking,
+    /** A cancel putting units back; a crossing records its event in `tx`. */
     async returnStock(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
       const mirrors = await returnStock(tx, lines);
       await events.moved(tx, mirrors, lines, 1);
@@ -95,8 +101,13 @@ export function createInventoryService(deps: InventoryDeps) {
     /** A staff change of one product, read before and after inside its transaction: records the events it causes there. */
     productChanged: events.changed,
     lowStockLine: config.catalog.lowStockLine,
+    /** A new product's first stock, in the transaction that inserts it. */
     setStock,
-    adjustStock,
+    /**
+     * Staff restock, write-off or set, in a transaction of its own (with `alongside` in it): a
+     * write-off holds its units first, so it never leaves stock below the units held in carts.
+     */
+    changeStock: staffStock.change,
     stockCommitted,
     productCommitted,
     /** Units held per product for catalog pages; Redis unreachable: nothing counts as held. */

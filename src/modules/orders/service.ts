@@ -81,7 +81,7 @@ export function createOrdersService(deps: OrdersDeps) {
   if (admission && redis) watchStream(redis);
   const reads = createOrderReads({ primary: db.primary, pending: admission ?? NO_PENDING });
   const received = admission && deps.queueReceivedMails ? createReceivedMails({ primary: db.primary, logger, queue: deps.queueReceivedMails }) : undefined;
-  const place: Place = admission ? createFlashSalePlacement({ admission, sync, getOrder: reads.getOrder, logger, onAccepted: received?.add }) : sync;
+  const place: Place = admission ? createFlashSalePlacement({ admission, getOrder: reads.getOrder, onAccepted: received?.add }) : sync;
 
   /**
    * The cart's per-line cap binds every order path: without it a direct order was the way around
