@@ -103,5 +103,20 @@ export function createProductEvents(deps: { record: RecordProductEvents; lowStoc
     );
   }
 
-  return { changed, moved };
+  /**
+   * Before an order batch takes `lines` from the rows it locked (`locked`: as read under the lock),
+   * in its transaction: the figures after the take are known already, so the crossings' events are
+   * recorded now and commit with the take (the batch's last round trip takes the stock and
+   * commits). Most takes cross nothing and cost nothing.
+   */
+  async function taking(tx: Db, locked: Map<string, StockedProduct>, lines: StockLine[]): Promise<void> {
+    const changes = normalizeLines(lines).flatMap((l) => {
+      const before = locked.get(l.productId);
+      if (!before || !crosses(before.stock, before.stock - l.quantity, lowStockLine)) return [];
+      return [{ before, after: { ...before, stock: before.stock - l.quantity, version: before.version + 1 } }];
+    });
+    if (changes.length > 0) await changed(tx, changes);
+  }
+
+  return { changed, moved, taking };
 }

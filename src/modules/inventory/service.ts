@@ -17,7 +17,7 @@ import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
 import { createStaffStock } from './staff-stock.ts';
-import { lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct, type StockLine } from './stock.ts';
+import { lockedFromJson, lockProducts, normalizeLines, returnStock, setStock, takeLines, takenFromJson, type StockedProduct, type StockLine } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
@@ -83,13 +83,16 @@ export function createInventoryService(deps: InventoryDeps) {
     // Stock SQL, inside the caller's transaction (invariant 1).
     normalizeLines,
     lockProducts,
-    /** Orders taking units (both modes' writer); a crossing of the low-stock line or of zero records its event in `tx`. */
-    async takeLocked(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
-      const mirrors = await takeLocked(tx, lines);
-      await events.moved(tx, mirrors, lines, -1);
-      return mirrors;
-    },
-    /** A cancel putting units back; events as for takeLocked. */
+    // An order batch's lock and take run in SQL functions (stock.ts); their answers read here.
+    lockedFromJson,
+    takeLines,
+    takenFromJson,
+    /**
+     * An order batch, before the take (its last round trip) on the rows it locked: a crossing of
+     * the low-stock line or of zero records its event in `tx`, to commit with the take.
+     */
+    beforeTake: events.taking,
+    /** A cancel putting units back; a crossing records its event in `tx`. */
     async returnStock(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
       const mirrors = await returnStock(tx, lines);
       await events.moved(tx, mirrors, lines, 1);

@@ -72,40 +72,37 @@ export const returnStock: ReturnStock = async (tx, lines) => {
 };
 
 /**
- * Locks the rows of `ids` (FOR UPDATE) in product-id order, the order every stock writer takes
- * locks in, so two batches (or a batch and a cancel) cannot deadlock. Unknown ids are simply
- * absent from the map. The caller decides against these figures and then calls `takeLocked`
- * in the same transaction: nobody can change the rows in between.
+ * An order batch's stock statements are SQL functions (migrations/0350_orders_batch_trips.sql),
+ * run by the orders module's batch functions in the batch's two round trips, and still inventory's:
+ * `catalog.stock_lock(ids)` locks the rows (FOR UPDATE) in product-id order, the order every stock
+ * writer takes locks in, so two batches (or a batch and a cancel) cannot deadlock; the caller
+ * decides against those figures, and `catalog.stock_take(lines)` takes the summed units, one
+ * update (and one version move) per product, still conditional (`stock >= q`): should the caller's
+ * arithmetic ever be wrong, the database refuses instead of overselling (invariant 1) and the
+ * whole batch rolls back. These read their answers.
+ */
+export function lockedFromJson(rows: StockedRow[]): Map<string, StockedProduct> {
+  return new Map(rows.map((r) => [r.id, stocked(r)]));
+}
+
+/** What `catalog.stock_take` left each product at, for the hold store's mirror. */
+export function takenFromJson(rows: Array<{ id: string; stock: number; version: number }>): StockMirror[] {
+  return rows.map((r) => ({ productId: r.id, stock: r.stock, version: Number(r.version) }));
+}
+
+/** Sums a batch's take per product, in id order (what `catalog.stock_take` expects). */
+export const takeLines = (lines: StockLine[]) => normalizeLines(lines).map((l) => ({ id: l.productId, quantity: l.quantity }));
+
+/**
+ * Locks the rows of `ids` (catalog.stock_lock: FOR UPDATE, in product-id order) in the caller's
+ * transaction and reads them; unknown ids are simply absent from the map. Nobody can change the
+ * rows until that transaction ends.
  */
 export async function lockProducts(tx: Db, ids: string[]): Promise<Map<string, StockedProduct>> {
   const sorted = [...new Set(ids)].sort();
   if (sorted.length === 0) return new Map();
-  const rows = await queryRows<StockedRow>(
-    tx,
-    sql`select ${STOCKED_COLUMNS} from catalog.products where id = any(${toUuidArray(sorted)}) order by id for update`,
-  );
-  return new Map(rows.map((r) => [r.id, stocked(r)]));
-}
-
-/**
- * Takes the summed units of a batch from rows locked by `lockProducts`: one statement, one
- * update (and one version move) per product. Still conditional (`stock >= q`): should the
- * caller's arithmetic ever be wrong, the database refuses instead of overselling (invariant 1),
- * and the whole batch rolls back.
- */
-export async function takeLocked(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
-  const wanted = normalizeLines(lines);
-  if (wanted.length === 0) return [];
-  const rows = await queryRows<{ id: string; stock: number; version: number }>(
-    tx,
-    sql`update catalog.products p
-        set stock = p.stock - x.quantity, version = p.version + 1, updated_at = now()
-        from jsonb_to_recordset(${JSON.stringify(wanted.map((l) => ({ id: l.productId, quantity: l.quantity })))}::jsonb) as x(id uuid, quantity integer)
-        where p.id = x.id and p.stock >= x.quantity
-        returning p.id, p.stock, p.version`,
-  );
-  if (rows.length !== wanted.length) throw new Error('takeLocked: a locked product could not cover its batch; batch rolled back');
-  return rows.map((r) => ({ productId: r.id, stock: r.stock, version: Number(r.version) }));
+  const [row] = await queryRows<{ locked: StockedRow[] }>(tx, sql`select catalog.stock_lock(${toUuidArray(sorted)}) as locked`);
+  return lockedFromJson(row!.locked);
 }
 
 export type StockChange = 'ok' | 'missing';
