@@ -109,7 +109,7 @@ function relevancePageQuery(filter: ProductFilter, position: KeysetPosition | nu
     after = sql`where (-m.rank, m.product_id) ${op} (${position.key}::int, ${position.id}::uuid)`;
   }
   return sql`select ${PRODUCT_COLUMNS}, -m.rank as "sortValue", (-m.rank)::text as "sortKey"
-      from (select m.product_id, m.rank from (${matchQuery(termsOf(filter), filter)}) m ${after}
+      from (select m.product_id, m.rank from (${matchQuery(termsOf(filter), filter, 'ranked')}) m ${after}
             order by -m.rank ${dir}, m.product_id ${dir} limit ${limit} offset ${offset}) m
       join catalog.products p on p.id = m.product_id left join catalog.categories c on c.id = p.category_id
       order by -m.rank ${dir}, m.product_id ${dir}`;
@@ -152,7 +152,7 @@ export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: 
 /** With a search, counted from the postings alone (a product once, however many of its words match). */
 export const countQuery = (filter: ProductFilter): SQL =>
   filter.search !== undefined
-    ? sql`select count(*)::int as count from (${matchIdsQuery(termsOf(filter), filter)} group by 1) m`
+    ? sql`select count(*)::int as count from (${matchIdsQuery(termsOf(filter), filter)}) m`
     : sql`select count(*)::int as count from catalog.products p where ${whereClause(filter)}`;
 
 export async function countProducts(db: Db, filter: ProductFilter): Promise<number> {

@@ -91,13 +91,23 @@ export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
           order by q.ord`,
     );
   });
+  // Only the forms some product has (the dictionary holds every word but numbers): a term whose
+  // candidates come down to one word needs no grouping per product (matchQuery).
+  const forms = [...new Set(rows.flatMap((row) => inflections(row.word)))].filter((w) => !isNumber(w));
+  const known = new Set(
+    forms.length === 0
+      ? []
+      : (await queryRows<{ word: string }>(db, sql`select word from catalog.search_dictionary where word = any(${textArray(forms)})`)).map((r) => r.word),
+  );
   return rows.map((row) => {
-    const exact = inflections(row.word);
+    const exact = inflections(row.word).filter((w) => isNumber(w) || known.has(w));
     const prefix = row.prefixes.filter((w) => !exact.includes(w));
     const typo = row.typos.filter((w) => !exact.includes(w) && !prefix.includes(w));
     return { exact, prefix, typo };
   });
 }
+
+const isNumber = (word: string) => /^[0-9]+$/.test(word);
 
 /** The product-level filters postings carry (repo's ProductFilter is one). */
 export interface MatchFilter {
@@ -152,16 +162,26 @@ function rankSum(terms: SearchTerms): SQL {
  * The matching live products, one row each: product_id, category_id, price_cents and rank (see the
  * header for the weights). Reads only the postings' primary key (index-only once vacuumed).
  */
-export function matchQuery(terms: SearchTerms, filter: MatchFilter): SQL {
+export function matchQuery(terms: SearchTerms, filter: MatchFilter, columns: 'ranked' | 'facets' = 'facets'): SQL {
+  const facets = columns === 'facets';
   if (terms.length === 0) return sql`select null::uuid as product_id, null::uuid as category_id, 0::bigint as price_cents, 0 as rank where false`;
-  return sql`${matchingPostings(terms, filter, sql`x0.product_id, x0.category_id, x0.price_cents, max(${rankSum(terms)}) as rank`)}
-    group by x0.product_id, x0.category_id, x0.price_cents`;
+  if (unique(terms)) {
+    return matchingPostings(terms, filter, sql`x0.product_id, x0.category_id, x0.price_cents, ${rankSum(terms)} as rank`);
+  }
+  // Only the columns asked are grouped by: a smaller hash for a ranked page of many matches.
+  const kept = facets ? sql`x0.product_id, x0.category_id, x0.price_cents` : sql`x0.product_id`;
+  const rest = facets ? sql`` : sql`, null::uuid as category_id, null::bigint as price_cents`;
+  return sql`${matchingPostings(terms, filter, sql`${kept}${rest}, max(${rankSum(terms)}) as rank`)} group by ${kept}`;
 }
 
-/** The ids of the matching live products (a product may repeat: for `in (…)` and `count(distinct …)`). */
+/** Every term down to one candidate word: a product has at most one posting per term, one row in all. */
+const unique = (terms: SearchTerms) => terms.every((term) => allOf(term).length === 1);
+
+/** The ids of the matching live products, each once. */
 export function matchIdsQuery(terms: SearchTerms, filter: MatchFilter): SQL {
   if (terms.length === 0) return sql`select null::uuid as product_id where false`;
-  return matchingPostings(terms, filter, sql`x0.product_id`);
+  const ids = matchingPostings(terms, filter, sql`x0.product_id`);
+  return unique(terms) ? ids : sql`${ids} group by x0.product_id`;
 }
 
 /**
