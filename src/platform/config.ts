@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability.ts';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability-setting.ts';
 import { MAX_UNITS_PER_LINE, MAX_UNITS_PER_ORDER } from './money.ts';
 
 /**
@@ -285,7 +285,7 @@ export function loadConfig(env: Env = {}) {
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
       /** A cluster client (MemoryDB, cluster-mode Redis) seeded from REDIS_URL; needs a `{tag}` prefix. */
       cluster: redisCluster(r),
-      /** How async mode tells that this Redis persists every write (redis-durability.ts). */
+      /** How async mode tells that this Redis persists every write (redis-durability-setting.ts; the rule: orders/flash-sale/durability.ts). */
       durability: redisDurability,
     },
     auth: {

@@ -8,9 +8,12 @@
  *
  * Order of steps, in one transaction: lock the product's row (so the stock read is exact and a
  * `{quantity}` knows how many units it writes off), hold the units written off under a one-off
- * holder, write the stock (and record the events the change causes, events.ts), commit; then spend the hold and move the mirror to the committed stock
- * in one store step. Any failure before the commit gives the units back to the store. A restock
- * (or a set above the stock) holds nothing: more units can never take anyone's away.
+ * holder, write the stock (and record the events the change causes, events.ts), commit; then
+ * spend the hold and move the mirror to the committed stock in one store step. Any failure before
+ * the commit gives the units back to the store. A restock (or a set above the stock) holds
+ * nothing: more units can never take anyone's away. The row stays locked across the one Redis
+ * step: a batch writing this product waits that long; nothing waits on the hold store in turn
+ * (a hold never blocks, it answers), so no cycle can form.
  *
  * The store unreachable: a write-off is refused (503) — the holds it would have to respect
  * cannot be seen. Embedded (in-process store): the same steps, atomic within the one process.

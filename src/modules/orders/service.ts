@@ -30,6 +30,8 @@ export { IdempotencyHeaders, OrderJson, PendingOrder } from './schemas.ts';
 export type { OrderEvent, OrderEventSink } from './events.ts';
 export { orderMail, receivedMail } from './mails.ts';
 export type { QueueReceivedMails } from './flash-sale/received-mails.ts';
+/** Flash-sale mode's durability rule: the start-up guard and check:production's probe. */
+export { assertAsyncOrdersStore, redisDurability } from './flash-sale/durability.ts';
 
 export interface OrdersDeps {
   platform: Platform;
