@@ -27,6 +27,17 @@ export async function admin(adminUrl: string, text: string): Promise<void> {
   }
 }
 
+/** One statement on `url` over a connection of its own; its rows. */
+export async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 export type Response = { status: number; body: string };
 export type Request = (method: string, path: string, body: unknown, headers?: Record<string, string>) => Promise<Response>;
 

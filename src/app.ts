@@ -26,6 +26,7 @@ import { catalogRoutes } from './modules/catalog/routes.ts';
 import { orderStatsRoutes, ordersRoutes } from './modules/orders/routes.ts';
 import { cartRoutes } from './modules/cart/routes.ts';
 import { OrderJson } from './modules/orders/service.ts';
+import { LowStockEvent, ProductUpdatedEvent } from './modules/inventory/service.ts';
 import { webhooksDocument, webhooksRoutes } from './modules/webhooks/routes.ts';
 
 export async function buildApp(services: Services) {
@@ -66,7 +67,14 @@ export async function buildApp(services: Services) {
   registerCompression(app, config.http.compressMinBytes);
   await registerDocs(app, {
     compressMinBytes: config.http.compressMinBytes,
-    webhooks: webhooksDocument({ 'order.created': OrderJson, 'order.confirmed': OrderJson, 'order.cancelled': OrderJson, 'order.shipped': OrderJson }),
+    webhooks: webhooksDocument({
+      'order.created': OrderJson,
+      'order.confirmed': OrderJson,
+      'order.cancelled': OrderJson,
+      'order.shipped': OrderJson,
+      'inventory.low_stock': LowStockEvent,
+      'product.updated': ProductUpdatedEvent,
+    }),
   });
   await registerConsole(app, path.join(projectRoot(), 'console', 'dist'));
   registerOperations(app, [

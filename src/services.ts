@@ -12,7 +12,7 @@ import type { Platform } from './platform/platform.ts';
 import { createIdentityService } from './modules/identity/service.ts';
 import { createInventoryService } from './modules/inventory/service.ts';
 import { createCatalogService } from './modules/catalog/service.ts';
-import { createOrdersService, orderMail, type OrderEventSink } from './modules/orders/service.ts';
+import { createOrdersService, orderMail, receivedMail, type OrderEventSink } from './modules/orders/service.ts';
 import { createCartService } from './modules/cart/service.ts';
 import { createWebhooksService } from './modules/webhooks/service.ts';
 
@@ -57,10 +57,11 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
 
   const mailer = createMailer(config, logger);
   const identity = createIdentityService({ platform, mailer });
-  // Units (stock, holds, the Redis mirror): the one owner, handed to catalog, orders and cart.
-  const inventory = createInventoryService({ platform });
-  const catalog = createCatalogService({ platform, inventory });
   const webhooks = createWebhooksService({ platform });
+  // Units (stock, holds, the Redis mirror): the one owner, handed to catalog, orders and cart. Its
+  // product events go to webhooks in the transaction of the stock or product change.
+  const inventory = createInventoryService({ platform, recordEvents: (tx, events) => webhooks.record(tx, events) });
+  const catalog = createCatalogService({ platform, inventory });
   // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails.
   const orderEventSinks: OrderEventSink[] = [
     (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
@@ -75,6 +76,10 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
     platform,
     inventory,
     eventSinks: orderEventSinks,
+    // Flash-sale mode: "received" at acceptance (the confirmed mail comes through the sinks above).
+    queueReceivedMails: async (tx, accepted) => {
+      for (const order of accepted) await identity.queueCustomerMail(tx, order.customer, receivedMail(order));
+    },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
   });

@@ -1,6 +1,6 @@
 /** What runs before the API listens: migrations, the admin account, the demo catalog. */
 import { migrate } from './platform/migrate.ts';
-import { assertAsyncOrdersStore } from './platform/redis-durability.ts';
+import { assertAsyncOrdersStore } from './modules/orders/service.ts';
 import type { Services } from './services.ts';
 
 export async function runStartupTasks(services: Services) {

@@ -33,14 +33,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
 import { productKeys } from '../../src/modules/inventory/holds-redis.ts';
 import { STREAM } from '../../src/modules/orders/flash-sale/stream.ts';
 import { createDatabase, sql } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, type RedisClient } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../test/helpers/private-services.ts';
-import { admin, cpuOf, databaseUrl, httpClient, signIn, startServer, startWorker, stopServer } from '../lib.ts';
+import { admin, query, cpuOf, databaseUrl, httpClient, signIn, startServer, startWorker, stopServer } from '../lib.ts';
 import { monotonicUs, printProfile, summariseProfile } from '../profile.ts';
 import { luaStrings, machine, metered, pgbench, redisCpuOf, startBenchPostgres, wrk, type BenchPostgres, type CpuShare, type Probes, type WrkResult } from '../tools.ts';
 
@@ -138,16 +137,6 @@ async function seed(url: string) {
   );
   await db.primary.execute(sql`vacuum analyze catalog.products`);
   await db.close();
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const commits = async (url: string) => Number((await query<{ n: string }>(url, 'select xact_commit as n from pg_stat_database where datname = current_database()'))[0]!.n);

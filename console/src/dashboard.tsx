@@ -16,8 +16,6 @@ interface LowStock {
   held: number;
 }
 
-const LOW_STOCK = 10;
-
 export function Dashboard() {
   const notify = useNotify();
   const [hourly, setHourly] = useState<Hourly>();
@@ -26,7 +24,8 @@ export function Dashboard() {
     // Today in UTC: the hours the API counts in.
     const date = new Date().toISOString().slice(0, 10);
     api<Hourly>(`/api/orders/stats/hourly/?date=${date}`).then(setHourly, (e: Error) => notify(e.message, { type: 'error' }));
-    api<LowStock[]>(`/api/catalog/inventory/low/?max_stock=${LOW_STOCK}&limit=10`).then(setLow, (e: Error) => notify(e.message, { type: 'error' }));
+    // Without max_stock: the server's low-stock line (LOW_STOCK_LINE), the one inventory.low_stock webhooks use.
+    api<LowStock[]>(`/api/catalog/inventory/low/?limit=10`).then(setLow, (e: Error) => notify(e.message, { type: 'error' }));
   }, [notify]);
   const label = (h: number) => `${String(h).padStart(2, '0')}:00`;
   const totals = hourly?.hours.reduce((t, h) => ({ orders: t.orders + h.orders, units: t.units + h.units }), { orders: 0, units: 0 });
@@ -48,7 +47,7 @@ export function Dashboard() {
         </Grid>
         <Grid size={12}>
           <Card>
-            <CardHeader title={`Low stock (${LOW_STOCK} units or fewer)`} subheader="Darker part: units held in carts" />
+            <CardHeader title="Low stock (at or below the low-stock line)" subheader="Darker part: units held in carts" />
             <CardContent>
               {low && low.length === 0 && <Typography>No product is low on stock.</Typography>}
               {low && low.length > 0 && <StockBars title="Products lowest on stock" rows={low.map((p) => ({ label: p.name, stock: p.stock, held: p.held }))} />}

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability.ts';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError } from './redis-durability-setting.ts';
 import { MAX_UNITS_PER_LINE, MAX_UNITS_PER_ORDER } from './money.ts';
 
 /**
@@ -285,7 +285,7 @@ export function loadConfig(env: Env = {}) {
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 1000, 10, 60_000),
       /** A cluster client (MemoryDB, cluster-mode Redis) seeded from REDIS_URL; needs a `{tag}` prefix. */
       cluster: redisCluster(r),
-      /** How async mode tells that this Redis persists every write (redis-durability.ts). */
+      /** How async mode tells that this Redis persists every write (redis-durability-setting.ts; the rule: orders/flash-sale/durability.ts). */
       durability: redisDurability,
     },
     auth: {
@@ -314,6 +314,8 @@ export function loadConfig(env: Env = {}) {
       cacheTtlSeconds: r.int('CATALOG_CACHE_TTL_SECONDS', 300, 1, 86_400),
       /** Carts and orders trust the hold store's stock mirror this long after it was last confirmed. */
       mirrorMaxAgeSeconds: r.int('STOCK_MIRROR_MAX_AGE_SECONDS', 30, 0, 3600),
+      /** The staff low-stock line: a live product with this many units or fewer is low (the console's list, `inventory.low_stock`). */
+      lowStockLine: r.int('LOW_STOCK_LINE', 10, 0, 1_000_000_000),
       /** Guest browsing: product lists and details, suggestions and categories without a token. */
       public: r.bool('CATALOG_PUBLIC', false),
       /** Requests per client address per minute a guest (no token) may make to those routes. */
@@ -370,6 +372,11 @@ export function loadConfig(env: Env = {}) {
       idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
       /** Most orders the batching writer puts in one transaction. */
       batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
+      /**
+       * Batching writers per process, each owning a partition of product ids; each holds one
+       * connection of the primary pool while it writes, so it must leave the pool room.
+       */
+      writers: r.int('ORDERS_WRITERS', 4, 1, 64),
       /** Longest an order may wait for its batch before it is answered 503. */
       queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
       /** sync: written before the answer (201); async: admitted by Redis, answered 202, written by the worker. */

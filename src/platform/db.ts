@@ -9,7 +9,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { fuzzystrmatch } from '@electric-sql/pglite/contrib/fuzzystrmatch';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { sql, type SQL } from 'drizzle-orm';
@@ -186,6 +186,80 @@ function releasingTransactions(db: Db, pool: pg.Pool): Db {
   return db;
 }
 
+/** The two statements of a transaction run by `inTwoTrips`. */
+export interface TwoTrips {
+  /** The transaction's first statement (on PostgreSQL, BEGIN travels with it); its rows. */
+  first<T>(query: SQL): Promise<T[]>;
+  /** Its last statement (on PostgreSQL, COMMIT travels with it); its rows. The transaction is then over. */
+  last<T>(query: SQL): Promise<T[]>;
+  /** The open transaction, for a statement between the two when one is needed (a round trip each). */
+  readonly tx: Db;
+}
+
+/** The primaries whose transactions `inTwoTrips` folds into two round trips, with their pools. */
+const pipelined = new WeakMap<Db, pg.Pool>();
+const dialect = new PgDialect();
+
+/**
+ * A value as an SQL literal, for a simple-protocol query (which takes no parameters): strings
+ * through node-postgres's escapeLiteral (quotes and backslashes doubled, E'' when needed), so a
+ * value can never end its literal.
+ */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number' || typeof value === 'bigint') return `'${String(value)}'`;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  throw new Error(`inTwoTrips: no literal for a ${typeof value} parameter`);
+}
+
+function inline(query: SQL): string {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return text.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
+}
+
+/**
+ * A transaction of two statements, `first` and `last`, with whatever the application decides in
+ * between (row locks held). On PostgreSQL it costs two round trips, not four: `BEGIN; <first>` and
+ * `<last>; COMMIT` each go as one simple-protocol query (several statements, no parameters: the
+ * values are inlined as escaped literals). A failure rolls back (one more round trip, only then);
+ * a connection that failed is handed back with its error, so the pool closes it. As with any
+ * transaction, a lost reply to the last trip leaves the outcome unknown: the caller must be able to
+ * find out (the order writer fixes its ids first). On PGlite (no network) and on any other
+ * executor, a plain transaction with the same two statements.
+ */
+export async function inTwoTrips<T>(db: Db, fn: (trips: TwoTrips) => Promise<T>): Promise<T> {
+  const pool = pipelined.get(db);
+  if (!pool) return db.transaction((tx) => fn({ first: (q) => queryRows(tx, q), last: (q) => queryRows(tx, q), tx }));
+  const client = await pool.connect();
+  let ended = false;
+  let broken: Error | undefined;
+  const results = async (text: string) => (await client.query(text)) as unknown as Array<{ rows: unknown[] }>;
+  let tx: Db | undefined;
+  try {
+    const value = await fn({
+      get tx() {
+        return (tx ??= drizzlePg({ client }) as unknown as Db);
+      },
+      first: async <R>(query: SQL) => (await results(`begin; ${inline(query)}`))[1]!.rows as R[],
+      last: async <R>(query: SQL) => {
+        const rows = (await results(`${inline(query)}; commit`))[0]!.rows as R[];
+        ended = true;
+        return rows;
+      },
+    });
+    if (!ended) throw new Error('inTwoTrips: the transaction was not ended by last()');
+    return value;
+  } catch (error) {
+    if (failedDependency(error) === 'database') broken = error as Error;
+    // A failed statement skips the COMMIT after it and leaves the transaction aborted.
+    else await client.query('rollback').catch((rollbackError: unknown) => (broken = rollbackError as Error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** Migrations run on a connection of their own, without the request deadlines (an index build takes long). */
 async function runUnbounded(url: string, script: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, application_name: 'opply-commerce-migrate' });
@@ -201,6 +275,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
   const deadlines = { ...DEFAULT_DEADLINES, ...options.deadlines };
   const pool = newPool(url, options.poolMax ?? 20, deadlines, options);
   const primary = releasingTransactions(drizzlePg({ client: pool }) as unknown as Db, pool);
+  pipelined.set(primary, pool);
   // A replica's idle errors are the router's business: its health check logs the outage once.
   const replicaOptions = { ...options, onConnectionError: () => undefined };
   const replicaPools = (options.replicaUrls ?? []).map((replicaUrl) => newPool(replicaUrl, options.poolMax ?? 20, deadlines, replicaOptions));

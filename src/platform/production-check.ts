@@ -4,7 +4,21 @@
  */
 import { Redis } from 'ioredis';
 import { ConfigError, DEV_MAIL_FROM, loadConfig } from './config.ts';
-import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, redisDurability, RedisDurabilityError, type RedisCommandClient } from './redis-durability.ts';
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError, type RedisDurabilitySetting } from './redis-durability-setting.ts';
+
+/** What ioredis' Redis and Cluster both offer: all a durability probe sends. */
+export interface RedisCommandClient {
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/**
+ * Asks a Redis whether it keeps every acknowledged write: flash-sale mode's rule
+ * (orders/flash-sale/durability.ts), handed in by the caller — platform holds no business rules.
+ */
+export type DurabilityProbe = (
+  client: RedisCommandClient,
+  options: { setting: RedisDurabilitySetting; url: string },
+) => Promise<{ durable: boolean; detail: string }>;
 
 export interface CheckResult {
   name: string;
@@ -125,16 +139,17 @@ export async function connectOnce(url: string): Promise<RedisCommandClient & { d
 
 /**
  * checkProduction plus what only the servers can tell: with ORDERS_MODE=async, whether the Redis
- * at REDIS_URL persists every acknowledged write (redis-durability.ts). `npm run check:production`.
+ * at REDIS_URL persists every acknowledged write (`probe`: flash-sale mode's durability rule).
+ * `npm run check:production`.
  */
-export async function checkProductionLive(env: Env, connect = connectOnce): Promise<CheckResult[]> {
+export async function checkProductionLive(env: Env, probe: DurabilityProbe, connect = connectOnce): Promise<CheckResult[]> {
   const results = checkProduction(env);
   const url = env.REDIS_URL?.trim();
   const settingOk = results.find((r) => r.name === 'REDIS_DURABILITY')?.ok === true;
   if (!asyncOrders(env) || !url || !settingOk) return results;
   const client = await connect(url);
   try {
-    const { durable, detail } = await redisDurability(client, { setting: parseRedisDurability(env.REDIS_DURABILITY), url });
+    const { durable, detail } = await probe(client, { setting: parseRedisDurability(env.REDIS_DURABILITY), url });
     results.push({ name: 'Redis durability', ok: durable, detail: durable ? detail : `async orders could be lost: ${detail}` });
   } finally {
     client.disconnect();

@@ -655,7 +655,7 @@ export interface paths {
                 query?: {
                     /** @description Default 10 */
                     limit?: number;
-                    /** @description Default 10 */
+                    /** @description Default: the low-stock line (LOW_STOCK_LINE, 10 unless set) */
                     max_stock?: number;
                 };
                 header?: never;
@@ -3563,6 +3563,69 @@ export interface paths {
     };
 }
 export interface webhooks {
+    "inventory.low_stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** inventory.low_stock event */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description the event id: the same on every attempt; deduplicate by it */
+                    "webhook-id": string;
+                    /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two during a secret rotation */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        data: {
+                            archived: boolean;
+                            id: string;
+                            /** @description LOW_STOCK_LINE: at or below it a product is low */
+                            low_stock_line: number;
+                            name: string;
+                            /** @description Units on the shelf before the change (above the line) */
+                            previous_stock: number;
+                            /** @description Decimal with two places */
+                            price: string;
+                            /** @description Units on the shelf after the change (confirmed orders already taken) */
+                            stock: number;
+                        };
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @constant */
+                        type: "inventory.low_stock";
+                    };
+                };
+            };
+            responses: {
+                /** @description received; anything else (or no answer within the timeout) is retried */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "order.cancelled": {
         parameters: {
             query?: never;
@@ -3808,6 +3871,67 @@ export interface webhooks {
                         timestamp: string;
                         /** @constant */
                         type: "order.shipped";
+                    };
+                };
+            };
+            responses: {
+                /** @description received; anything else (or no answer within the timeout) is retried */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "product.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** product.updated event */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description the event id: the same on every attempt; deduplicate by it */
+                    "webhook-id": string;
+                    /** @description space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two during a secret rotation */
+                    "webhook-signature": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        data: {
+                            archived: boolean;
+                            /** @description What this change did; sold_out and back_in_stock are stock crossing zero */
+                            changes: ("name" | "price" | "archived" | "sold_out" | "back_in_stock")[];
+                            id: string;
+                            name: string;
+                            /** @description Decimal with two places */
+                            price: string;
+                            /** @description Units on the shelf after the change (confirmed orders already taken) */
+                            stock: number;
+                        };
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @constant */
+                        type: "product.updated";
                     };
                 };
             };

@@ -6,7 +6,8 @@
  */
 import { formatMoney } from '../../platform/money.ts';
 import { queryRows, sql, type Db } from '../../platform/db.ts';
-import { whereClause, type ProductFilter } from './repo.ts';
+import { termsOf, whereClause, type ProductFilter } from './repo.ts';
+import { matchQuery } from './search.ts';
 import type { FacetsJson } from './schemas.ts';
 
 export type FacetName = 'category' | 'price';
@@ -23,48 +24,59 @@ export function bandWidth(range: number): number {
 }
 
 /**
- * The matching products, gathered first through the search index (MATERIALIZED). Left to
- * itself, the planner answers min(price) by walking the price index and filtering each row, and
- * joins categories row by row: for a search that matches little or nothing that reads the whole
- * table (29 s at 1M products on a loaded machine, against milliseconds this way).
+ * The matching products. With a search, read from the postings alone (search.ts's matchQuery),
+ * never the products table, and streamed into the grouping (a materialized set of 80,000 matches
+ * spills to disk). Without one, through the products' filters and gathered first (MATERIALIZED):
+ * left to itself, the planner answers min(price) by walking the price index and filtering each
+ * row, and joins categories row by row — for filters that match little or nothing that reads the
+ * whole table (29 s at 1M products on a loaded machine, against milliseconds this way).
  */
 const matching = (filter: ProductFilter) =>
-  sql`with m as materialized (select p.category_id, p.price_cents from catalog.products p where ${whereClause(filter)})`;
+  filter.search !== undefined
+    ? sql`with m as (select m.category_id, m.price_cents from (${matchQuery(termsOf(filter), filter)}) m)`
+    : sql`with m as materialized (select p.category_id, p.price_cents from catalog.products p where ${whereClause(filter)})`;
 
-export const categoryFacetQuery = (filter: ProductFilter) =>
-  sql`${matching(filter)}
-      select c.slug, c.name, count(*)::int as count
-      from m join catalog.categories c on c.id = m.category_id
-      group by c.slug, c.name order by count desc, c.name, c.slug`;
+/**
+ * One pass over the matches: per category its count and price span (a product without a category
+ * counts in the span only). The price bands need the span first, so they are a second pass.
+ */
+export const categorySpanQuery = (filter: ProductFilter) =>
+  sql`${matching(filter)}, g as (select m.category_id, count(*)::int as count, min(m.price_cents)::bigint as low, max(m.price_cents)::bigint as high
+                              from m group by m.category_id)
+      select c.slug, c.name, g.count, g.low, g.high from g left join catalog.categories c on c.id = g.category_id
+      order by g.count desc, c.name, c.slug`;
 
-export const priceSpanQuery = (filter: ProductFilter) =>
-  sql`${matching(filter)} select min(m.price_cents)::bigint as low, max(m.price_cents)::bigint as high from m`;
-
-async function categoryFacet(db: Db, filter: ProductFilter) {
-  return queryRows<{ slug: string; name: string; count: number }>(db, categoryFacetQuery(filter));
+interface Bands {
+  start: number;
+  width: number;
+  last: number;
 }
 
-async function priceFacet(db: Db, filter: ProductFilter) {
-  const [span] = await queryRows<{ low: number | null; high: number | null }>(db, priceSpanQuery(filter));
-  if (!span || span.low === null || span.high === null) return [];
-  const low = Number(span.low);
-  const high = Number(span.high);
+/** About five bands of one rounded width over [low, high]; the top price closes the last band. */
+export function priceBands(low: number, high: number): Bands {
   const width = bandWidth(high - low);
   const start = Math.floor(low / width) * width;
-  // The top price closes the last band rather than opening a band of its own.
-  const last = Math.max(0, Math.ceil((high - start) / width) - 1);
-  const rows = await queryRows<{ band: number; count: number }>(
-    db,
-    sql`${matching(filter)}
-        select least((m.price_cents - ${start}) / ${width}, ${last})::int as band, count(*)::int as count
-        from m group by 1 order by 1`,
-  );
-  return rows.map((r) => ({ min: formatMoney(start + r.band * width), max: formatMoney(start + (r.band + 1) * width), count: r.count }));
+  return { start, width, last: Math.max(0, Math.ceil((high - start) / width) - 1) };
 }
 
+export const priceBandQuery = (filter: ProductFilter, { start, width, last }: Bands) =>
+  sql`${matching(filter)}
+      select least((m.price_cents - ${start}) / ${width}, ${last})::int as band, count(*)::int as count
+      from m group by 1 order by 1`;
+
 export async function facetCounts(db: Db, filter: ProductFilter, names: FacetName[]): Promise<FacetsJson> {
+  const groups = await queryRows<{ slug: string | null; name: string | null; count: number; low: number; high: number }>(db, categorySpanQuery(filter));
   const facets: FacetsJson = {};
-  if (names.includes('category')) facets.category = await categoryFacet(db, filter);
-  if (names.includes('price')) facets.price = await priceFacet(db, filter);
+  if (names.includes('category')) {
+    facets.category = groups.flatMap((g) => (g.slug !== null && g.name !== null ? [{ slug: g.slug, name: g.name, count: g.count }] : []));
+  }
+  if (names.includes('price')) {
+    if (groups.length === 0) facets.price = [];
+    else {
+      const bands = priceBands(Math.min(...groups.map((g) => Number(g.low))), Math.max(...groups.map((g) => Number(g.high))));
+      const rows = await queryRows<{ band: number; count: number }>(db, priceBandQuery(filter, bands));
+      facets.price = rows.map((r) => ({ min: formatMoney(bands.start + r.band * bands.width), max: formatMoney(bands.start + (r.band + 1) * bands.width), count: r.count }));
+    }
+  }
   return facets;
 }

@@ -40,9 +40,30 @@ describe('GET and POST products/{id}/inventory/', () => {
     const refused = await change(p.id, { delta: -1 });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().detail).toMatch(/4 units held in carts/);
-    expect((await inventory(staff, p.id)).json()).toMatchObject({ stock: 4, held: 4 });
+    // A set below the units held, or a product edit doing it, is refused the same way and changes nothing.
+    expect((await change(p.id, { quantity: 3 })).json()).toMatchObject({ code: 'conflict', detail: expect.stringMatching(/4 units held in carts/) });
+    const edit = await t.app.inject({ method: 'PATCH', url: `/api/catalog/products/${p.id}/`, headers: staff.auth, payload: { quantity: 2, name: 'Renamed Tea' } });
+    expect(edit.json()).toMatchObject({ code: 'conflict' });
+    expect((await inventory(staff, p.id)).json()).toMatchObject({ name: 'Held Tea', stock: 4, held: 4 });
     expect((await hold(p.id, 0)).statusCode).toBe(200);
     expect((await inventory(staff, p.id)).json()).toMatchObject({ stock: 4, held: 0, quantity: 4 });
+  });
+
+  it('writes off a product no one has held yet (no stock mirror): checked against the stock as locked, then mirrored', async () => {
+    // Written straight into the table: the hold store has never seen it.
+    const p = await createProduct(t, { stock: 5 });
+    expect((await change(p.id, { delta: -2 })).json()).toMatchObject({ stock: 3, held: 0, quantity: 3 });
+    expect((await change(p.id, { quantity: 1 })).json()).toMatchObject({ stock: 1, quantity: 1 });
+    // Carts see the new stock at once (the mirror moved with the change).
+    expect((await hold(p.id, 2)).statusCode).toBe(409);
+    expect((await hold(p.id, 1)).statusCode).toBe(200);
+    expect((await change(p.id, { delta: -1 })).json()).toMatchObject({ code: 'conflict', detail: expect.stringMatching(/1 units held in carts/) });
+    expect((await change(p.id, { delta: -2 })).json()).toMatchObject({ code: 'conflict', detail: 'Stock cannot go below zero' });
+    expect((await hold(p.id, 0)).statusCode).toBe(200);
+    // Unknown and archived products: 404, nothing held.
+    expect((await change('0190a0a0-0000-7000-8000-000000000000', { delta: -1 })).statusCode).toBe(404);
+    const gone = await createProduct(t, { stock: 3, archived: true });
+    expect((await change(gone.id, { quantity: 0 })).statusCode).toBe(404);
   });
 
   it('is for staff only; an unknown or archived product is 404', async () => {

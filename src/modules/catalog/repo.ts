@@ -1,7 +1,7 @@
 /** Catalog SQL. Every function takes its executor first: primary, replica or transaction. */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { SQL } from 'drizzle-orm';
-import { rankExpression, searchCondition, type SearchTerms } from './search.ts';
+import { matchIdsQuery, matchQuery, type SearchTerms } from './search.ts';
 
 export interface ProductRow {
   id: string;
@@ -59,13 +59,14 @@ const KEY_CAST: Record<SortColumn, SQL> = {
   relevance: sql`int`,
 };
 
-/**
- * What a sort orders by. Relevance is the negated rank, so that "best first, then id" is the
- * same ascending (key, id) order as every other sort: the keyset cursor carries (−rank, id).
- */
-function sortKey(sort: Sort, filter: ProductFilter): SQL {
-  if (sort.column === 'relevance') return sql`(-${rankExpression(filter.terms ?? [])})`;
+/** What a non-relevance sort orders by (relevance pages are built by relevancePageQuery). */
+function sortKey(sort: Sort): SQL {
   return sql`p.${sql.raw(sort.column)}`;
+}
+
+export function termsOf(filter: ProductFilter): SearchTerms {
+  if (!filter.terms) throw new Error('search terms not expanded');
+  return filter.terms;
 }
 
 export function whereClause(filter: ProductFilter): SQL {
@@ -76,27 +77,48 @@ export function whereClause(filter: ProductFilter): SQL {
   if (filter.minPriceCents !== undefined) parts.push(sql`p.price_cents >= ${filter.minPriceCents}`);
   if (filter.maxPriceCents !== undefined) parts.push(sql`p.price_cents <= ${filter.maxPriceCents}`);
   if (filter.search !== undefined) {
-    if (!filter.terms) throw new Error('search terms not expanded');
-    parts.push(searchCondition(filter.terms));
+    parts.push(sql`p.id in (${matchIdsQuery(termsOf(filter), filter)})`);
   }
   if (filter.inStock) parts.push(sql`p.stock > 0`);
   return sql.join(parts, sql` and `);
 }
 
-// Ordered by the select list's "sortValue", so a computed key (the rank) is evaluated once per row.
+// Ordered by the select list's "sortValue".
 function orderClause(sort: Sort, reverse: boolean): SQL {
   const desc = sort.descending !== reverse;
   const dir = sql.raw(desc ? 'desc' : 'asc');
   return sql`order by "sortValue" ${dir}, p.id ${dir}`;
 }
 
-const sortColumns = (sort: Sort, filter: ProductFilter): SQL => {
-  const key = sortKey(sort, filter);
+const sortColumns = (sort: Sort): SQL => {
+  const key = sortKey(sort);
   return sql`${key} as "sortValue", ${key}::text as "sortKey"`;
 };
 
+/**
+ * A relevance page: the best of the matches by (−rank, id) — the keyset cursor carries (−rank, id)
+ * — chosen from the postings alone, then only those rows read from catalog.products. The sort over
+ * every match is a top-N sort inside the subquery; products are joined after the limit.
+ */
+function relevancePageQuery(filter: ProductFilter, position: KeysetPosition | null, offset: number, limit: number): SQL {
+  const reverse = position?.direction === 'before';
+  const dir = sql.raw(reverse ? 'desc' : 'asc');
+  let after = sql``;
+  if (position) {
+    const op = sql.raw(reverse ? '<' : '>');
+    after = sql`where (-m.rank, m.product_id) ${op} (${position.key}::int, ${position.id}::uuid)`;
+  }
+  return sql`select ${PRODUCT_COLUMNS}, -m.rank as "sortValue", (-m.rank)::text as "sortKey"
+      from (select m.product_id, m.rank from (${matchQuery(termsOf(filter), filter, 'ranked')}) m ${after}
+            order by -m.rank ${dir}, m.product_id ${dir} limit ${limit} offset ${offset}) m
+      join catalog.products p on p.id = m.product_id left join catalog.categories c on c.id = p.category_id
+      order by -m.rank ${dir}, m.product_id ${dir}`;
+}
+
 export const offsetQuery = (filter: ProductFilter, sort: Sort, offset: number, limit: number): SQL =>
-  sql`select ${PRODUCT_COLUMNS}, ${sortColumns(sort, filter)} from ${FROM}
+  sort.column === 'relevance'
+    ? relevancePageQuery(filter, null, offset, limit)
+    : sql`select ${PRODUCT_COLUMNS}, ${sortColumns(sort)} from ${FROM}
       where ${whereClause(filter)} ${orderClause(sort, false)} limit ${limit} offset ${offset}`;
 
 export async function listProductsByOffset(db: Db, filter: ProductFilter, sort: Sort, offset: number, limit: number) {
@@ -109,6 +131,7 @@ export async function listProductsByOffset(db: Db, filter: ProductFilter, sort: 
  * flipped by the caller.
  */
 export function keysetQuery(filter: ProductFilter, sort: Sort, position: KeysetPosition | null, limit: number): SQL {
+  if (sort.column === 'relevance') return relevancePageQuery(filter, position, 0, limit);
   const reverse = position?.direction === 'before';
   let where = whereClause(filter);
   if (position) {
@@ -116,9 +139,9 @@ export function keysetQuery(filter: ProductFilter, sort: Sort, position: KeysetP
     const greater = forwardIsGreater !== reverse;
     const op = sql.raw(greater ? '>' : '<');
     const key = sql`${position.key}::${KEY_CAST[sort.column]}`;
-    where = sql`${where} and (${sortKey(sort, filter)}, p.id) ${op} (${key}, ${position.id}::uuid)`;
+    where = sql`${where} and (${sortKey(sort)}, p.id) ${op} (${key}, ${position.id}::uuid)`;
   }
-  return sql`select ${PRODUCT_COLUMNS}, ${sortColumns(sort, filter)} from ${FROM}
+  return sql`select ${PRODUCT_COLUMNS}, ${sortColumns(sort)} from ${FROM}
       where ${where} ${orderClause(sort, reverse)} limit ${limit}`;
 }
 
@@ -126,7 +149,11 @@ export async function listProductsByKeyset(db: Db, filter: ProductFilter, sort: 
   return queryRows<ProductRow & { sortKey: string }>(db, keysetQuery(filter, sort, position, limit));
 }
 
-export const countQuery = (filter: ProductFilter): SQL => sql`select count(*)::int as count from catalog.products p where ${whereClause(filter)}`;
+/** With a search, counted from the postings alone (a product once, however many of its words match). */
+export const countQuery = (filter: ProductFilter): SQL =>
+  filter.search !== undefined
+    ? sql`select count(*)::int as count from (${matchIdsQuery(termsOf(filter), filter)}) m`
+    : sql`select count(*)::int as count from catalog.products p where ${whereClause(filter)}`;
 
 export async function countProducts(db: Db, filter: ProductFilter): Promise<number> {
   const rows = await queryRows<{ count: number }>(db, countQuery(filter));

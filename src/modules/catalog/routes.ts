@@ -95,7 +95,7 @@ export async function catalogRoutes(instance: FastifyInstance, service: CatalogS
   );
 
   app.get('/inventory/low/', { config: staff, schema: { tags, querystring: LowStockQuery, response: { 200: Type.Array(Inventory) } } }, async (request) =>
-    service.lowStock(request.query.max_stock ?? 10, request.query.limit ?? 10),
+    service.lowStock(request.query.max_stock, request.query.limit),
   );
 
   app.get(

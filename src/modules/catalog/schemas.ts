@@ -52,7 +52,7 @@ export const Inventory = Type.Object({
 });
 
 export const LowStockQuery = Type.Object({
-  max_stock: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'Default 10' })),
+  max_stock: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'Default: the low-stock line (LOW_STOCK_LINE, 10 unless set)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Default 10' })),
 });
 

@@ -7,7 +7,10 @@
  *  - prefix: dictionary words it begins (`gre` → green, greek, grey), the shortest first;
  *  - typo: dictionary words within its typo budget (1 edit from 4 characters, 2 from 8), found
  *    by trigram similarity and confirmed by levenshtein.
- * A product matches when every query word meets one of its candidates (a GIN overlap per word).
+ * A product matches when every query word meets one of its candidates, read from the postings
+ * (migrations/0220_catalog_search_postings.sql: one row per word and live product, covering rank,
+ * filters, count and facets), so a search never visits the products table except for the rows of
+ * the page it shows.
  * Its rank is the sum over the query words of the best way each matched: exact in the name 6, in
  * the description 5, prefix 4/3, typo 2/1 — so exact beats prefix beats typo, name beats
  * description, and a product matching more of the words in its name (or exactly) comes first.
@@ -88,35 +91,104 @@ export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
           order by q.ord`,
     );
   });
+  // Only the forms some product has (the dictionary holds every word but numbers): a term whose
+  // candidates come down to one word needs no grouping per product (matchQuery).
+  const forms = [...new Set(rows.flatMap((row) => inflections(row.word)))].filter((w) => !isNumber(w));
+  const known = new Set(
+    forms.length === 0
+      ? []
+      : (await queryRows<{ word: string }>(db, sql`select word from catalog.search_dictionary where word = any(${textArray(forms)})`)).map((r) => r.word),
+  );
   return rows.map((row) => {
-    const exact = inflections(row.word);
+    const exact = inflections(row.word).filter((w) => isNumber(w) || known.has(w));
     const prefix = row.prefixes.filter((w) => !exact.includes(w));
     const typo = row.typos.filter((w) => !exact.includes(w) && !prefix.includes(w));
     return { exact, prefix, typo };
   });
 }
 
-const allOf = (term: SearchTerm) => [...term.exact, ...term.prefix, ...term.typo];
+const isNumber = (word: string) => /^[0-9]+$/.test(word);
 
-/** Every query word meets one of its candidates; served by products_search_words_idx. */
-export function searchCondition(terms: SearchTerms): SQL {
-  if (terms.length === 0) return sql`false`;
-  return sql.join(
-    terms.map((term) => sql`p.search_words && ${textArray(allOf(term))}`),
-    sql` and `,
-  );
+/** The product-level filters postings carry (repo's ProductFilter is one). */
+export interface MatchFilter {
+  categorySlug?: string | undefined;
+  minPriceCents?: number | undefined;
+  maxPriceCents?: number | undefined;
+  inStock: boolean;
 }
 
-/** The relevance of a matching product (higher is better); see the header for the weights. */
-export function rankExpression(terms: SearchTerms): SQL {
-  if (terms.length === 0) return sql`0`;
-  const score = (term: SearchTerm) => {
-    const e = textArray(term.exact);
-    const p = textArray(term.prefix);
-    const t = textArray(term.typo);
-    return sql`(case when p.name_words && ${e} then 6 when p.search_words && ${e} then 5
-      when p.name_words && ${p} then 4 when p.search_words && ${p} then 3
-      when p.name_words && ${t} then 2 else 1 end)`;
-  };
-  return sql`(${sql.join(terms.map(score), sql` + `)})`;
+const allOf = (term: SearchTerm) => [...term.exact, ...term.prefix, ...term.typo];
+
+/** How one posting of a term matched (6/5 exact, 4/3 prefix, 2/1 typo: in the name/description). */
+function postingClass(x: SQL, term: SearchTerm): SQL {
+  return sql`(case when ${x}.word = any(${textArray(term.exact)}) then (case when ${x}.in_name then 6 else 5 end)
+    when ${x}.word = any(${textArray(term.prefix)}) then (case when ${x}.in_name then 4 else 3 end)
+    when ${x}.in_name then 2 else 1 end)`;
+}
+
+function postingFilters(x: SQL, filter: MatchFilter): SQL[] {
+  const parts: SQL[] = [];
+  if (filter.inStock) parts.push(sql`${x}.in_stock`);
+  if (filter.categorySlug !== undefined) {
+    parts.push(sql`${x}.category_id = (select id from catalog.categories where slug = ${filter.categorySlug})`);
+  }
+  if (filter.minPriceCents !== undefined) parts.push(sql`${x}.price_cents >= ${filter.minPriceCents}`);
+  if (filter.maxPriceCents !== undefined) parts.push(sql`${x}.price_cents <= ${filter.maxPriceCents}`);
+  return parts;
+}
+
+/**
+ * The postings of every product matching all terms and the filters, before grouping: one join of
+ * catalog.search_postings per query word on the product (the planner drives from the rarest word
+ * and probes the others through the primary key, or hashes when all are common), each row with the
+ * sum of its words' classes. A product can appear more than once (two candidates of one word);
+ * grouping by product and taking the greatest sum gives its rank.
+ */
+function matchingPostings(terms: SearchTerms, filter: MatchFilter, columns: SQL): SQL {
+  const alias = (i: number) => sql.raw(`x${i}`);
+  const joins = terms.slice(1).map((term, j) => {
+    const x = alias(j + 1);
+    return sql` join catalog.search_postings ${x} on ${x}.product_id = x0.product_id and ${x}.word = any(${textArray(allOf(term))})`;
+  });
+  const where = [sql`x0.word = any(${textArray(allOf(terms[0]!))})`, ...postingFilters(sql.raw('x0'), filter)];
+  return sql`select ${columns} from catalog.search_postings x0${sql.join(joins, sql``)} where ${sql.join(where, sql` and `)}`;
+}
+
+function rankSum(terms: SearchTerms): SQL {
+  return sql.join(terms.map((term, i) => postingClass(sql.raw(`x${i}`), term)), sql` + `);
+}
+
+/**
+ * The matching live products, one row each: product_id, category_id, price_cents and rank (see the
+ * header for the weights). Reads only the postings' primary key (index-only once vacuumed).
+ */
+export function matchQuery(terms: SearchTerms, filter: MatchFilter, columns: 'ranked' | 'facets' = 'facets'): SQL {
+  const facets = columns === 'facets';
+  if (terms.length === 0) return sql`select null::uuid as product_id, null::uuid as category_id, 0::bigint as price_cents, 0 as rank where false`;
+  if (unique(terms)) {
+    return matchingPostings(terms, filter, sql`x0.product_id, x0.category_id, x0.price_cents, ${rankSum(terms)} as rank`);
+  }
+  // Only the columns asked are grouped by: a smaller hash for a ranked page of many matches.
+  const kept = facets ? sql`x0.product_id, x0.category_id, x0.price_cents` : sql`x0.product_id`;
+  const rest = facets ? sql`` : sql`, null::uuid as category_id, null::bigint as price_cents`;
+  return sql`${matchingPostings(terms, filter, sql`${kept}${rest}, max(${rankSum(terms)}) as rank`)} group by ${kept}`;
+}
+
+/** Every term down to one candidate word: a product has at most one posting per term, one row in all. */
+const unique = (terms: SearchTerms) => terms.every((term) => allOf(term).length === 1);
+
+/** The ids of the matching live products, each once. */
+export function matchIdsQuery(terms: SearchTerms, filter: MatchFilter): SQL {
+  if (terms.length === 0) return sql`select null::uuid as product_id where false`;
+  const ids = matchingPostings(terms, filter, sql`x0.product_id`);
+  return unique(terms) ? ids : sql`${ids} group by x0.product_id`;
+}
+
+/**
+ * Up to `limit` matching postings as the index yields them, each with its rank: a bounded sample
+ * for type-ahead (the caller groups by product).
+ */
+export function firstMatchesQuery(terms: SearchTerms, filter: MatchFilter, limit: number): SQL {
+  if (terms.length === 0) return sql`select null::uuid as product_id, 0 as rank where false`;
+  return sql`${matchingPostings(terms, filter, sql`x0.product_id, ${rankSum(terms)} as rank`)} limit ${limit}`;
 }

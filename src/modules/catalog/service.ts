@@ -3,6 +3,7 @@
  * read path (a replica that has replayed the last catalog write); writes go to the primary, move
  * the catalog version before answering, and answer from the primary (read-your-writes).
  */
+import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError, findPgError, isUniqueViolation, notFound } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
@@ -13,14 +14,14 @@ import { listProducts, type ListRequest } from './list.ts';
 import { presentInventory, presentProduct, productEntry, renderEntry, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
-import type { InventoryService, StockChange, StockMirror } from '../inventory/service.ts';
+import type { InventoryService, StaffStockResult, StockMirror } from '../inventory/service.ts';
 import { seedCatalog } from './seed.ts';
 import { suggest } from './suggest.ts';
 
 export interface CatalogDeps {
   platform: Platform;
   /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
-  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'adjustStock' | 'stockCommitted' | 'productCommitted'>;
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'stockCommitted' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -84,11 +85,29 @@ export function createCatalogService(deps: CatalogDeps) {
     return presentInventory(row, await heldOf(id));
   }
 
-  function stockRefused(outcome: StockChange, held: number) {
-    if (outcome === 'missing') throw notFound('Product');
-    if (outcome === 'below_held') {
-      throw new AppError('conflict', held > 0 ? `Stock cannot go below the ${held} units held in carts` : 'Stock cannot go below zero');
+  /**
+   * A staff change of one existing product in one transaction with the events it causes
+   * (`product.updated`, `inventory.low_stock`): the row is locked and read before and read again
+   * after, so the comparison is exact however orders race it. (A stock change does the same inside
+   * inventory.changeStock.)
+   */
+  function changeProduct<T>(id: string, change: (tx: Db) => Promise<T>): Promise<T> {
+    return db.primary.transaction(async (tx) => {
+      const before = (await inventory.lockProducts(tx, [id])).get(id);
+      const result = await change(tx);
+      const after = before && (await inventory.lockProducts(tx, [id])).get(id);
+      if (before && after) await inventory.productChanged(tx, [{ before, after }]);
+      return result;
+    });
+  }
+
+  /** Why a staff stock change was refused (an unknown product, stock below zero or below the units held), if it was. */
+  function refusal(result: StaffStockResult<unknown>): AppError | undefined {
+    if (result.outcome === 'missing') return notFound('Product');
+    if (result.outcome === 'below_held') {
+      return new AppError('conflict', result.held > 0 ? `Stock cannot go below the ${result.held} units held in carts` : 'Stock cannot go below zero');
     }
+    return undefined;
   }
 
   async function update(id: string, body: ProductPatchBody): Promise<ProductJson> {
@@ -100,21 +119,16 @@ export function createCatalogService(deps: CatalogDeps) {
     const category = await categoryId(body.category);
     if (category !== undefined) values.categoryId = category;
     const quantity = body.quantity;
-    const held = quantity === undefined ? 0 : await heldOf(id);
     // A new stock and the other fields in one transaction: a stock refused (below held) changes nothing.
-    const outcome = await write(() =>
-      withFkCheck(() =>
-        db.primary.transaction(async (tx) => {
-          if (quantity !== undefined) {
-            const stock = await inventory.setStock(tx, id, quantity, held);
-            if (stock.outcome !== 'ok') return stock.outcome;
-          }
-          return repo.updateProduct(tx, id, values);
+    const refused = await write(
+      () =>
+        withFkCheck(async () => {
+          if (quantity !== undefined) return refusal(await inventory.changeStock(id, { quantity }, (tx) => repo.updateProduct(tx, id, values)));
+          return (await changeProduct(id, (tx) => repo.updateProduct(tx, id, values))) === 'missing' ? notFound('Product') : undefined;
         }),
-      ),
       id,
     );
-    stockRefused(outcome, held);
+    if (refused) throw refused;
     return answer(id);
   }
 
@@ -158,7 +172,7 @@ export function createCatalogService(deps: CatalogDeps) {
     patchProduct: update,
 
     async archiveProduct(id: string): Promise<void> {
-      const archived = await write(() => repo.archiveProduct(db.primary, id), id);
+      const archived = await write(() => changeProduct(id, (tx) => repo.archiveProduct(tx, id)), id);
       if (!archived) throw notFound('Product');
     },
 
@@ -167,19 +181,15 @@ export function createCatalogService(deps: CatalogDeps) {
      * Answers the inventory view: the product plus `stock` and `held`.
      */
     async changeInventory(id: string, body: InventoryChangeBody): Promise<InventoryJson> {
-      const held = await heldOf(id);
-      const { outcome } = await write(
-        () => ('delta' in body ? inventory.adjustStock(db.primary, id, body.delta, held) : inventory.setStock(db.primary, id, body.quantity, held)),
-        id,
-      );
-      stockRefused(outcome, held);
+      const refused = refusal(await write(() => inventory.changeStock(id, body), id));
+      if (refused) throw refused;
       return inventoryView(id);
     },
 
     inventory: inventoryView,
 
-    /** Live products at or below `maxStock`, least first, each with its held units. */
-    async lowStock(maxStock: number, limit: number): Promise<InventoryJson[]> {
+    /** Live products at or below `maxStock` (the low-stock line, LOW_STOCK_LINE, by default), least first, each with its held units. */
+    async lowStock(maxStock: number = inventory.lowStockLine, limit = 10): Promise<InventoryJson[]> {
       const rows = await db.read((r) => repo.listLowStock(r, maxStock, limit));
       const held = rows.length > 0 ? await heldUnits(rows.map((r) => r.id)) : new Map<string, number>();
       return rows.map((row) => presentInventory(row, held.get(row.id) ?? 0));

@@ -2,25 +2,24 @@
  * Type-ahead (`GET suggest/?q=`): up to ten product names for what was typed so far, matched like
  * a search (every word: exact, prefix, or within its typo budget). Called on every keystroke, so
  * its work is bounded whatever the catalog's size: the best-ranked of the first 500 in-stock
- * matches the index yields, not of every match (a search shows those). Cached like every catalog
- * read, under the catalog version.
+ * matching postings the index yields, not of every match (a search shows those). Cached like
+ * every catalog read, under the catalog version.
  */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { CatalogCache } from './cache.ts';
 import { renderEntry, type Rendered } from './present.ts';
 import type { SuggestionJson } from './schemas.ts';
-import { expandSearch, rankExpression, searchCondition, type SearchTerms } from './search.ts';
+import { expandSearch, firstMatchesQuery, type SearchTerms } from './search.ts';
 
 const SUGGESTIONS = 10;
 const CANDIDATES = 500;
 
 export const suggestionsQuery = (terms: SearchTerms) =>
-  sql`select id, name from (
-          select p.id::text as id, p.name, ${rankExpression(terms)} as rank
-          from catalog.products p
-          where not p.archived and p.stock > 0 and ${searchCondition(terms)}
-          limit ${CANDIDATES}) m
-        order by rank desc, id limit ${SUGGESTIONS}`;
+  sql`select p.id::text as id, p.name
+        from (select c.product_id, max(c.rank) as rank from (${firstMatchesQuery(terms, { inStock: true }, CANDIDATES)}) c
+              group by c.product_id order by rank desc, c.product_id limit ${SUGGESTIONS}) m
+        join catalog.products p on p.id = m.product_id
+        order by m.rank desc, m.product_id`;
 
 async function suggestions(db: Db, terms: SearchTerms): Promise<SuggestionJson[]> {
   return queryRows<SuggestionJson>(db, suggestionsQuery(terms));

@@ -6,24 +6,31 @@
  * admission needs. Catalog (quantities on pages), cart and orders get this service as an argument;
  * none of them touches `stock` or a mirror key.
  */
+import type { Db } from '../../platform/db.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createAcceptedUnits } from './accepted-units.ts';
+import { createProductEvents, type RecordProductEvents } from './events.ts';
 import { cartHolder, heldUnitsOrNone, insufficientStock, throttledWarn, type StockMirror } from './holds.ts';
 import { createMemoryHoldStore } from './holds-memory.ts';
 import { createRedisHoldStore } from './holds-redis.ts';
 import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
-import { adjustStock, lockProducts, normalizeLines, returnStock, setStock, takeLocked, type StockedProduct } from './stock.ts';
+import { createStaffStock } from './staff-stock.ts';
+import { lockedFromJson, lockProducts, normalizeLines, returnStock, setStock, takeLines, takenFromJson, type StockedProduct, type StockLine } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
 export type { Reservation, Reservations } from './reservations.ts';
+export type { StaffStockChange, StaffStockResult } from './staff-stock.ts';
 export type { StockChange, StockedProduct, StockLine } from './stock.ts';
 export type { AdmitReply, AdmitRequest, SettledEntry } from './accepted-units.ts';
+export { LowStockEvent, ProductUpdatedEvent, type ProductChange, type ProductEvent, type RecordProductEvents } from './events.ts';
 
 export interface InventoryDeps {
   platform: Platform;
+  /** Where `product.updated` and `inventory.low_stock` go, in the transaction of the change (webhooks). */
+  recordEvents?: RecordProductEvents;
 }
 
 export function createInventoryService(deps: InventoryDeps) {
@@ -40,6 +47,8 @@ export function createInventoryService(deps: InventoryDeps) {
   });
   const reconciler = redis ? createMirrorReconciler({ redis, primary: db.primary }) : undefined;
   const accepted = redis && reconciler ? createAcceptedUnits({ redis, primary: db.primary, load: reconciler.reconcile }) : undefined;
+  const events = createProductEvents({ record: deps.recordEvents ?? (async () => {}), lowStockLine: config.catalog.lowStockLine });
+  const staffStock = createStaffStock({ store, primary: db.primary, logger, mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000, changed: events.changed });
 
   /**
    * After a committed stock change outside an order (a cancel, a staff change): the mirrors move
@@ -74,10 +83,31 @@ export function createInventoryService(deps: InventoryDeps) {
     // Stock SQL, inside the caller's transaction (invariant 1).
     normalizeLines,
     lockProducts,
-    takeLocked,
-    returnStock,
+    // An order batch's lock and take run in SQL functions (stock.ts); their answers read here.
+    lockedFromJson,
+    takeLines,
+    takenFromJson,
+    /**
+     * An order batch, before the take (its last round trip) on the rows it locked: a crossing of
+     * the low-stock line or of zero records its event in `tx`, to commit with the take.
+     */
+    beforeTake: events.taking,
+    /** A cancel putting units back; a crossing records its event in `tx`. */
+    async returnStock(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
+      const mirrors = await returnStock(tx, lines);
+      await events.moved(tx, mirrors, lines, 1);
+      return mirrors;
+    },
+    /** A staff change of one product, read before and after inside its transaction: records the events it causes there. */
+    productChanged: events.changed,
+    lowStockLine: config.catalog.lowStockLine,
+    /** A new product's first stock, in the transaction that inserts it. */
     setStock,
-    adjustStock,
+    /**
+     * Staff restock, write-off or set, in a transaction of its own (with `alongside` in it): a
+     * write-off holds its units first, so it never leaves stock below the units held in carts.
+     */
+    changeStock: staffStock.change,
     stockCommitted,
     productCommitted,
     /** Units held per product for catalog pages; Redis unreachable: nothing counts as held. */

@@ -1,9 +1,9 @@
 /**
  * Every SQL statement that writes `catalog.products.stock` (the catalog owns the table; inventory
  * owns that column). Invariant 1 lives here: rows are locked in product-id order (so two writers
- * cannot deadlock) and every update is conditional (stock >= q, or >= the units held for a staff
- * change), so even a wrong caller cannot take stock below zero. Nothing else in the codebase
- * changes `stock`.
+ * cannot deadlock) and every update is conditional (stock >= q, or a new stock >= 0), so even a
+ * wrong caller cannot take stock below zero; a staff change first holds what it writes off
+ * (staff-stock.ts). Nothing else in the codebase changes `stock`.
  */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { StockMirror } from './holds.ts';
@@ -72,74 +72,64 @@ export const returnStock: ReturnStock = async (tx, lines) => {
 };
 
 /**
- * Locks the rows of `ids` (FOR UPDATE) in product-id order, the order every stock writer takes
- * locks in, so two batches (or a batch and a cancel) cannot deadlock. Unknown ids are simply
- * absent from the map. The caller decides against these figures and then calls `takeLocked`
- * in the same transaction: nobody can change the rows in between.
+ * An order batch's stock statements are SQL functions (migrations/0350_orders_batch_trips.sql),
+ * run by the orders module's batch functions in the batch's two round trips, and still inventory's:
+ * `catalog.stock_lock(ids)` locks the rows (FOR UPDATE) in product-id order, the order every stock
+ * writer takes locks in, so two batches (or a batch and a cancel) cannot deadlock; the caller
+ * decides against those figures, and `catalog.stock_take(lines)` takes the summed units, one
+ * update (and one version move) per product, still conditional (`stock >= q`): should the caller's
+ * arithmetic ever be wrong, the database refuses instead of overselling (invariant 1) and the
+ * whole batch rolls back. These read their answers.
+ */
+export function lockedFromJson(rows: StockedRow[]): Map<string, StockedProduct> {
+  return new Map(rows.map((r) => [r.id, stocked(r)]));
+}
+
+/** What `catalog.stock_take` left each product at, for the hold store's mirror. */
+export function takenFromJson(rows: Array<{ id: string; stock: number; version: number }>): StockMirror[] {
+  return rows.map((r) => ({ productId: r.id, stock: r.stock, version: Number(r.version) }));
+}
+
+/** Sums a batch's take per product, in id order (what `catalog.stock_take` expects). */
+export const takeLines = (lines: StockLine[]) => normalizeLines(lines).map((l) => ({ id: l.productId, quantity: l.quantity }));
+
+/**
+ * Locks the rows of `ids` (catalog.stock_lock: FOR UPDATE, in product-id order) in the caller's
+ * transaction and reads them; unknown ids are simply absent from the map. Nobody can change the
+ * rows until that transaction ends.
  */
 export async function lockProducts(tx: Db, ids: string[]): Promise<Map<string, StockedProduct>> {
   const sorted = [...new Set(ids)].sort();
   if (sorted.length === 0) return new Map();
-  const rows = await queryRows<StockedRow>(
-    tx,
-    sql`select ${STOCKED_COLUMNS} from catalog.products where id = any(${toUuidArray(sorted)}) order by id for update`,
-  );
-  return new Map(rows.map((r) => [r.id, stocked(r)]));
+  const [row] = await queryRows<{ locked: StockedRow[] }>(tx, sql`select catalog.stock_lock(${toUuidArray(sorted)}) as locked`);
+  return lockedFromJson(row!.locked);
 }
 
-/**
- * Takes the summed units of a batch from rows locked by `lockProducts`: one statement, one
- * update (and one version move) per product. Still conditional (`stock >= q`): should the
- * caller's arithmetic ever be wrong, the database refuses instead of overselling (invariant 1),
- * and the whole batch rolls back.
- */
-export async function takeLocked(tx: Db, lines: StockLine[]): Promise<StockMirror[]> {
-  const wanted = normalizeLines(lines);
-  if (wanted.length === 0) return [];
-  const rows = await queryRows<{ id: string; stock: number; version: number }>(
-    tx,
-    sql`update catalog.products p
-        set stock = p.stock - x.quantity, version = p.version + 1, updated_at = now()
-        from jsonb_to_recordset(${JSON.stringify(wanted.map((l) => ({ id: l.productId, quantity: l.quantity })))}::jsonb) as x(id uuid, quantity integer)
-        where p.id = x.id and p.stock >= x.quantity
-        returning p.id, p.stock, p.version`,
-  );
-  if (rows.length !== wanted.length) throw new Error('takeLocked: a locked product could not cover its batch; batch rolled back');
-  return rows.map((r) => ({ productId: r.id, stock: r.stock, version: Number(r.version) }));
-}
+export type StockChange = 'ok' | 'missing';
 
-export type StockChange = 'ok' | 'missing' | 'below_held';
-
-/**
- * Staff sets a live product's stock: written only when it covers the units held (`minStock`), in
- * the same statement, so a check and a write cannot drift. Returns the figures for the mirror.
- */
-export async function setStock(db: Db, id: string, quantity: number, minStock = 0): Promise<{ outcome: StockChange; mirror?: StockMirror }> {
+/** A new product's first stock, in the transaction that inserts it (nothing can be held yet). */
+export async function setStock(db: Db, id: string, quantity: number): Promise<{ outcome: StockChange; mirror?: StockMirror }> {
   const rows = await queryRows<{ id: string; stock: number; version: number }>(
     db,
     sql`update catalog.products set stock = ${quantity}, version = version + 1, updated_at = now()
-        where id = ${id}::uuid and not archived and ${quantity}::int >= greatest(${minStock}::int, 0) returning id::text as id, stock, version`,
+        where id = ${id}::uuid and not archived and ${quantity}::int >= 0 returning id::text as id, stock, version`,
   );
-  return changed(db, id, rows[0]);
+  const row = rows[0];
+  return row ? { outcome: 'ok', mirror: { productId: row.id, stock: row.stock, version: Number(row.version) } } : { outcome: 'missing' };
 }
 
 /**
- * Restock or write-off in one conditional update: the new stock may not go below zero nor below
- * the units held in carts (`minStock`). Never read-modify-write.
+ * A staff change's new stock, on a row the caller locked (staff-stock.ts) after holding any units
+ * it writes off: the figure is exact, and still never below zero.
  */
-export async function adjustStock(db: Db, id: string, delta: number, minStock: number): Promise<{ outcome: StockChange; mirror?: StockMirror }> {
-  const rows = await queryRows<{ id: string; stock: number; version: number }>(
-    db,
-    sql`update catalog.products set stock = stock + ${delta}, version = version + 1, updated_at = now()
-        where id = ${id}::uuid and not archived and stock + ${delta} >= greatest(${minStock}::int, 0) returning id::text as id, stock, version`,
+export async function writeStock(tx: Db, id: string, quantity: number): Promise<StockMirror> {
+  const [row] = await queryRows<{ id: string; stock: number; version: number }>(
+    tx,
+    sql`update catalog.products set stock = ${quantity}, version = version + 1, updated_at = now()
+        where id = ${id}::uuid and ${quantity}::int >= 0 returning id::text as id, stock, version`,
   );
-  return changed(db, id, rows[0]);
-}
-
-async function changed(db: Db, id: string, row: { id: string; stock: number; version: number } | undefined): Promise<{ outcome: StockChange; mirror?: StockMirror }> {
-  if (row) return { outcome: 'ok', mirror: { productId: row.id, stock: row.stock, version: Number(row.version) } };
-  const live = await queryRows<{ id: string }>(db, sql`select id from catalog.products where id = ${id}::uuid and not archived`);
-  return { outcome: live.length > 0 ? 'below_held' : 'missing' };
+  if (!row) throw new Error('writeStock: the locked product could not take its new stock; change rolled back');
+  return { productId: row.id, stock: row.stock, version: Number(row.version) };
 }
 
 const toUuidArray = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;

@@ -6,17 +6,29 @@
  *   // outcome.kind: 'written' | 'existing' | 'replayed' | 'refused' (see WriteOutcome); never rejects
  *   await writer.close(); // writes what is queued, then refuses new requests (503)
  *
- * One batch in flight per process. Requests that arrive while a batch is being written queue and
- * form the next batch (at most `maxBatch`); on an idle server a request is written at once (the
- * batch starts on the next turn of the event loop, no timer). Each batch is one transaction on the
- * primary:
- *   1. lock the batch's product rows in id order (inventory's lockProducts: FOR UPDATE);
- *   2. claim or lock the batch's idempotency keys (one statement, key order) — only when keyed;
- *   3. read back orders already under the batch's ids — only for caller-fixed ids, or on a retry;
- *   4. decide every request in arrival order (batch-decide.ts, no I/O);
- *   5. write the orders, lines, outbox records and key outcomes in one statement (repo.writeBatch);
- *   6. take the stock, one update per product (inventory's takeLocked), as late as possible; commit.
- * Then `afterCommit` runs once for the batch (the catalog version), then every request resolves.
+ * Several writers per process (`partitions`, ORDERS_WRITERS), each owning a partition of product
+ * ids (partitionOf: the partition of an order's smallest product id), each with one batch in flight:
+ * orders on disjoint rows do not queue behind one batch, and every single-product order of a
+ * product goes to the same writer (one writer per hot row). An order whose lines fall in two
+ * partitions goes to one writer, which locks all its rows in id order like every batch — so two
+ * writers' batches that share rows queue on each other's row locks and never deadlock, exactly as
+ * the batches of two processes do. Requests that arrive while a writer's batch is being written
+ * queue and form its next batch (at most `maxBatch`); on an idle server a request is written at
+ * once (the batch starts on the next turn of the event loop, no timer). Each batch is one
+ * transaction on the primary in two round trips (platform/db.ts inTwoTrips; the SQL functions are
+ * migrations/0350_orders_batch_trips.sql):
+ *   trip 1, `BEGIN; select orders.batch_begin(…)`:
+ *     1. lock the batch's product rows in id order (inventory's catalog.stock_lock: FOR UPDATE);
+ *     2. claim or lock the batch's idempotency keys (one statement, key order) — only when keyed;
+ *     3. read back orders already under the batch's ids — only for caller-fixed ids, or on a retry;
+ *   4. decide every request in arrival order (batch-decide.ts, no I/O), row locks held; a take
+ *      that crosses the low-stock line or zero records its product events (inventory's
+ *      beforeTake) — one more round trip, only then;
+ *   trip 2, `select orders.batch_finish(…); COMMIT`:
+ *     5. write the orders, lines, outbox records and key outcomes (multi-row, from JSON);
+ *     6. take the stock, one conditional update per product (inventory's catalog.stock_take), last.
+ * (Was six: BEGIN, lock, keys, write, take, COMMIT.) Then `afterCommit` runs once for the batch
+ * (the catalog version), then every request resolves.
  *
  * Failures. Ids are fixed before the first attempt, so running a batch again is safe: an attempt
  * whose commit did land (a connection lost during COMMIT) is found by step 3 and reported as
@@ -38,13 +50,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Db } from '../../platform/db.ts';
+import { inTwoTrips, type Db } from '../../platform/db.ts';
 import { briefly, failedDependency, ranOutOfTime } from '../../platform/dependencies.ts';
 import { AppError, findPgError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { InventoryService } from '../inventory/service.ts';
 import { decideBatch, type Entry, type WriteOutcome, type WriteRequest } from './batch-decide.ts';
-import { lockKeys } from './idempotency.ts';
+import { batchKeys, LEASE_SECONDS, lockedKeysFromJson } from './idempotency.ts';
 import * as repo from './repo.ts';
 import { presentOrder } from './schemas.ts';
 import type { Order } from './tables.ts';
@@ -53,8 +65,8 @@ export type { WriteOutcome, WriteRequest } from './batch-decide.ts';
 
 export interface OrderWriterDeps {
   primary: Db;
-  /** Inventory's stock SQL: lock a batch's rows in id order, take its units (invariant 1). */
-  stock: Pick<InventoryService, 'lockProducts' | 'takeLocked' | 'normalizeLines'>;
+  /** Inventory's reading of its stock functions' answers (lock in id order, take: invariant 1). */
+  stock: Pick<InventoryService, 'lockedFromJson' | 'beforeTake' | 'takeLines' | 'takenFromJson' | 'normalizeLines'>;
   logger: Logger;
   /** How long a completed key is kept for replay. */
   retentionSeconds: number;
@@ -62,6 +74,11 @@ export interface OrderWriterDeps {
   maxBatch: number;
   /** Longest a request may wait in the queue before it is answered 503. */
   queueTimeoutMs: number;
+  /**
+   * Writers, each owning a partition of product ids (partitionOf); default 1. Each holds one pooled
+   * connection while it writes a batch.
+   */
+  partitions?: number | undefined;
   /** Once per committed batch that changed stock, before its requests resolve. Must not throw. */
   afterCommit?: (productIds: string[]) => Promise<void>;
 }
@@ -72,6 +89,15 @@ export interface OrderWriter {
   /** Requests waiting for a batch (metrics, tests). */
   queued(): number;
 }
+
+/** `orders.batch_begin`'s answer (migrations/0350_orders_batch_trips.sql). */
+interface Begun {
+  products: Parameters<InventoryService['lockedFromJson']>[0];
+  keys: Parameters<typeof lockedKeysFromJson>[0];
+  orders: repo.OrderRow[];
+  lines: repo.LineRow[];
+}
+type Taken = Parameters<InventoryService['takenFromJson']>[0];
 
 interface Queued extends Entry {
   enqueuedAt: number;
@@ -97,7 +123,34 @@ export function isTransient(error: unknown): boolean {
   return code !== undefined && (code.startsWith('40') || code === '23505');
 }
 
+/**
+ * The writer a request goes to: the partition of its smallest product id (FNV-1a of the id, mod
+ * `partitions`). Every single-product order of a product goes to one writer (one writer per hot
+ * row); an order spanning partitions goes to one of them, which locks all its rows in id order.
+ */
+export function partitionOf(productIds: readonly string[], partitions: number): number {
+  if (partitions <= 1 || productIds.length === 0) return 0;
+  let smallest = productIds[0]!;
+  for (const id of productIds) if (id < smallest) smallest = id;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < smallest.length; i++) hash = Math.imul(hash ^ smallest.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % partitions;
+}
+
 export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
+  const partitions = Math.max(1, deps.partitions ?? 1);
+  const lanes = Array.from({ length: partitions }, () => createLane(deps));
+  return {
+    place: (req) => lanes[partitionOf(req.lines.map((l) => l.productId), partitions)]!.place(req),
+    async close() {
+      await Promise.all(lanes.map((lane) => lane.close()));
+    },
+    queued: () => lanes.reduce((sum, lane) => sum + lane.queued(), 0),
+  };
+}
+
+/** One writer: its queue, at most one batch in flight. */
+function createLane(deps: OrderWriterDeps): OrderWriter {
   const { primary, logger } = deps;
   const queue: Queued[] = [];
   let running: Promise<void> | null = null;
@@ -105,19 +158,33 @@ export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
   let closed = false;
   let sweeper: NodeJS.Timeout | null = null;
 
-  /** One transaction: lock, decide, write, take. Throws to roll everything back. */
+  /** One transaction in two round trips: lock, decide, write, take. Throws to roll everything back. */
   const attempt = (entries: Entry[], retry: boolean) =>
-    primary.transaction(async (tx) => {
-      const products = await deps.stock.lockProducts(tx, entries.flatMap((e) => e.req.lines.map((l) => l.productId)));
-      const keyed = entries.flatMap((e) => (e.req.idempotency ? [{ customerId: e.req.customerId, ...e.req.idempotency }] : []));
+    inTwoTrips(primary, async (trips) => {
       const batchToken = randomUUID();
-      const keys = keyed.length > 0 ? await lockKeys(tx, keyed, batchToken) : new Map();
-      const check = entries.filter((e) => retry || e.assigned).map((e) => e.id);
-      const existing = check.length > 0 ? await repo.findOrders(tx, check) : new Map();
-      const plan = decideBatch(entries, { products, normalize: deps.stock.normalizeLines, keys, existing, batchToken, now: new Date() });
-      await repo.writeBatch(tx, { ...plan, retentionSeconds: deps.retentionSeconds });
-      const mirrors = await deps.stock.takeLocked(tx, plan.take);
-      const byId = new Map(mirrors.map((m) => [m.productId, m]));
+      const keyed = entries.flatMap((e) => (e.req.idempotency ? [{ customerId: e.req.customerId, ...e.req.idempotency }] : []));
+      const [first] = await trips.first<{ begun: Begun }>(
+        repo.batchBegin({
+          productIds: entries.flatMap((e) => e.req.lines.map((l) => l.productId)),
+          keys: batchKeys(keyed),
+          batchToken,
+          leaseSeconds: LEASE_SECONDS,
+          check: entries.filter((e) => retry || e.assigned).map((e) => e.id),
+        }),
+      );
+      const begun = first!.begun;
+      const products = deps.stock.lockedFromJson(begun.products);
+      const plan = decideBatch(entries, {
+        products,
+        normalize: deps.stock.normalizeLines,
+        keys: lockedKeysFromJson(begun.keys),
+        existing: repo.ordersFromJson(begun.orders, begun.lines),
+        batchToken,
+        now: new Date(),
+      });
+      if (plan.take.length > 0) await deps.stock.beforeTake(trips.tx, products, plan.take);
+      const [last] = await trips.last<{ taken: Taken }>(repo.batchFinish({ ...plan, retentionSeconds: deps.retentionSeconds }, deps.stock.takeLines(plan.take)));
+      const byId = new Map(deps.stock.takenFromJson(last!.taken).map((m) => [m.productId, m]));
       for (const outcome of plan.outcomes) {
         if (outcome.kind === 'written' && outcome.order.status === 'confirmed') {
           outcome.stock = outcome.order.lines.flatMap((l) => byId.get(l.productId) ?? []);

@@ -57,23 +57,24 @@ export interface LockedKey {
 export const keyId = (customerId: string, key: string) => `${customerId}\n${key}`;
 
 /**
- * For the batch writer, inside its transaction: claims every key of the batch that has no row
- * (an `in_progress` row with the batch's own token) and locks every row that exists, in one
- * statement, in (customer, key) order so two batches cannot deadlock on keys. A key another
- * transaction is inserting at that moment makes this statement wait for its commit, then find
- * its row: two requests with one key can never both proceed. The batch completes or deletes the
- * rows it claimed before it commits, so no other process ever sees them in progress.
+ * For the batch writer: its keys, each once, in (customer, key) order. Inside the batch's
+ * transaction `orders.batch_begin` (migrations/0350_orders_batch_trips.sql) claims every key that
+ * has no row (an `in_progress` row with the batch's own token) and locks every row that exists, in
+ * one statement, in that order so two batches cannot deadlock on keys. A key another transaction
+ * is inserting at that moment makes it wait for that commit, then find its row: two requests with
+ * one key can never both proceed. The batch completes or deletes the rows it claimed before it
+ * commits, so no other process ever sees them in progress.
  */
-export async function lockKeys(
-  tx: Db,
-  keys: Array<{ customerId: string; key: string; hash: string }>,
-  batchToken: string,
-): Promise<Map<string, LockedKey>> {
+export function batchKeys(keys: Array<{ customerId: string; key: string; hash: string }>): Array<{ customer_id: string; key: string; request_hash: string }> {
   const unique = new Map(keys.map((k) => [keyId(k.customerId, k.key), k]));
-  const rows = [...unique.values()]
+  return [...unique.values()]
     .sort((a, b) => (a.customerId === b.customerId ? (a.key < b.key ? -1 : 1) : a.customerId < b.customerId ? -1 : 1))
     .map((k) => ({ customer_id: k.customerId, key: k.key, request_hash: k.hash }));
-  const found = await queryRows<{
+}
+
+/** The key rows `orders.batch_begin` claimed or locked. */
+export function lockedKeysFromJson(
+  rows: Array<{
     customer_id: string;
     key: string;
     request_hash: string;
@@ -82,18 +83,10 @@ export async function lockKeys(
     response_body: unknown;
     lease_token: string;
     lapsed: boolean;
-  }>(
-    tx,
-    sql`insert into orders.idempotency_keys as k (customer_id, key, request_hash, status, lease_token, expires_at)
-        select x.customer_id, x.key, x.request_hash, 'in_progress', ${batchToken}::uuid, now() + make_interval(secs => ${LEASE_SECONDS})
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(customer_id uuid, key text, request_hash text)
-        order by x.customer_id, x.key
-        on conflict (customer_id, key) do update set key = k.key
-        returning k.customer_id, k.key, k.request_hash, k.status, k.response_status, k.response_body, k.lease_token,
-                  k.expires_at < now() as lapsed`,
-  );
+  }>,
+): Map<string, LockedKey> {
   return new Map(
-    found.map((r) => [
+    rows.map((r) => [
       keyId(r.customer_id, r.key),
       {
         customerId: r.customer_id,

@@ -1,7 +1,7 @@
 /**
- * The mails a customer gets about an order, one per state they care about: confirmed (when the
- * order is written: at once in sync mode, after acceptance in flash-sale mode), cancelled (with the
- * reason) and shipped. Lines and totals as the order shows them in the API. Plain text first.
+ * The mails a customer gets about an order, one per state they care about: received (flash-sale
+ * mode only, at acceptance), confirmed (when the order is written: at once in sync mode, after
+ * acceptance in flash-sale mode), cancelled (with the reason) and shipped. Lines and totals as the order shows them in the API. Plain text first.
  */
 import type { OrderEvent } from './events.ts';
 import type { OrderJson } from './schemas.ts';
@@ -35,11 +35,20 @@ function lines(order: OrderJson) {
   return order.order_items.map((l) => ({ text: `${l.quantity} × ${l.name} at ${l.price} = ${l.line_total}`, l }));
 }
 
+type Compose = (recipient: { username: string; firstName: string }) => { subject: string; text: string; html: string };
+
 /** The mail for this event, or undefined when it mails nobody. */
-export function orderMail(event: OrderEvent): ((recipient: { username: string; firstName: string }) => { subject: string; text: string; html: string }) | undefined {
+export function orderMail(event: OrderEvent): Compose | undefined {
   const head = intro(event);
-  if (!head) return undefined;
-  const { order } = event;
+  return head && composed(head, event.order);
+}
+
+/** Flash-sale mode, at acceptance (202): the order is received; the confirmed mail follows when it is written. */
+export function receivedMail(order: OrderJson): Compose {
+  return composed({ subject: `Order ${order.id.slice(-8)} received`, lead: 'Thank you: we have received your order and will confirm it shortly.' }, order);
+}
+
+function composed(head: { subject: string; lead: string }, order: OrderJson): Compose {
   return (recipient) => {
     const name = recipient.firstName || recipient.username;
     const text = [`Hello ${name},`, '', head.lead, '', `Order ${order.id}`, ...lines(order).map((l) => `  ${l.text}`), `Total: ${order.total}`].join('\n');

@@ -2,7 +2,7 @@
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { CancelReason, Order, OrderLine, OrderStatus } from './tables.ts';
 
-interface OrderRow {
+export interface OrderRow {
   id: string;
   customer_id: string;
   status: OrderStatus;
@@ -11,7 +11,7 @@ interface OrderRow {
   created_at: Date | string;
 }
 
-interface LineRow {
+export interface LineRow {
   order_id: string;
   product_id: string;
   name: string;
@@ -70,17 +70,52 @@ export interface KeyDone {
   body: unknown;
 }
 
+/** What a batch writes: its orders (with their lines), outbox records and key outcomes. */
+export interface BatchWrite {
+  orders: Order[];
+  outbox: OutboxRecord[];
+  keysDone: KeyDone[];
+  dropKeys: Array<{ customerId: string; key: string }>;
+  retentionSeconds: number;
+}
+
+const jsonb = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
+
 /**
- * A batch's orders, their lines, their outbox records and the idempotency outcomes in one
- * statement (multi-row inserts from JSON record sets): one round trip while the batch holds its
- * stock row locks, whatever the batch size. `dropKeys` are claims the batch made for requests it
- * refused (a refused request keeps no key).
+ * The first statement of a batch's transaction (migrations/0350_orders_batch_trips.sql): locks the
+ * products in id order (inventory's catalog.stock_lock), claims or locks the keys (`keys`: sorted,
+ * idempotency.ts batchKeys), and reads the orders already under `check`. One jsonb back.
  */
-export async function writeBatch(
-  tx: Db,
-  batch: { orders: Order[]; outbox: OutboxRecord[]; keysDone: KeyDone[]; dropKeys: Array<{ customerId: string; key: string }>; retentionSeconds: number },
-): Promise<void> {
-  if (batch.orders.length + batch.keysDone.length + batch.dropKeys.length === 0) return;
+export function batchBegin(input: {
+  productIds: string[];
+  keys: Array<{ customer_id: string; key: string; request_hash: string }>;
+  batchToken: string;
+  leaseSeconds: number;
+  check: string[];
+}) {
+  return sql`select orders.batch_begin(${jsonb({
+    product_ids: [...new Set(input.productIds)].sort(),
+    keys: input.keys,
+    batch_token: input.batchToken,
+    lease_seconds: input.leaseSeconds,
+    check: input.check,
+  })}) as begun`;
+}
+
+/** The orders of `orders.batch_begin`'s answer, with their lines. */
+export function ordersFromJson(orders: OrderRow[], lines: LineRow[]): Map<string, Order> {
+  const byOrder = linesByOrder(lines);
+  return new Map(orders.map((row) => [row.id, toOrder(row, byOrder.get(row.id) ?? [])]));
+}
+
+/**
+ * The last statement of a batch's transaction: the orders, their lines, their outbox records and
+ * the idempotency outcomes (multi-row inserts from JSON record sets), then `take` (inventory's
+ * catalog.stock_take, summed per product in id order) — one round trip while the batch holds its
+ * row locks, whatever the batch size. `dropKeys` are claims the batch made for requests it
+ * refused (a refused request keeps no key). Answers what the take left each product at.
+ */
+export function batchFinish(batch: BatchWrite, take: Array<{ id: string; quantity: number }>) {
   const orders = batch.orders.map((o) => ({
     id: o.id,
     customer_id: o.customerId,
@@ -101,33 +136,13 @@ export async function writeBatch(
   );
   const done = batch.keysDone.map((k) => ({ customer_id: k.customerId, key: k.key, request_hash: k.requestHash, status: k.status, body: k.body }));
   const dropped = batch.dropKeys.map((k) => ({ customer_id: k.customerId, key: k.key }));
-  const json = (value: unknown) => sql`${JSON.stringify(value)}::jsonb`;
-  await tx.execute(
-    sql`with o as (
-          insert into orders.orders (id, customer_id, status, total_cents, cancel_reason, created_at)
-          select x.id, x.customer_id, x.status, x.total_cents, x.cancel_reason, x.created_at
-          from jsonb_to_recordset(${json(orders)}) as x(id uuid, customer_id uuid, status text, total_cents bigint, cancel_reason text, created_at timestamptz)
-        ), l as (
-          insert into orders.order_lines (order_id, product_id, name, unit_price_cents, quantity, line_total_cents)
-          select x.order_id, x.product_id, x.name, x.unit_price_cents, x.quantity, x.line_total_cents
-          from jsonb_to_recordset(${json(lines)})
-            as x(order_id uuid, product_id uuid, name text, unit_price_cents bigint, quantity integer, line_total_cents bigint)
-        ), b as (
-          insert into orders.outbox (topic, payload)
-          select x.topic, x.payload from jsonb_to_recordset(${json(batch.outbox)}) as x(topic text, payload jsonb)
-        ), k as (
-          update orders.idempotency_keys k
-          set status = 'done', request_hash = x.request_hash, response_status = x.status, response_body = x.body,
-              expires_at = now() + make_interval(secs => ${batch.retentionSeconds})
-          from jsonb_to_recordset(${json(done)}) as x(customer_id uuid, key text, request_hash text, status integer, body jsonb)
-          where k.customer_id = x.customer_id and k.key = x.key
-        ), d as (
-          delete from orders.idempotency_keys k
-          using jsonb_to_recordset(${json(dropped)}) as x(customer_id uuid, key text)
-          where k.customer_id = x.customer_id and k.key = x.key
-        )
-        select 1`,
-  );
+  return sql`select orders.batch_finish(${jsonb({ orders, lines, outbox: batch.outbox, done, dropped, retention_seconds: batch.retentionSeconds, take })}) as taken`;
+}
+
+/** A batch's writes without a take, in the caller's transaction (flash-sale's poison orders). */
+export async function writeBatch(tx: Db, batch: BatchWrite): Promise<void> {
+  if (batch.orders.length + batch.keysDone.length + batch.dropKeys.length === 0) return;
+  await tx.execute(batchFinish(batch, []));
 }
 
 /** The orders among `ids` that exist, with their lines. */
@@ -187,13 +202,18 @@ export async function listOrders(db: Db, filter: OrderFilter, limit: number, off
 }
 
 async function linesOf(db: Db, orderIds: string[]): Promise<Map<string, OrderLine[]>> {
-  const byOrder = new Map<string, OrderLine[]>();
-  if (orderIds.length === 0) return byOrder;
+  if (orderIds.length === 0) return new Map();
   const rows = await queryRows<LineRow>(
     db,
     sql`select order_id, product_id, name, unit_price_cents, quantity, line_total_cents
         from orders.order_lines where order_id = any(${uuidArray(orderIds)}) order by order_id, product_id`,
   );
+  return linesByOrder(rows);
+}
+
+/** Lines (ordered by order, then product) grouped by order. */
+function linesByOrder(rows: LineRow[]): Map<string, OrderLine[]> {
+  const byOrder = new Map<string, OrderLine[]>();
   for (const r of rows) {
     const list = byOrder.get(r.order_id) ?? [];
     list.push({

@@ -11,6 +11,7 @@ import { createAsyncAdmission } from './flash-sale/admission.ts';
 import { watchStream } from './flash-sale/metrics.ts';
 import { createFlashSalePlacement } from './flash-sale/placement.ts';
 import { createAsyncReconciler } from './flash-sale/reconciler.ts';
+import { createReceivedMails, type QueueReceivedMails } from './flash-sale/received-mails.ts';
 import { createAsyncWorker, type AsyncWorkerDeps } from './flash-sale/worker.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { OrderEventSink } from './events.ts';
@@ -27,7 +28,10 @@ export type { PlaceOptions } from './place.ts';
 export { IdempotencyHeaders, OrderJson, PendingOrder } from './schemas.ts';
 /** Order events for the composition root's consumers (webhooks, customer mails). */
 export type { OrderEvent, OrderEventSink } from './events.ts';
-export { orderMail } from './mails.ts';
+export { orderMail, receivedMail } from './mails.ts';
+export type { QueueReceivedMails } from './flash-sale/received-mails.ts';
+/** Flash-sale mode's durability rule: the start-up guard and check:production's probe. */
+export { assertAsyncOrdersStore, redisDurability } from './flash-sale/durability.ts';
 
 export interface OrdersDeps {
   platform: Platform;
@@ -39,6 +43,8 @@ export interface OrdersDeps {
    * the transaction that marks its records relayed, so an event is never dropped nor consumed twice.
    */
   eventSinks?: OrderEventSink[];
+  /** Flash-sale mode: queues the "received" mails of accepted orders (identity's mail outbox), in the transaction given. */
+  queueReceivedMails?: QueueReceivedMails;
 }
 
 export function createOrdersService(deps: OrdersDeps) {
@@ -56,8 +62,12 @@ export function createOrdersService(deps: OrdersDeps) {
     }
   }
 
+  // Each writer holds a primary connection while it writes: at most half the pool, so reads, key
+  // look-ups and cancels keep connections. Embedded PGlite has one connection: one writer.
+  const poolMax = db.raw.kind === 'postgres' ? db.raw.pool.options.max : 1;
   const writer = createOrderWriter({
     primary: db.primary,
+    partitions: Math.max(1, Math.min(config.orders.writers, Math.floor(poolMax / 2))),
     stock: inventory,
     logger,
     retentionSeconds,
@@ -72,7 +82,8 @@ export function createOrdersService(deps: OrdersDeps) {
   const admission = config.orders.mode === 'async' && redis && accepted ? createAsyncAdmission({ redis, inventory: { ...inventory, accepted }, retentionSeconds }) : undefined;
   if (admission && redis) watchStream(redis);
   const reads = createOrderReads({ primary: db.primary, pending: admission ?? NO_PENDING });
-  const place: Place = admission ? createFlashSalePlacement({ admission, sync, getOrder: reads.getOrder, logger }) : sync;
+  const received = admission && deps.queueReceivedMails ? createReceivedMails({ primary: db.primary, logger, queue: deps.queueReceivedMails }) : undefined;
+  const place: Place = admission ? createFlashSalePlacement({ admission, getOrder: reads.getOrder, onAccepted: received?.add }) : sync;
 
   /**
    * The cart's per-line cap binds every order path: without it a direct order was the way around
@@ -125,8 +136,11 @@ export function createOrdersService(deps: OrdersDeps) {
     write: (req: WriteRequest) => writer.place(req),
     /** Flash-sale mode's worker and reconciler; absent in sync mode. */
     flashSale,
-    /** Writes what is queued, then refuses new orders; before the database closes. */
-    close: () => writer.close(),
+    /** Writes what is queued (orders, received mails), then refuses new orders; before the database closes. */
+    async close() {
+      await received?.close();
+      await writer.close();
+    },
   };
 }
 

@@ -197,18 +197,24 @@ export async function redeliver(db: Db, subscriptionId: string, deliveryId: stri
 export async function claimDue(db: Db, limit: number, concurrency: number, leaseMs: number): Promise<ClaimedDelivery[]> {
   const rows = await queryRows<Row>(
     db,
-    sql`with candidates as (
-          select d.id, row_number() over (partition by d.subscription_id order by d.next_attempt_at, d.id) as rank,
-                 (select count(*) from webhooks.deliveries f
-                  where f.subscription_id = d.subscription_id and f.status = 'sending' and f.locked_until >= now()) as in_flight
-          from webhooks.deliveries d join webhooks.subscriptions s on s.id = d.subscription_id and s.enabled
-          where d.next_attempt_at <= now() and (d.status = 'pending' or (d.status = 'sending' and d.locked_until < now()))
-        ), picked as (
-          select d.id from webhooks.deliveries d
-          where d.id in (select id from candidates where rank + in_flight <= ${concurrency})
-            and (d.status = 'pending' or (d.status = 'sending' and d.locked_until < now()))
-          order by d.next_attempt_at limit ${limit}
-          for update skip locked
+    // Per enabled subscription: its free slots (concurrency minus live leases), then that many of
+    // its oldest due deliveries, skipping rows another worker holds. Each step reads an index of
+    // one subscription, so a claim costs what it takes, however long the backlog or the log.
+    sql`with picked as (
+          select due.id from webhooks.subscriptions s
+          cross join lateral (
+            select ${concurrency}::int - count(*)::int as free from webhooks.deliveries f
+            where f.subscription_id = s.id and f.status = 'sending' and f.locked_until >= now()
+          ) slots
+          cross join lateral (
+            select d.id, d.next_attempt_at from webhooks.deliveries d
+            where d.subscription_id = s.id and d.status in ('pending', 'sending') and d.next_attempt_at <= now()
+              and (d.status = 'pending' or d.locked_until < now())
+            order by d.next_attempt_at, d.id limit greatest(slots.free, 0)
+            for update of d skip locked
+          ) due
+          where s.enabled
+          order by due.next_attempt_at limit ${limit}
         )
         update webhooks.deliveries d set status = 'sending', locked_until = now() + make_interval(secs => ${leaseMs / 1000})
         from picked, webhooks.events e, webhooks.subscriptions s
@@ -259,7 +265,11 @@ export async function finishAttempt(
   );
   if (done.length === 0) return false;
   if (result.ok) {
-    await tx.execute(sql`update webhooks.subscriptions set consecutive_failures = 0, failing_since = null where id = ${d.subscriptionId}`);
+    // Only when there is a failure streak to end: a healthy subscription's row is not rewritten on every delivery.
+    await tx.execute(
+      sql`update webhooks.subscriptions set consecutive_failures = 0, failing_since = null
+          where id = ${d.subscriptionId} and (consecutive_failures <> 0 or failing_since is not null)`,
+    );
     return true;
   }
   await tx.execute(

@@ -8,8 +8,9 @@
  * price and archived flag through to Redis (inventory), so names and prices come from inventory's
  * product facts (remembered per process by content version; from Redis while PostgreSQL is down)
  * and stock from the mirror, from the first order on. A mirror found missing (a Redis restarted
- * empty) is loaded by inventory once for all concurrent callers, then admitted; only a product the
- * database does not know either is answered `sync`.
+ * empty) is loaded by inventory once for all concurrent callers, then admitted. One still missing
+ * after that (a product the database does not know, though its facts were found; a key evicted
+ * again at once) is refused with 503, nothing changed: there is no second path to place it by.
  *
  * Idempotency-Key: the key's record lives in Redis beside the order (same step), kept as long as
  * the database keeps keys; a replay answers the order's current status.
@@ -26,9 +27,7 @@ import { presentOrder, type OrderJson } from '../schemas.ts';
 export type Admission =
   | { kind: 'accepted'; body: OrderJson }
   /** The key was used before, with this request: that order, answered with `status` again. */
-  | { kind: 'replay'; orderId: string; status: number }
-  /** A product has no mirror yet: nothing was changed; take the sync path. */
-  | { kind: 'sync' };
+  | { kind: 'replay'; orderId: string; status: number };
 
 export interface AdmitOptions {
   /** Cart checkout: the cart whose holds convert into the order. */
@@ -127,13 +126,10 @@ export function createAsyncAdmission(deps: { redis: RedisClient; inventory: Admi
     );
     if (reply.kind === 'accepted') return { kind: 'accepted', body };
     if (reply.kind === 'seen') return verdict(reply.stored, idem!.hash);
-    if (reply.kind === 'unmirrored') return { kind: 'sync' };
+    if (reply.kind === 'unmirrored') {
+      throw new AppError('unavailable', 'Orders cannot be accepted right now; nothing was ordered, try again', { dependency: 'redis', headers: { 'retry-after': '1' } });
+    }
     throw inventory.insufficientStock(reply.short, 'Not enough available stock for some items; nothing was ordered');
-  }
-
-  /** After an order under a key took the sync path: later replays find it here too. Best effort. */
-  async function remember(customerId: string, idem: { key: string; hash: string }, orderId: string, status: number) {
-    await redis.set(idemKey(customerId, idem.key), `${idem.hash}\n${orderId}\n${status}`, 'EX', retentionSeconds, 'NX');
   }
 
   /**
@@ -156,7 +152,7 @@ export function createAsyncAdmission(deps: { redis: RedisClient; inventory: Admi
     return { kind: 'pending', value: records.flatMap((r) => (r === null ? [] : [JSON.parse(r) as OrderJson])) };
   }
 
-  return { admit, storedKey, remember, pendingOrder, pendingOf, shown: true };
+  return { admit, storedKey, pendingOrder, pendingOf, shown: true };
 }
 
 export type AsyncAdmission = ReturnType<typeof createAsyncAdmission>;

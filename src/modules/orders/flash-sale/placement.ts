@@ -1,9 +1,16 @@
 /**
  * Placing an order in flash-sale mode: Redis admits it (admission.ts) and the answer is 202
- * `pending`; the worker writes it later. Only a product inventory cannot mirror at all takes the
- * sync placement (which refuses it, unknown).
+ * `pending`; the worker writes it later. Every order goes through admission, also the first of a
+ * product whose mirror is missing (inventory loads it, once, then admits).
+ *
+ * Idempotency-Key (invariant 5; issue 22, defects 1 and 2): admission's one Redis step looks at the
+ * key before any unit is counted and records it with the accepted order, so the key is claimed in
+ * the same atomic step that takes the units. A retry racing its first try therefore finds the key
+ * (its replay, 202) or is the one accepted (the first try then gets the replay); the same key with
+ * another body is 422 whatever the stock. There is no path around admission: a second path (the
+ * sync placement, once taken for products without a mirror) held units under no key Redis could
+ * see, and a racing retry was told `insufficient_stock`.
  */
-import type { Logger } from 'pino';
 import type { IdempotentOutcome } from '../idempotency.ts';
 import type { Place } from '../place.ts';
 import type { OrderJson } from '../schemas.ts';
@@ -11,11 +18,11 @@ import type { Admission, AsyncAdmission } from './admission.ts';
 
 export function createFlashSalePlacement(deps: {
   admission: AsyncAdmission;
-  sync: Place;
   getOrder: (customerId: string, id: string) => Promise<OrderJson>;
-  logger: Logger;
+  /** An order accepted (its first 202, not a replay): the "received" mail. Returns at once. */
+  onAccepted?: ((order: OrderJson) => void) | undefined;
 }): Place {
-  const { admission, sync, logger } = deps;
+  const { admission } = deps;
 
   async function replay(customerId: string, seen: Extract<Admission, { kind: 'replay' }>): Promise<IdempotentOutcome<OrderJson>> {
     return { status: seen.status, body: await deps.getOrder(customerId, seen.orderId), replayed: true };
@@ -35,11 +42,7 @@ export function createFlashSalePlacement(deps: {
     const wanted = options.resolveLines ? await options.resolveLines() : lines;
     const admitted = await admission.admit(customerId, wanted, { holder: options.holder, idempotency: idem });
     if (admitted.kind === 'replay') return replay(customerId, admitted);
-    if (admitted.kind === 'accepted') return { status: 202, body: admitted.body, replayed: false };
-    const written = await sync(customerId, wanted, { ...options, resolveLines: options.resolveLines && (async () => wanted) }, hash);
-    if (idem && !written.replayed) {
-      await admission.remember(customerId, idem, written.body.id, written.status).catch((error: unknown) => logger.warn({ err: error }, 'could not record the key in Redis'));
-    }
-    return written;
+    deps.onAccepted?.(admitted.body);
+    return { status: 202, body: admitted.body, replayed: false };
   }
 }

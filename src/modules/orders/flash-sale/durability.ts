@@ -1,4 +1,7 @@
 /**
+ * Flash-sale mode's durability rule (the wing's, not the platform's: only this mode needs it; the
+ * REDIS_DURABILITY setting itself is parsed with the config, platform/redis-durability-setting.ts).
+ *
  * Does this Redis keep every write it acknowledged? Flash-sale mode (ORDERS_MODE=async) accepts an
  * order once Redis has it, so a Redis that can lose the last second of writes on a crash can lose
  * accepted orders. Two ways to be durable:
@@ -16,6 +19,8 @@
  * Without CONFIG and without the declaration (ElastiCache, a renamed CONFIG, an ACL user without
  * `config|get`), the server counts as not durable: nothing proves it is.
  */
+
+import { ASYNC_NEEDS_REDIS_URL, parseRedisDurability, RedisDurabilityError, type RedisDurabilitySetting } from '../../../platform/redis-durability-setting.ts';
 
 /** What ioredis' Redis and Cluster both offer; all this module sends. */
 export interface RedisCommandClient {
@@ -50,32 +55,6 @@ async function whenReady(client: RedisCommandClient, timeoutMs: number): Promise
   });
 }
 
-export type RedisDurabilitySetting = 'verify' | 'memorydb';
-
-export const REDIS_DURABILITY_SETTINGS: readonly RedisDurabilitySetting[] = ['verify', 'memorydb'];
-
-export interface RedisDurability {
-  durable: boolean;
-  /** One sentence for a log line or a check:production row: why (not) durable, and what to change. */
-  detail: string;
-}
-
-export class RedisDurabilityError extends Error {
-  override name = 'RedisDurabilityError';
-}
-
-/** Why async mode cannot run without REDIS_URL (start-up error and check:production row). */
-export const ASYNC_NEEDS_REDIS_URL =
-  'ORDERS_MODE=async needs REDIS_URL: accepted orders wait in a Redis stream until the worker writes them; set REDIS_URL or use ORDERS_MODE=sync';
-
-/** REDIS_DURABILITY: unset or empty → `verify`; anything but `verify`/`memorydb` throws. */
-export function parseRedisDurability(value: string | undefined): RedisDurabilitySetting {
-  const v = (value ?? '').trim().toLowerCase();
-  if (v === '') return 'verify';
-  if ((REDIS_DURABILITY_SETTINGS as readonly string[]).includes(v)) return v as RedisDurabilitySetting;
-  throw new RedisDurabilityError(`REDIS_DURABILITY must be one of ${REDIS_DURABILITY_SETTINGS.join(', ')} (is "${value}")`);
-}
-
 /** ElastiCache endpoints (`….cache.amazonaws.com`): asynchronous replication, not durable. */
 export function isElastiCacheHost(url: string | undefined): boolean {
   if (!url) return false;
@@ -84,6 +63,12 @@ export function isElastiCacheHost(url: string | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+export interface RedisDurability {
+  durable: boolean;
+  /** One sentence for a log line or a check:production row: why (not) durable, and what to change. */
+  detail: string;
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));

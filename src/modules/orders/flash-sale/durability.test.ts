@@ -1,9 +1,11 @@
 /** Which Redis servers flash-sale mode accepts, asked of real servers configured each way. */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, privateRedisAvailable, startPrivateRedis, type PrivateRedis, type PrivateRedisOptions } from '../../test/helpers/private-services.ts';
-import { testRedisUrl } from '../../test/helpers/test-env.ts';
-import { assertAsyncOrdersStore, parseRedisDurability, redisDurability, RedisDurabilityError } from './redis-durability.ts';
+import { freePort, privateRedisAvailable, startPrivateRedis, type PrivateRedis, type PrivateRedisOptions } from '../../../../test/helpers/private-services.ts';
+import { testRedisUrl } from '../../../../test/helpers/test-env.ts';
+import { parseRedisDurability, RedisDurabilityError } from '../../../platform/redis-durability-setting.ts';
+import { checkProductionLive } from '../../../platform/production-check.ts';
+import { assertAsyncOrdersStore, redisDurability } from './durability.ts';
 
 const clients: Redis[] = [];
 function connect(url: string): Redis {
@@ -36,6 +38,16 @@ describe.runIf(privateRedisAvailable)('redisDurability on real Redis servers', (
   it('accepts appendonly yes with appendfsync always, and the start-up guard lets it through', async () => {
     expect(await redisDurability(on('always'))).toEqual({ durable: true, detail: expect.stringMatching(/appendfsync always/) });
     await expect(assertAsyncOrdersStore({ ordersMode: 'async', redisUrl: servers.always!.url }, on('always'))).resolves.toBeUndefined();
+  });
+
+  it("gives check:production its row: passes appendfsync always, refuses everysec", async () => {
+    const durability = async (url: string) =>
+      (await checkProductionLive({ ORDERS_MODE: 'async', REDIS_URL: url }, redisDurability)).find((r) => r.name === 'Redis durability');
+    expect(await durability(servers.always!.url)).toMatchObject({ ok: true, detail: expect.stringMatching(/appendfsync always/) });
+    expect(await durability(servers.everysec!.url)).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/async orders could be lost: appendonly yes but appendfsync everysec.*set appendfsync always/),
+    });
   });
 
   it('waits for a client that is still connecting, as the app\'s clients are at start-up', async () => {

@@ -1,0 +1,252 @@
+/**
+ * Webhook delivery beside orders: the real server (src/server.ts, production mode, real PostgreSQL
+ * + Redis, RUN_JOBS_IN_API=false) and the real worker (src/worker.ts: outbox relay and delivery
+ * loop) in child processes, a bare node:http receiver in a third (bench/webhooks/receiver.ts), and
+ * closed-loop customers placing one-unit orders (spread over 500 products, a fresh
+ * Idempotency-Key each) from this process.
+ *
+ *  - orders/s with 5 subscriptions to `order.created` (all at the receiver) vs none (the same five
+ *    disabled), BENCH_ROUNDS (3) alternating rounds (none→five, five→none, …), judged on the
+ *    medians; in each "five" round, events delivered per second while the orders ran, the drain
+ *    after them, and order commit (pg_xact_commit_timestamp) → arrival at the receiver, p50/p99;
+ *  - then the delivery rate alone: the worker stopped while BENCH_SECONDS of orders pile up in the
+ *    outbox, started again, and events delivered per second until the backlog is gone.
+ *
+ *   npm run bench:webhooks     (BENCH_SECONDS=10, BENCH_ROUNDS=3, BENCH_CLIENTS=32)
+ *
+ * PostgreSQL: a private instance of the machine's server (bench/tools.ts, track_commit_timestamp
+ * on), or BENCH_DATABASE_URL (a maintenance database; opply_bench_webhooks is made there and
+ * dropped). Redis: BENCH_REDIS_URL (default the local one) under a key prefix of its own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase, sql } from '../../src/platform/db.ts';
+import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
+import { migrate } from '../../src/platform/migrate.ts';
+import { admin, query, databaseUrl, drive, httpClient, signIn, startServer, startWorker, stopServer, type Request } from '../lib.ts';
+import { machine, startBenchPostgres, type BenchPostgres } from '../tools.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SUBSCRIPTIONS = 5;
+const PRODUCTS = 500;
+const CUSTOMERS = 64;
+const PORT = 19_000 + Math.floor(Math.random() * 1000);
+const PREFIX = `bench:webhooks:${randomUUID()}:`;
+const DB_NAME = 'opply_bench_webhooks';
+const STAFF = { username: 'webhooksbench', password: `bench-${randomUUID()}` };
+const DRAIN_TIMEOUT_MS = 180_000;
+
+const productId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+async function seed(url: string) {
+  const db = await createDatabase({ url, poolMax: 2 });
+  await migrate(db);
+  await db.primary.execute(
+    sql`insert into catalog.products (id, name, price_cents, stock)
+        select ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'Product ' || i, 100 + i, 1000000000
+        from generate_series(1, ${PRODUCTS}) as i`,
+  );
+  await db.close();
+}
+
+/** The receiver child; resolves with its port. */
+function startReceiver(): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(path.dirname(new URL(import.meta.url).pathname), 'receiver.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.once('error', reject);
+    child.stdout!.once('data', (chunk: Buffer) => resolve({ child, port: JSON.parse(chunk.toString().split('\n')[0]!).port }));
+  });
+}
+
+async function arrivals(port: number, from: number): Promise<{ count: number; arrivals: Array<[string, number]> }> {
+  return (await fetch(`http://127.0.0.1:${port}/_arrivals?from=${from}`)).json() as Promise<{ count: number; arrivals: Array<[string, number]> }>;
+}
+
+/** Until nothing waits: every outbox record relayed and no delivery pending or in flight. Returns when that was first seen (epoch ms). */
+async function drained(dbUrl: string): Promise<number> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  for (;;) {
+    const [row] = await query<{ outbox: string; deliveries: string }>(
+      dbUrl,
+      `select (select count(*) from orders.outbox where published_at is null) as outbox,
+              (select count(*) from webhooks.deliveries where status in ('pending', 'sending')) as deliveries`,
+    );
+    if (Number(row!.outbox) === 0 && Number(row!.deliveries) === 0) return Date.now();
+    if (Date.now() > deadline) throw new Error(`not drained within ${DRAIN_TIMEOUT_MS} ms: ${JSON.stringify(row)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Commit time (epoch ms) of each order, from pg_xact_commit_timestamp. */
+async function commitTimes(dbUrl: string, ids: string[]): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += 5000) {
+    const rows = await query<{ id: string; at: string }>(
+      dbUrl,
+      `select id::text as id, extract(epoch from pg_xact_commit_timestamp(xmin)) * 1000 as at from orders.orders where id = any($1::uuid[])`,
+      [ids.slice(i, i + 5000)],
+    );
+    for (const r of rows) times.set(r.id, Number(r.at));
+  }
+  return times;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Row {
+  round: number;
+  subscriptions: number;
+  ordersPerSecond: number;
+  outcomes: string;
+  delivered?: number;
+  deliveredPerSecond?: number;
+  drainSeconds?: number;
+  p50?: number;
+  p99?: number;
+}
+
+async function main() {
+  const startedAt = new Date().toISOString();
+  const machineBefore = machine();
+  let own: BenchPostgres | undefined;
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? (own = await startBenchPostgres(200)).url;
+  const dbUrl = databaseUrl(adminUrl, DB_NAME);
+  await admin(adminUrl, `drop database if exists ${DB_NAME} with (force)`);
+  await admin(adminUrl, `create database ${DB_NAME}`);
+  const { request, close } = httpClient(PORT, CLIENTS + 4);
+  const env = {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: PREFIX,
+    RUN_JOBS_IN_API: 'false',
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    ADMIN_USERNAME: STAFF.username,
+    ADMIN_PASSWORD: STAFF.password,
+    ACCESS_TOKEN_TTL_SECONDS: '7200',
+  };
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'bench-webhooks-'));
+  let server: ChildProcess | undefined;
+  let worker: ChildProcess | undefined;
+  let receiver: { child: ChildProcess; port: number } | undefined;
+  let workers = 0;
+  const newWorker = () => startWorker({ databaseUrl: dbUrl, env, stdoutFile: path.join(logDir, `worker-${++workers}.log`) });
+  try {
+    await seed(dbUrl);
+    receiver = await startReceiver();
+    server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true });
+    worker = await newWorker();
+    const login = await request('POST', '/api/identity/token/', STAFF);
+    if (login.status !== 200) throw new Error(`staff login: ${login.status} ${login.body}`);
+    const staff = { authorization: `Bearer ${JSON.parse(login.body).access}` };
+    const subs: string[] = [];
+    for (let i = 1; i <= SUBSCRIPTIONS; i++) {
+      const res = await request('POST', '/api/webhooks/subscriptions/', { url: `http://127.0.0.1:${receiver.port}/s${i}`, events: ['order.created'], enabled: false }, staff);
+      if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${res.body}`);
+      subs.push(JSON.parse(res.body).id);
+    }
+    const setEnabled = async (enabled: boolean) => {
+      for (const id of subs) {
+        const res = await request('PATCH', `/api/webhooks/subscriptions/${id}/`, { enabled }, staff);
+        if (res.status !== 200) throw new Error(`enable: ${res.status} ${res.body}`);
+      }
+    };
+    const tokens = await signIn(request, { count: CUSTOMERS, usernamePrefix: 'webhooksbench', loginHeaders: (i) => ({ 'x-forwarded-for': `10.0.2.${i}` }) });
+    const placeOrders = (seconds: number) =>
+      drive(CLIENTS, seconds, async (client, round) => {
+        const res = await (request as Request)(
+          'POST',
+          '/api/orders/orders/',
+          { order_items: [{ product: productId(1 + Math.floor(Math.random() * PRODUCTS)), quantity: 1 }] },
+          { authorization: tokens[(client + round) % tokens.length]!, 'idempotency-key': randomUUID() },
+        );
+        return res.status === 201 ? 'ok' : String(res.status);
+      });
+
+    await placeOrders(3); // warm-up: JIT, pools, plans
+    await drained(dbUrl);
+    const rows: Row[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const five of round % 2 === 1 ? [false, true] : [true, false]) {
+        await setEnabled(five);
+        await drained(dbUrl);
+        const mark = (await arrivals(receiver.port, 0)).count;
+        const from = Date.now();
+        const run = await placeOrders(SECONDS);
+        const to = Date.now();
+        const row: Row = { round, subscriptions: five ? SUBSCRIPTIONS : 0, ordersPerSecond: run.perSecond, outcomes: JSON.stringify(run.counts) };
+        if (five) {
+          const done = await drained(dbUrl);
+          const got = (await arrivals(receiver.port, mark)).arrivals;
+          const times = await commitTimes(dbUrl, [...new Set(got.map(([id]) => id))]);
+          const latencies = got.map(([id, at]) => at - times.get(id)!).filter(Number.isFinite).sort((a, b) => a - b);
+          Object.assign(row, {
+            delivered: got.length,
+            deliveredPerSecond: got.filter(([, at]) => at <= to).length / ((to - from) / 1000),
+            drainSeconds: (done - to) / 1000,
+            p50: percentile(latencies, 50),
+            p99: percentile(latencies, 99),
+          });
+        }
+        rows.push(row);
+        console.error(`round ${round}, ${row.subscriptions} subscriptions: ${row.ordersPerSecond.toFixed(0)} orders/s`);
+      }
+    }
+
+    // Delivery alone: a backlog of BENCH_SECONDS of orders, then the worker started on it.
+    await setEnabled(true);
+    await drained(dbUrl);
+    await stopServer(worker);
+    worker = undefined;
+    const backlogRun = await placeOrders(SECONDS);
+    const [{ n: waiting } = { n: '0' }] = await query<{ n: string }>(dbUrl, 'select count(*) as n from orders.outbox where published_at is null');
+    const mark = (await arrivals(receiver.port, 0)).count;
+    worker = await newWorker();
+    const workerUp = Date.now();
+    await drained(dbUrl);
+    const backlog = (await arrivals(receiver.port, mark)).arrivals;
+    const lastAt = Math.max(...backlog.map(([, at]) => at));
+    const backlogRate = backlog.length / ((lastAt - workerUp) / 1000);
+
+    console.log(`\nwebhooks bench, ${startedAt}: ${machineBefore} at start, ${machine()} at end; node ${process.version}`);
+    console.log(
+      `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
+        `WEBHOOK_CONCURRENCY default 4); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
+    );
+    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | outcomes |`);
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    const f = (x: number | undefined, d = 0) => (x === undefined ? '' : x.toFixed(d));
+    for (const r of rows) {
+      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${r.outcomes} |`);
+    }
+    const none = median(rows.filter((r) => r.subscriptions === 0).map((r) => r.ordersPerSecond));
+    const five = median(rows.filter((r) => r.subscriptions > 0).map((r) => r.ordersPerSecond));
+    console.log(`\n| figure | value | target |`);
+    console.log('|---|---:|---|');
+    console.log(`| orders/s, median, no subscriptions | ${none.toFixed(0)} | |`);
+    console.log(`| orders/s, median, ${SUBSCRIPTIONS} subscriptions | ${five.toFixed(0)} | within 10 % of none: ${five >= 0.9 * none ? 'met' : 'missed'} (${((five / none - 1) * 100).toFixed(1)} %) |`);
+    console.log(`| commit → delivery p50 / p99, median of the rounds (ms) | ${median(rows.filter((r) => r.p50 !== undefined).map((r) => r.p50!)).toFixed(1)} / ${median(rows.filter((r) => r.p99 !== undefined).map((r) => r.p99!)).toFixed(1)} | |`);
+    console.log(
+      `| events delivered/s from a backlog (worker alone: ${waiting} outbox records from ${backlogRun.perSecond.toFixed(0)} orders/s × ${SECONDS} s, × ${SUBSCRIPTIONS} subscriptions) | ${backlogRate.toFixed(0)} | |`,
+    );
+  } finally {
+    close();
+    if (worker) await stopServer(worker);
+    if (server) await stopServer(server);
+    receiver?.child.kill('SIGTERM');
+    rmSync(logDir, { recursive: true, force: true });
+    await admin(adminUrl, `drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
+    await deleteKeysWithPrefix(REDIS_URL, PREFIX);
+    own?.destroy();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

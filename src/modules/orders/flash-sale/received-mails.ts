@@ -1,0 +1,66 @@
+/**
+ * Flash-sale mode's "received" mails: a customer whose order was accepted (202) hears so before the
+ * worker writes it. Admission never touches PostgreSQL (that is the mode's point), so the mails are
+ * queued after the answer, off its path: accepted orders are collected in this process and handed,
+ * a batch at a time, in one primary transaction to `queue` (identity's mail outbox, which then
+ * delivers them like every other mail).
+ *
+ * Best effort by design, unlike every other order mail: the buffer is bounded (a database down for
+ * long, or a process that dies, loses the waiting ones, with a warning), because holding accepted
+ * orders back for a courtesy mail would undo what the mode is for. The confirmed (or cancelled)
+ * mail that follows is written with the order's own outbox record and is never lost.
+ */
+import type { Logger } from 'pino';
+import type { Db } from '../../../platform/db.ts';
+import type { OrderJson } from '../schemas.ts';
+
+export type QueueReceivedMails = (tx: Db, orders: OrderJson[]) => Promise<void>;
+
+const FLUSH_EVERY_MS = 200;
+const MAX_BATCH = 500;
+const MAX_WAITING = 20_000;
+
+export function createReceivedMails(deps: { primary: Db; logger: Logger; queue: QueueReceivedMails }) {
+  const { primary, logger, queue } = deps;
+  let waiting: OrderJson[] = [];
+  let dropped = 0;
+  let flushing: Promise<void> | undefined;
+
+  async function flushOnce(): Promise<void> {
+    while (waiting.length > 0) {
+      const batch = waiting.slice(0, MAX_BATCH);
+      await primary.transaction((tx) => queue(tx, batch));
+      waiting = waiting.slice(batch.length);
+    }
+  }
+
+  /** Queues what is waiting; a failure leaves it for the next tick. Never throws. */
+  function flush(): Promise<void> {
+    flushing ??= flushOnce()
+      .catch((error: unknown) => logger.warn({ err: error, waiting: waiting.length }, 'received mails not queued yet; retrying'))
+      .finally(() => {
+        flushing = undefined;
+      });
+    return flushing;
+  }
+
+  const timer = setInterval(() => void flush(), FLUSH_EVERY_MS);
+  timer.unref();
+
+  return {
+    /** An accepted order (called after its 202 is decided; returns at once). */
+    add(order: OrderJson): void {
+      if (waiting.length >= MAX_WAITING) {
+        if (dropped++ % 1000 === 0) logger.warn({ dropped }, 'received mails dropped: too many waiting (the confirmed mail still follows)');
+        return;
+      }
+      waiting.push(order);
+    },
+    /** Stops the timer and queues what is waiting (before the pools close). */
+    async close(): Promise<void> {
+      clearInterval(timer);
+      await flushing;
+      await flush();
+    },
+  };
+}
