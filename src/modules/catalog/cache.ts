@@ -160,10 +160,10 @@ export function createCatalogCache(platform: Platform) {
   };
 
   // Only replicas can serve a read older than a write; without them there is nothing to record.
-  const recordLsn = async () => {
-    if (db.kind !== 'postgres' || db.replicas.status().length === 0) return;
+  const currentLsn = async (): Promise<string | undefined> => {
+    if (db.kind !== 'postgres' || db.replicas.status().length === 0) return undefined;
     const rows = await queryRows<{ lsn: string }>(db.primary, sql`select pg_current_wal_lsn()::text as lsn`);
-    if (rows[0]) await kv.set(LSN_KEY, rows[0].lsn);
+    return rows[0]?.lsn;
   };
 
   return {
@@ -260,9 +260,10 @@ export function createCatalogCache(platform: Platform) {
 
     /** Moves the versions after a change; `content` is false for stock moved by orders. */
     async bump(options: { content: boolean }): Promise<void> {
-      await recordLsn();
-      await kv.incr(VERSION_KEY);
-      if (options.content) await kv.incr(CONTENT_VERSION_KEY);
+      const lsn = await currentLsn();
+      // Sent together, in this order, on one connection (one round trip): the position is recorded
+      // before the version moves, so a miss that sees the new version finds the new position.
+      await Promise.all([lsn === undefined ? undefined : kv.set(LSN_KEY, lsn), kv.incr(VERSION_KEY), options.content ? kv.incr(CONTENT_VERSION_KEY) : undefined]);
     },
   };
 }

@@ -295,3 +295,44 @@ describe('partitioned writers', () => {
     await Promise.all([w1.close(), w2.close()]);
   }, 60_000);
 });
+
+describe('the catalog version after a commit', () => {
+  it('runs off the writer: the next batch is written meanwhile; each request resolves only after a move that began after its commit', async () => {
+    const [p, q] = [await createProduct(t, { stock: 5 }), await createProduct(t, { stock: 5 })];
+    const calls: string[][] = [];
+    const gates: Array<() => void> = [];
+    const w = createOrderWriter({
+      primary: t.services.db.primary,
+      stock: t.services.inventory,
+      logger: t.services.logger,
+      retentionSeconds: 86_400,
+      maxBatch: 50,
+      queueTimeoutMs: 30_000,
+      afterCommit: (ids) => {
+        calls.push(ids);
+        return new Promise<void>((r) => gates.push(r));
+      },
+    });
+    const until = async (condition: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 500 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    let firstDone = false;
+    const first = w.place(one(p.id)).then((o) => ((firstDone = true), o));
+    await until(() => gates.length === 1);
+    // The first batch's version move is still running: the second batch is written all the same...
+    const second = w.place(one(q.id));
+    const third = w.place(one(q.id));
+    await until(async () => (await stockOf(t, q.id)) === 3);
+    expect(await stockOf(t, q.id)).toBe(3);
+    expect(firstDone).toBe(false);
+    // ...and its requests wait for a move of their own, one at a time: both share the next one.
+    expect(calls).toEqual([[p.id]]);
+    gates[0]!();
+    expect((await first).kind).toBe('written');
+    await until(() => gates.length === 2);
+    expect(calls).toEqual([[p.id], [q.id]]);
+    gates[1]!();
+    expect([(await second).kind, (await third).kind]).toEqual(['written', 'written']);
+    await w.close();
+  });
+});

@@ -27,8 +27,9 @@
  *   trip 2, `select orders.batch_finish(…); COMMIT`:
  *     5. write the orders, lines, outbox records and key outcomes (multi-row, from JSON);
  *     6. take the stock, one conditional update per product (inventory's catalog.stock_take), last.
- * (Was six: BEGIN, lock, keys, write, take, COMMIT.) Then `afterCommit` runs once for the batch
- * (the catalog version), then every request resolves.
+ * (Was six: BEGIN, lock, keys, write, take, COMMIT.) Then the writer takes its next batch while
+ * `afterCommit` (the catalog version) runs for this one — one at a time per process, the batches
+ * committed meanwhile sharing the next run — and then this batch's requests resolve.
  *
  * Failures. Ids are fixed before the first attempt, so running a batch again is safe: an attempt
  * whose commit did land (a connection lost during COMMIT) is found by step 3 and reported as
@@ -79,7 +80,10 @@ export interface OrderWriterDeps {
    * connection while it writes a batch.
    */
   partitions?: number | undefined;
-  /** Once per committed batch that changed stock, before its requests resolve. Must not throw. */
+  /**
+   * After each committed batch that changed stock, before its requests resolve, but not before the
+   * writer's next batch: calls that arrive while one runs share the next run (coalescing).
+   */
   afterCommit?: (productIds: string[]) => Promise<void>;
 }
 
@@ -137,9 +141,42 @@ export function partitionOf(productIds: readonly string[], partitions: number): 
   return (hash >>> 0) % partitions;
 }
 
+/**
+ * `fn` once per call, each run starting after its call, never two at a time: calls that arrive
+ * while a run is under way share the one run after it (with their ids merged). For the catalog
+ * version: one move after a commit is all a reader needs, and one at a time keeps the recorded
+ * WAL position moving forward. `fn` must not reject.
+ */
+export function coalescing(fn: (ids: string[]) => Promise<void>): (ids: string[]) => Promise<void> {
+  let inFlight: Promise<void> | null = null;
+  let waiting: { ids: Set<string>; done: Promise<void> } | null = null;
+  const launch = (ids: string[]) => {
+    const run: Promise<void> = fn(ids).finally(() => {
+      if (inFlight === run) inFlight = null;
+    });
+    inFlight = run;
+    return run;
+  };
+  return (ids) => {
+    if (!inFlight) return launch(ids);
+    if (!waiting) {
+      const merged = new Set<string>();
+      const done = inFlight.then(() => {
+        waiting = null;
+        return launch([...merged]);
+      });
+      waiting = { ids: merged, done };
+    }
+    for (const id of ids) waiting.ids.add(id);
+    return waiting.done;
+  };
+}
+
 export function createOrderWriter(deps: OrderWriterDeps): OrderWriter {
   const partitions = Math.max(1, deps.partitions ?? 1);
-  const lanes = Array.from({ length: partitions }, () => createLane(deps));
+  const { afterCommit, logger } = deps;
+  const settle = afterCommit && coalescing((ids) => afterCommit(ids).catch((error: unknown) => logger.warn(briefly(error), 'afterCommit failed')));
+  const lanes = Array.from({ length: partitions }, () => createLane({ ...deps, afterCommit: settle }));
   return {
     place: (req) => lanes[partitionOf(req.lines.map((l) => l.productId), partitions)]!.place(req),
     async close() {
@@ -157,6 +194,8 @@ function createLane(deps: OrderWriterDeps): OrderWriter {
   let scheduled = false;
   let closed = false;
   let sweeper: NodeJS.Timeout | null = null;
+  /** Committed batches whose requests wait for `afterCommit`. */
+  const settlings = new Set<Promise<void>>();
 
   /** One transaction in two round trips: lock, decide, write, take. Throws to roll everything back. */
   const attempt = (entries: Entry[], retry: boolean) =>
@@ -241,12 +280,19 @@ function createLane(deps: OrderWriterDeps): OrderWriter {
     }
   }
 
+  /**
+   * Writes a batch; the writer is free for the next one as soon as it committed. Its requests
+   * resolve after `afterCommit` (the catalog version: the very next read after a 201 shows the new
+   * quantity), which runs meanwhile, off the writer's path.
+   */
   async function run(batch: Queued[]) {
     const started = performance.now();
     const { outcomes, changed } = await writeBatch(batch);
     logger.debug({ orders: batch.length, ms: Math.round(performance.now() - started) }, 'order batch written');
-    if (changed.length > 0 && deps.afterCommit) await deps.afterCommit(changed).catch((error: unknown) => logger.warn(briefly(error), 'afterCommit failed'));
-    batch.forEach((q, i) => q.resolve(outcomes[i]!));
+    const answer = () => batch.forEach((q, i) => q.resolve(outcomes[i]!));
+    if (changed.length === 0 || !deps.afterCommit) return answer();
+    const settling: Promise<void> = deps.afterCommit(changed).then(answer, answer).finally(() => settlings.delete(settling));
+    settlings.add(settling);
   }
 
   /** Answers 503 to every request queued longer than the deadline. */
@@ -295,6 +341,7 @@ function createLane(deps: OrderWriterDeps): OrderWriter {
         if (!running) next();
         await running;
       }
+      await Promise.all(settlings);
       if (sweeper) clearInterval(sweeper);
     },
     queued: () => queue.length,
