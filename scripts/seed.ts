@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/platform/config.ts';
-import { createDatabase, sql } from '../src/platform/db.ts';
+import { createDatabase, queryRows, sql } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { seedCatalog } from '../src/modules/catalog/seed.ts';
@@ -55,8 +55,21 @@ try {
   await db.primary.execute(sql`analyze catalog.search_dictionary`);
   // Sets the visibility map, without which the postings cannot be read index-only (a search would
   // visit one heap block per match). Autovacuum would get there later; a fresh load should not wait.
-  if (db.kind === 'postgres') await db.primary.execute(sql`vacuum analyze catalog.search_postings`);
-  else await db.primary.execute(sql`analyze catalog.search_postings`);
+  // Right after the load's commit a vacuum may not yet see its rows as visible to everyone (a
+  // streaming replica's feedback holds the horizon back for a few seconds), so it is repeated,
+  // for up to a minute, until most pages are marked.
+  if (db.kind === 'postgres') {
+    await db.primary.execute(sql`analyze catalog.search_postings`);
+    for (let attempt = 0; attempt < 12; attempt++) {
+      await db.primary.execute(sql`vacuum catalog.search_postings`);
+      const [pages] = await queryRows<{ total: number; visible: number }>(
+        db.primary,
+        sql`select relpages as total, relallvisible as visible from pg_class where oid = 'catalog.search_postings'::regclass`,
+      );
+      if (!pages || pages.visible >= pages.total * 0.9) break;
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    }
+  } else await db.primary.execute(sql`analyze catalog.search_postings`);
   console.log(`seeded ${count} products in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } finally {
   await db.close();

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { createDatabase, sql } from '../../src/platform/db.ts';
 import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { admin, query, databaseUrl, drive, httpClient, signIn, startServer, startWorker, stopServer, type Request } from '../lib.ts';
+import { admin, cpuOf, query, databaseUrl, drive, httpClient, signIn, startServer, startWorker, stopServer, type Request } from '../lib.ts';
 import { machine, startBenchPostgres, type BenchPostgres } from '../tools.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -110,6 +110,9 @@ interface Row {
   drainSeconds?: number;
   p50?: number;
   p99?: number;
+  /** CPU of the server per order, and of the worker (relay and delivery) per event delivered, ms. */
+  serverCpu?: number;
+  workerCpu?: number;
 }
 
 async function main() {
@@ -139,7 +142,7 @@ async function main() {
   try {
     await seed(dbUrl);
     receiver = await startReceiver();
-    server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true });
+    server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true, startSeconds: 120 });
     worker = await newWorker();
     const login = await request('POST', '/api/identity/token/', STAFF);
     if (login.status !== 200) throw new Error(`staff login: ${login.status} ${login.body}`);
@@ -176,10 +179,12 @@ async function main() {
         await setEnabled(five);
         await drained(dbUrl);
         const mark = (await arrivals(receiver.port, 0)).count;
+        const cpu0 = { server: cpuOf(server.pid) ?? NaN, worker: cpuOf(worker!.pid) ?? NaN };
         const from = Date.now();
         const run = await placeOrders(SECONDS);
+        const serverCpu = (((cpuOf(server.pid) ?? NaN) - cpu0.server) * 1000) / Math.max(1, run.counts['ok'] ?? 0);
         const to = Date.now();
-        const row: Row = { round, subscriptions: five ? SUBSCRIPTIONS : 0, ordersPerSecond: run.perSecond, outcomes: JSON.stringify(run.counts) };
+        const row: Row = { round, subscriptions: five ? SUBSCRIPTIONS : 0, ordersPerSecond: run.perSecond, outcomes: JSON.stringify(run.counts), serverCpu };
         if (five) {
           const done = await drained(dbUrl);
           const got = (await arrivals(receiver.port, mark)).arrivals;
@@ -191,6 +196,7 @@ async function main() {
             drainSeconds: (done - to) / 1000,
             p50: percentile(latencies, 50),
             p99: percentile(latencies, 99),
+            workerCpu: (((cpuOf(worker!.pid) ?? NaN) - cpu0.worker) * 1000) / Math.max(1, got.length),
           });
         }
         rows.push(row);
@@ -218,11 +224,11 @@ async function main() {
       `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
         `WEBHOOK_CONCURRENCY default 4); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
     );
-    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | outcomes |`);
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | outcomes |`);
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const f = (x: number | undefined, d = 0) => (x === undefined ? '' : x.toFixed(d));
     for (const r of rows) {
-      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${r.outcomes} |`);
+      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${f(r.serverCpu, 2)} | ${f(r.workerCpu, 2)} | ${r.outcomes} |`);
     }
     const none = median(rows.filter((r) => r.subscriptions === 0).map((r) => r.ordersPerSecond));
     const five = median(rows.filter((r) => r.subscriptions > 0).map((r) => r.ordersPerSecond));

@@ -2,7 +2,8 @@
  * The operations of the OpenAPI document, and for each one a fast-check arbitrary of whole HTTP
  * requests: who asks (anonymous, a customer, staff, a bad token), path parameters (ids that exist,
  * well-formed ids that do not, garbage), query parameters and headers from their schemas, and a
- * body that is valid, invalid, malformed JSON or not JSON at all.
+ * body that is valid, invalid, malformed JSON or not JSON at all, nested around and far beyond the
+ * document's depth limit, or sized around and beyond the operation's `x-body-limit`.
  */
 import fc from 'fast-check';
 import { createArbitraries, nastyString, resolver, type JsonSchema, type KnownValues } from './schema-arbitraries.ts';
@@ -20,10 +21,13 @@ export interface Operation {
   path: string;
   parameters: Parameter[];
   body?: JsonSchema;
+  /** `x-body-limit`: the longest body the operation reads, in bytes. */
+  bodyLimit?: number;
 }
 
 export type OpenApi = {
-  paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema: JsonSchema }> } }>>;
+  info?: { description?: string };
+  paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema: JsonSchema }> }; 'x-body-limit'?: number }>>;
   components?: { schemas?: Record<string, JsonSchema> };
 };
 
@@ -33,7 +37,8 @@ export function operationsOf(document: OpenApi): Operation[] {
     for (const [method, op] of Object.entries(methods)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
       const body = op.requestBody?.content?.['application/json']?.schema;
-      operations.push({ method: method.toUpperCase(), path, parameters: op.parameters ?? [], ...(body ? { body } : {}) });
+      const bodyLimit = op['x-body-limit'];
+      operations.push({ method: method.toUpperCase(), path, parameters: op.parameters ?? [], ...(body ? { body } : {}), ...(bodyLimit !== undefined ? { bodyLimit } : {}) });
     }
   }
   return operations;
@@ -136,7 +141,100 @@ const headerValue = fc.oneof(
   fc.constant('k'.repeat(256)),
 );
 
-function body(op: Operation, any: ReturnType<typeof createArbitraries>): fc.Arbitrary<{ payload?: string; contentType?: string }> {
+/** The depth the document allows ("A JSON body nests at most N levels"), read from its description. */
+export function documentedDepth(document: OpenApi): number {
+  const match = /nests at most (\d+) levels/.exec(document.info?.description ?? '');
+  if (!match) throw new Error('the document no longer states the depth limit of a JSON body');
+  return Number(match[1]);
+}
+
+/** How deep a JSON text nests (containers inside containers), counted without parsing or recursion. */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/** `depth` levels of arrays, objects or both, innermost a number. */
+function nested(depth: number, kind: 'arrays' | 'objects' | 'mixed'): string {
+  if (depth <= 0) return '1';
+  const open = (i: number) => (kind === 'arrays' || (kind === 'mixed' && i % 2 === 1) ? '[' : '{"a":');
+  const close = (i: number) => (kind === 'arrays' || (kind === 'mixed' && i % 2 === 1) ? ']' : '}');
+  let text = '1';
+  for (let i = depth - 1; i >= 0; i--) text = `${open(i)}${text}${close(i)}`;
+  return text;
+}
+
+/** A body object with one more member, `key`, holding `value` (raw JSON). */
+function withMember(body: unknown, key: string, value: string): string {
+  const base = body !== null && typeof body === 'object' && !Array.isArray(body) ? JSON.stringify(body) : '{}';
+  return base === '{}' ? `{${JSON.stringify(key)}:${value}}` : `${base.slice(0, -1)},${JSON.stringify(key)}:${value}}`;
+}
+
+/** Depths on both sides of the documented limit, and far beyond it (what overflowed the stack once). */
+const depthsAround = (limit: number) => [1, 2, limit - 2, limit - 1, limit, limit + 1, limit + 2, 2 * limit, 1000, 5000];
+
+/**
+ * Bodies nested around the documented depth: the whole body, or one member of an otherwise valid
+ * body (a property of the operation's schema, or one it does not know).
+ */
+function deepBody(op: Operation, any: ReturnType<typeof createArbitraries>, maxDepth: number): fc.Arbitrary<{ payload: string; contentType: string }> {
+  const keys = [...Object.keys(op.body?.properties ?? {}), 'extra'];
+  const base = op.body ? any.valid(op.body) : fc.constant({});
+  return fc
+    .record({ depth: fc.constantFrom(...depthsAround(maxDepth)), kind: fc.constantFrom('arrays' as const, 'objects' as const, 'mixed' as const), inside: fc.boolean(), key: fc.constantFrom(...keys), base })
+    .map(({ depth, kind, inside, key, base: body }) => ({
+      payload: inside && depth > 1 ? withMember(body, key, nested(depth - 1, kind)) : nested(depth, kind),
+      contentType: 'application/json',
+    }));
+}
+
+/**
+ * Bodies sized around the operation's limit (one byte under, at, one over, twice) and beyond the
+ * server's ceiling: a valid body padded with whitespace (still valid JSON), an object of unknown
+ * members, or one long string in a member of the schema.
+ */
+function largeBody(op: Operation, any: ReturnType<typeof createArbitraries>): fc.Arbitrary<{ payload: string; contentType: string }> {
+  const limit = op.bodyLimit!;
+  const keys = Object.keys(op.body?.properties ?? {});
+  const base = op.body ? any.valid(op.body) : fc.constant({});
+  return fc
+    .record({
+      size: fc.constantFrom(limit - 1, limit, limit + 1, 2 * limit, 1024 * 1024 + 1),
+      shape: fc.constantFrom('padded' as const, 'unknown-members' as const, 'long-string' as const),
+      key: keys.length > 0 ? fc.constantFrom(...keys) : fc.constant('extra'),
+      base,
+    })
+    .map(({ size, shape, key, base: body }) => {
+      let text: string;
+      if (shape === 'padded') text = JSON.stringify(body) ?? '{}';
+      else if (shape === 'long-string') text = withMember(body, key, JSON.stringify('x'.repeat(Math.max(0, size - Buffer.byteLength(withMember(body, key, '""'))))));
+      else {
+        const members: string[] = [];
+        for (let i = 0, length = 2; length < size - 16; i++) {
+          const member = `"k${i}":${i}`;
+          members.push(member);
+          length += member.length + 1;
+        }
+        text = `{${members.join(',')}}`;
+      }
+      // Exactly `size` bytes where the content allows.
+      const bytes = Buffer.byteLength(text);
+      return { payload: bytes < size ? text + ' '.repeat(size - bytes) : text, contentType: 'application/json' };
+    });
+}
+
+function body(op: Operation, any: ReturnType<typeof createArbitraries>, maxDepth: number): fc.Arbitrary<{ payload?: string; contentType?: string }> {
   const json = (v: unknown) => ({ payload: JSON.stringify(v) ?? 'null', contentType: 'application/json' });
   const options: fc.Arbitrary<{ payload?: string; contentType?: string }>[] = [
     fc.constantFrom(...MALFORMED_JSON).map((payload) => ({ payload, contentType: 'application/json' })),
@@ -149,11 +247,14 @@ function body(op: Operation, any: ReturnType<typeof createArbitraries>): fc.Arbi
   } else {
     options.push(fc.dictionary(fc.constantFrom('status', 'total', 'customer', 'price'), nastyString, { maxKeys: 2 }).map(json));
   }
+  // Methods that read a body: depth and size, each as often as a valid body.
+  if (op.bodyLimit !== undefined) options.push(deepBody(op, any, maxDepth), largeBody(op, any));
   return fc.oneof(...options);
 }
 
 export function requestArbitrary(document: OpenApi, op: Operation, known: KnownValues, pool: PathPool): fc.Arbitrary<FuzzRequest> {
   const any = createArbitraries(known, resolver(document));
+  const maxDepth = documentedDepth(document);
   const pathParams = op.parameters.filter((p) => p.in === 'path');
   const headerParams = op.parameters.filter((p) => p.in === 'header');
   const path = fc.tuple(...pathParams.map((p) => pathValue(p.name, pool, any, p.schema))).map((values) =>
@@ -163,7 +264,7 @@ export function requestArbitrary(document: OpenApi, op: Operation, known: KnownV
   const headers = fc.tuple(...headerParams.map((p) => fc.option(fc.oneof(any.valid(p.schema).map(String), headerValue), { freq: 2 })));
   const role = fc.constantFrom<Role>('anonymous', 'customer', 'customer', 'staff', 'staff', 'bad-token');
   return fc
-    .record({ role, path, slash, query: queryString(op.parameters.filter((p) => p.in === 'query'), any), headers, body: body(op, any) })
+    .record({ role, path, slash, query: queryString(op.parameters.filter((p) => p.in === 'query'), any), headers, body: body(op, any, maxDepth) })
     .map(({ role, path, slash, query, headers: values, body: b }) => {
       const sent: Record<string, string> = {};
       headerParams.forEach((p, i) => {

@@ -48,7 +48,9 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
     const result = await sender.send({ url: d.url, eventId: d.eventId, body: eventBody(d), secrets: d.secrets });
     const retry = result.ok ? null : retryDelaySeconds(settings.retryScheduleSeconds, d.attempt);
     const disable = { afterSeconds: settings.disableAfterSeconds, afterFailures: settings.disableAfterFailures };
-    const recorded = await db.primary.transaction((tx) => repo.finishAttempt(tx, d, result, { id: newId(), retryInSeconds: retry }, disable));
+    const recorded = result.ok
+      ? await repo.finishSucceeded(db.primary, d, result)
+      : await db.primary.transaction((tx) => repo.finishFailed(tx, d, result, { id: newId(), retryInSeconds: retry }, disable));
     const log = { delivery_id: d.id, event_id: d.eventId, subscription_id: d.subscriptionId, attempt: d.attempt, status: result.responseStatus, duration_ms: result.durationMs };
     if (!recorded) logger.warn(log, 'webhook delivery finished after its lease ran out; another worker had taken it');
     else if (result.ok) logger.debug(log, 'webhook delivered');

@@ -244,12 +244,34 @@ export interface AttemptResult {
 }
 
 /**
- * Records an attempt's outcome, in one transaction with what follows from it: success clears the
- * subscription's failure record; a failure schedules the next attempt (unless `retryInSeconds` is
- * null), counts the failure and disables the subscription past either threshold. Returns false
- * when the row was no longer this sender's (its lease ran out and another took it).
+ * Records a successful attempt in one statement (no transaction of its own: the hot path, once per
+ * delivery): the row finished, and the subscription's failure streak ended if it had one (a
+ * healthy subscription's row is not rewritten). False when the row was no longer this sender's.
  */
-export async function finishAttempt(
+export async function finishSucceeded(db: Db, d: ClaimedDelivery, result: AttemptResult): Promise<boolean> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`with done as (
+          update webhooks.deliveries set status = 'succeeded', response_status = ${result.responseStatus},
+            response_excerpt = ${result.responseExcerpt}, duration_ms = ${result.durationMs}, error = null,
+            finished_at = now(), locked_until = null
+          where id = ${d.id} and status = 'sending' returning id
+        ), streak as (
+          update webhooks.subscriptions set consecutive_failures = 0, failing_since = null
+          where id = ${d.subscriptionId} and exists (select 1 from done) and (consecutive_failures <> 0 or failing_since is not null)
+        )
+        select count(*)::int as n from done`,
+  );
+  return Number(rows[0]?.['n'] ?? 0) > 0;
+}
+
+/**
+ * Records a failed attempt, in one transaction with what follows from it: the next attempt
+ * scheduled (unless `retryInSeconds` is null), the failure counted, and the subscription disabled
+ * past either threshold. Returns false when the row was no longer this sender's (its lease ran out
+ * and another took it).
+ */
+export async function finishFailed(
   tx: Db,
   d: ClaimedDelivery,
   result: AttemptResult,
@@ -258,20 +280,12 @@ export async function finishAttempt(
 ): Promise<boolean> {
   const done = await queryRows<Row>(
     tx,
-    sql`update webhooks.deliveries set status = ${result.ok ? 'succeeded' : 'failed'}, response_status = ${result.responseStatus},
+    sql`update webhooks.deliveries set status = 'failed', response_status = ${result.responseStatus},
           response_excerpt = ${result.responseExcerpt}, duration_ms = ${result.durationMs}, error = ${result.error},
           finished_at = now(), locked_until = null
         where id = ${d.id} and status = 'sending' returning id`,
   );
   if (done.length === 0) return false;
-  if (result.ok) {
-    // Only when there is a failure streak to end: a healthy subscription's row is not rewritten on every delivery.
-    await tx.execute(
-      sql`update webhooks.subscriptions set consecutive_failures = 0, failing_since = null
-          where id = ${d.subscriptionId} and (consecutive_failures <> 0 or failing_since is not null)`,
-    );
-    return true;
-  }
   await tx.execute(
     sql`update webhooks.subscriptions set consecutive_failures = consecutive_failures + 1, failing_since = coalesce(failing_since, now())
         where id = ${d.subscriptionId}`,

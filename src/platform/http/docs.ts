@@ -50,6 +50,9 @@ function documentedResponses(declared: Record<string, unknown> | undefined): Rec
   return { ...responses, '4XX': problemRef('Client error'), '5XX': problemRef('Server error') };
 }
 
+/** The methods whose bodies Fastify reads (and limits); GET and HEAD bodies are never read. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
  * Answers served by other plugins, which the document would otherwise leave out: the docs page
  * (@fastify/swagger-ui marks its own routes hidden).
@@ -80,7 +83,7 @@ export async function registerDocs(app: FastifyInstance, options: { compressMinB
         title: 'opply-commerce API',
         version: APP_VERSION,
         description:
-          'Accounts, catalog, carts with live stock holds and orders. Errors are application/problem+json. No text (body, query or path) may contain the NUL character U+0000: such a request is 400 validation_failed naming the field. A JSON body nests at most 32 levels.',
+          'Accounts, catalog, carts with live stock holds and orders. Errors are application/problem+json. No text (body, query or path) may contain the NUL character U+0000: such a request is 400 validation_failed naming the field. A JSON body nests at most 32 levels (deeper: 400 validation_failed). A body longer than its operation\'s `x-body-limit` (bytes) is 413 payload_too_large.',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
@@ -96,6 +99,10 @@ export async function registerDocs(app: FastifyInstance, options: { compressMinB
       // A guest route takes a token or none (the empty requirement).
       if (needsAuth) transformed['security'] = auth === 'guest' ? [{ bearer: [] }, {}] : [{ bearer: [] }];
       transformed['response'] = documentedResponses(transformed['response'] as Record<string, unknown> | undefined);
+      // Every method that reads a body has a limit of its own (input.ts BODY_LIMITS, capped by
+      // BODY_LIMIT_BYTES): a client can tell a body too large before sending it.
+      const methods = ([] as string[]).concat(route.method);
+      if (route.bodyLimit !== undefined && methods.some((m) => BODY_METHODS.has(m))) transformed['x-body-limit'] = route.bodyLimit;
       // API paths are documented as the contract writes them, with the trailing slash (both
       // forms are served); a generated client then calls exactly the contract's paths.
       return { schema: transformed, url: url.startsWith('/api/') && !url.endsWith('/') ? `${url}/` : url };
