@@ -75,9 +75,14 @@ export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
     await tx.execute(sql`select set_config('pg_trgm.similarity_threshold', ${TRIGRAM_THRESHOLD}, true)`);
     // The prefix range (>= w, < w || U+10FFFF) rather than LIKE: a pattern built per row cannot
     // use the index, a range on the "C"-collated key can.
-    return queryRows<{ word: string; prefixes: string[]; typos: string[] }>(
+    // `known`: which of the word's possible singular/plural forms some product has (a superset of
+    // what inflections() can make: ±s, ±es, y↔ies); numbers are not in the dictionary.
+    return queryRows<{ word: string; known: string[]; prefixes: string[]; typos: string[] }>(
       tx,
       sql`select q.w as word,
+            array(select d.word from catalog.search_dictionary d
+                  where d.word = any(array[q.w, q.w || 's', q.w || 'es', left(q.w, -1), left(q.w, -2),
+                                           left(q.w, -3) || 'y', left(q.w, -1) || 'ies']::text[])) as known,
             array(select d.word from catalog.search_dictionary d
                   where d.word > q.w collate "C" and d.word < (q.w || chr(1114111)) collate "C"
                   order by length(d.word), d.word limit ${PREFIX_CANDIDATES}) as prefixes,
@@ -93,14 +98,8 @@ export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
   });
   // Only the forms some product has (the dictionary holds every word but numbers): a term whose
   // candidates come down to one word needs no grouping per product (matchQuery).
-  const forms = [...new Set(rows.flatMap((row) => inflections(row.word)))].filter((w) => !isNumber(w));
-  const known = new Set(
-    forms.length === 0
-      ? []
-      : (await queryRows<{ word: string }>(db, sql`select word from catalog.search_dictionary where word = any(${textArray(forms)})`)).map((r) => r.word),
-  );
   return rows.map((row) => {
-    const exact = inflections(row.word).filter((w) => isNumber(w) || known.has(w));
+    const exact = inflections(row.word).filter((w) => isNumber(w) || row.known.includes(w));
     const prefix = row.prefixes.filter((w) => !exact.includes(w));
     const typo = row.typos.filter((w) => !exact.includes(w) && !prefix.includes(w));
     return { exact, prefix, typo };
