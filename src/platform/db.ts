@@ -201,15 +201,22 @@ const pipelined = new WeakMap<Db, pg.Pool>();
 const dialect = new PgDialect();
 
 /**
- * A value as an SQL literal, for a simple-protocol query (which takes no parameters): strings
- * through node-postgres's escapeLiteral (quotes and backslashes doubled, E'' when needed), so a
- * value can never end its literal.
+ * A string as an SQL literal, exactly as node-postgres's escapeLiteral writes it (quotes doubled;
+ * with a backslash, backslashes doubled too and the E'' form, which reads the same whatever
+ * standard_conforming_strings says), so a value can never end its literal. Native replaces: pg's
+ * own builds the string a character at a time, ~3 ms for a 26 kB batch where this takes ~7 µs.
  */
+export function escapeLiteral(text: string): string {
+  const quoted = text.replaceAll("'", "''");
+  return text.includes('\\') ? ` E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}
+
+/** A value as an SQL literal, for a simple-protocol query (which takes no parameters). */
 function literal(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'number' || typeof value === 'bigint') return `'${String(value)}'`;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'string') return pg.escapeLiteral(value);
+  if (typeof value === 'string') return escapeLiteral(value);
   throw new Error(`inTwoTrips: no literal for a ${typeof value} parameter`);
 }
 

@@ -3,8 +3,9 @@
  * travel with them) on real PostgreSQL; a plain transaction elsewhere. Values are inlined as
  * escaped literals there, so hostile text must come back exactly and change nothing else.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inTwoTrips, queryRows, sql } from '../../src/platform/db.ts';
+import { escapeLiteral, inTwoTrips, queryRows, sql } from '../../src/platform/db.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-app.ts';
 import { onRealPostgres } from '../helpers/test-env.ts';
 
@@ -22,6 +23,12 @@ afterAll(async () => {
 const notes = async () => (await queryRows<{ note: string }>(database.db.primary, sql`select note from public.trips order by id`)).map((r) => r.note);
 
 describe('inTwoTrips', () => {
+  it("writes literals exactly as node-postgres's escapeLiteral does", () => {
+    for (const text of ['', 'plain', "it's", 'back\\slash', "\\'", "''\\\\''", 'é ✓ \u0001 "x" $1', '{"a":"b\\"c"}']) {
+      expect(escapeLiteral(text)).toBe(pg.escapeLiteral(text));
+    }
+  });
+
   it('commits both statements as one transaction; hostile text is a value, never SQL', async () => {
     const hostile = `it's \\' $1 $2 '); drop table public.trips; --\n\u00e9 "x"`;
     const seen = await inTwoTrips(database.db.primary, async (trips) => {
