@@ -56,8 +56,11 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
     ORDERS_MODE: 'async',
     RUN_JOBS_IN_API: 'false',
     ORDERS_ASYNC_CLAIM_IDLE_MS: '1000',
+    // 600 orders at once on a Redis that fsyncs every write: on a busy CI machine a command can
+    // take over the 1 s default, and the order would be a 503 the test is not about.
+    REDIS_COMMAND_TIMEOUT_MS: '15000',
   });
-  const redis = createRedisClient(redisUrl, prefix);
+  const redis = createRedisClient(redisUrl, prefix, undefined, { commandTimeoutMs: 15_000 });
   await waitForRedis(redis);
   const services = await createServices(withSecret(config, JWT_SECRET), createLogger(config), { db: database.db, redis });
   await runStartupTasks(services);

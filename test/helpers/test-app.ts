@@ -157,7 +157,7 @@ async function appOver(database: TestDatabase, target: RedisTarget | undefined, 
   // read it back from services.config. The start-up path that generates one is test/security's.
   const config = withSecret(loaded, loaded.auth.jwtSecret ?? peerSecret ?? randomBytes(32).toString('base64url'));
   const logger = createLogger(config, options.logStream);
-  const redis = target ? createRedisClient(target.url, target.prefix, undefined, { cluster: target.cluster }) : undefined;
+  const redis = target ? createRedisClient(target.url, target.prefix, undefined, { cluster: target.cluster, commandTimeoutMs: config.redis.commandTimeoutMs }) : undefined;
   // A cluster client is ready once it has every master's connection: slower on a busy machine.
   if (redis) await waitForRedis(redis, target?.cluster ? 30_000 : 5000);
   const services = await createServices(config, logger, { db: database.db, ...(redis ? { redis } : {}) });

@@ -85,6 +85,8 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
 
   return {
     runOnce,
+    /** New deliveries were just recorded (the relay in this process): end the idle pause now. */
+    wake: () => wake?.(),
     start() {
       if (!stopped) return;
       stopped = false;

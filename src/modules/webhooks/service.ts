@@ -86,6 +86,8 @@ export function createWebhooksService(deps: { platform: Platform }) {
     /** The delivery loop: started by the worker (or the API in embedded mode), stopped before the pools close. */
     startDelivery: () => loop.start(),
     stopDelivery: () => loop.stop(),
+    /** Ends the delivery loop's idle pause (the relay just recorded events in this process). */
+    wakeDelivery: () => loop.wake(),
     /** One claim round (tests drive it step by step). */
     deliverDue: () => loop.runOnce(),
     /** Background job: events past their retention, with their delivery log, once nothing is pending. */

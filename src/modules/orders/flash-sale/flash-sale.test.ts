@@ -23,7 +23,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
   let worker: AsyncWorker;
 
   beforeAll(async () => {
-    t = await buildTestApp({ env: { ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', ORDERS_ASYNC_CLAIM_IDLE_MS: '60000' } });
+    t = await buildTestApp({ env: { ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', ORDERS_ASYNC_CLAIM_IDLE_MS: '60000', REDIS_COMMAND_TIMEOUT_MS: '15000' } });
     [alice, bob] = await Promise.all([createUser(t), createUser(t)]);
     const { redis, db, logger, orders, config } = t.services;
     worker = createAsyncWorker({ redis: redis!, primary: db.primary, inventory: t.services.inventory, logger, write: orders.write, claimIdleMs: config.orders.claimIdleMs });
