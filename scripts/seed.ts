@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/platform/config.ts';
-import { createDatabase, queryRows, sql } from '../src/platform/db.ts';
+import { createMaintenanceDatabase, queryRows, sql } from '../src/platform/db.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { seedCatalog } from '../src/modules/catalog/seed.ts';
@@ -29,15 +29,8 @@ const POSTINGS_KEY = sql`alter table catalog.search_postings
 
 const config = loadConfig(process.env);
 const logger = createLogger(config);
-// One connection, no client-side reply deadline: the session settings below must hold for every
-// statement, and a statement that legitimately runs for minutes must not be abandoned.
-const db = await createDatabase({
-  url: config.database.url,
-  dataDir: config.database.dataDir,
-  logger,
-  poolMax: 1,
-  deadlines: { statementMs: 0, queryMs: 0, idleInTransactionMs: 0 },
-});
+// One connection without the request deadlines (db.ts: createMaintenanceDatabase).
+const db = await createMaintenanceDatabase({ url: config.database.url, dataDir: config.database.dataDir, logger });
 try {
   await migrate(db);
   const started = Date.now();

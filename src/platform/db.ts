@@ -84,6 +84,16 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
   return options.url ? createPostgres(options.url, options) : createPglite(options);
 }
 
+/**
+ * One connection without the request deadlines, for the maintenance scripts (`npm run migrate`,
+ * `npm run seed`): a migration or a bulk load over a large catalog legitimately runs for minutes
+ * (0220's postings for a million products: ~1.5 min), which the API pool's statement and reply
+ * deadlines would cancel, and session settings must hold for every statement.
+ */
+export function createMaintenanceDatabase(options: Pick<DatabaseOptions, 'url' | 'dataDir' | 'logger'>): Promise<Database> {
+  return createDatabase({ ...options, poolMax: 1, deadlines: { statementMs: 0, queryMs: 0, idleInTransactionMs: 0 } });
+}
+
 async function createPglite(options: DatabaseOptions): Promise<Database> {
   let loadDataDir = options.loadDataDir;
   if (!loadDataDir && options.dataDir && (await isEmptyDataDir(options.dataDir))) loadDataDir = await readEmbeddedTemplate();
