@@ -185,13 +185,6 @@ export function createIdempotency(primary: Db, retentionSeconds: number) {
     throw new AppError('idempotency_key_in_progress', 'A request with this Idempotency-Key is still being processed');
   }
 
-  /** The stored answer of a completed key with this request hash, if there is one. */
-  async function storedResponse<T>(customerId: string, key: string, hash: string): Promise<IdempotentResponse<T> | undefined> {
-    const row = await existing(customerId, key);
-    if (!row || row.status !== 'done' || row.request_hash !== hash) return undefined;
-    return { status: row.response_status ?? 200, body: row.response_body as T };
-  }
-
   /** Deletes lapsed keys: finished ones past retention, unfinished ones past their lease. */
   async function purgeExpired(): Promise<number> {
     const rows = await queryRows<{ key: string }>(primary, sql`delete from orders.idempotency_keys where expires_at < now() returning key`);
@@ -205,7 +198,7 @@ export function createIdempotency(primary: Db, retentionSeconds: number) {
     return { requestHash: row.request_hash, done: row.status === 'done', response: { status: row.response_status ?? 200, body: row.response_body } };
   }
 
-  return { withIdempotency, storedResponse, lookup, purgeExpired };
+  return { withIdempotency, lookup, purgeExpired };
 }
 
 export type Idempotency = ReturnType<typeof createIdempotency>;

@@ -49,15 +49,21 @@ export function createSyncPlacement(deps: {
    * once: a retry is answered `idempotency_key_in_progress` (or its replay once the first is done),
    * another body `idempotency_key_reused`, before any unit is held. The database row stays the
    * final word (batch-writer.ts); Redis unreachable → no claim, the database alone decides.
+   * A claim taken at once costs no database read: a key finished earlier is found by the batch
+   * (replay or `idempotency_key_reused`), or by `holdAndWrite` when its units can't be held.
+   * Reading the key row here on every keyed order cost a primary round trip per order, outside
+   * the batch (docs/benchmarks.md, issue 22's comparison).
    * Returns the claim's release, or the answer when the key is already taken.
    */
+  /** The key's finished answer as a replay; another request's key → `idempotency_key_reused`. */
+  async function stored(customerId: string, key: string, hash: string): Promise<IdempotentOutcome<OrderJson> | undefined> {
+    const row = await idempotency.lookup(customerId, key);
+    if (row && row.requestHash !== hash) throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
+    return row?.done ? { ...(row.response as { status: number; body: OrderJson }), replayed: true } : undefined;
+  }
+
   async function claimKey(customerId: string, key: string, hash: string): Promise<{ release: () => Promise<void> } | IdempotentOutcome<OrderJson>> {
     const claim = `orders:idem-claim:${customerId}:${key}`;
-    const stored = async (): Promise<IdempotentOutcome<OrderJson> | undefined> => {
-      const row = await idempotency.lookup(customerId, key);
-      if (row && row.requestHash !== hash) throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
-      return row?.done ? { ...(row.response as { status: number; body: OrderJson }), replayed: true } : undefined;
-    };
     // The same request under way elsewhere is waited for a moment, so a retry racing its first try
     // gets the replay (as one batch's duplicates do); past that, 409 in progress.
     const until = Date.now() + RETRY_WAIT_MS;
@@ -72,24 +78,13 @@ export function createSyncPlacement(deps: {
       if (claimed) break;
       const other = await kv.get(claim).catch(() => null);
       if (other !== null && other !== hash) throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
-      const done = await stored();
+      const done = await stored(customerId, key, hash);
       if (done) return done;
       if (Date.now() >= until) throw new AppError('idempotency_key_in_progress', 'A request with this Idempotency-Key is still being processed');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     // Released after the order (and its key row) committed: a later retry then finds the row.
-    const release = () => kv.del(claim).catch((error: unknown) => logger.warn(briefly(error), 'idempotency claim not released; it expires by itself'));
-    try {
-      const done = await stored();
-      if (done) {
-        await release();
-        return done;
-      }
-    } catch (error) {
-      await release();
-      throw error;
-    }
-    return { release };
+    return { release: () => kv.del(claim).catch((error: unknown) => logger.warn(briefly(error), 'idempotency claim not released; it expires by itself')) };
   }
 
   /**
@@ -101,9 +96,10 @@ export function createSyncPlacement(deps: {
     try {
       hold = await inventory.reserve(lines, holder);
     } catch (error) {
-      // A replay must not be refused because the units it bought are gone since.
-      const stored = idem && error instanceof AppError ? await idempotency.storedResponse<OrderJson>(customerId, idem.key, idem.hash) : undefined;
-      if (stored) return { ...stored, replayed: true };
+      // A replay must not be refused because the units it bought are gone since, nor a reused key
+      // told the stock is short: the key's row answers first (a replay, or 422 for another body).
+      const done = idem && error instanceof AppError ? await stored(customerId, idem.key, idem.hash) : undefined;
+      if (done) return done;
       throw error;
     }
     const outcome = await writer.place({ customerId, lines, idempotency: idem });
