@@ -1,5 +1,5 @@
 /** SQL only. Each function takes its executor (primary, replica or transaction) first. */
-import { and, count, desc, eq, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, inArray, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { knownAddresses, mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
@@ -173,7 +173,25 @@ export async function deleteUserResets(db: Db, userId: string) {
 
 /** A composed mail (subject, plain text, HTML) for one address, kept until it is sent or expires. */
 export async function enqueueMail(db: Db, to: { userId: string; address: string }, mail: { subject: string; text: string; html: string }, expiresAt: Date) {
-  await db.insert(mailOutbox).values({ id: newId(), userId: to.userId, toAddress: to.address, subject: mail.subject, textBody: mail.text, htmlBody: mail.html, expiresAt });
+  await enqueueMails(db, [{ to, mail }], expiresAt);
+}
+
+/** Several mails in one statement (order mails of a relay batch, flash-sale "received" mails). */
+export async function enqueueMails(db: Db, mails: Array<{ to: { userId: string; address: string }; mail: { subject: string; text: string; html: string } }>, expiresAt: Date) {
+  if (mails.length === 0) return;
+  await db
+    .insert(mailOutbox)
+    .values(mails.map(({ to, mail }) => ({ id: newId(), userId: to.userId, toAddress: to.address, subject: mail.subject, textBody: mail.text, htmlBody: mail.html, expiresAt })));
+}
+
+/** The accounts of `ids` that may still be mailed (active, not closed), in one read. */
+export async function mailRecipients(db: Db, ids: string[]): Promise<Map<string, Pick<UserRow, 'id' | 'username' | 'firstName' | 'email'>>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ id: users.id, username: users.username, firstName: users.firstName, email: users.email })
+    .from(users)
+    .where(and(inArray(users.id, ids), eq(users.isActive, true), isNull(users.closedAt)));
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'attempts'>;
