@@ -66,10 +66,13 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
   const orderEventSinks: OrderEventSink[] = [
     (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
     async (tx, events) => {
-      for (const event of events) {
-        const compose = orderMail(event);
-        if (compose) await identity.queueCustomerMail(tx, event.order.customer, compose);
-      }
+      await identity.queueCustomerMails(
+        tx,
+        events.flatMap((event) => {
+          const compose = orderMail(event);
+          return compose ? [{ userId: event.order.customer, compose }] : [];
+        }),
+      );
     },
   ];
   const orders = createOrdersService({
@@ -78,7 +81,7 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
     eventSinks: orderEventSinks,
     // Flash-sale mode: "received" at acceptance (the confirmed mail comes through the sinks above).
     queueReceivedMails: async (tx, accepted) => {
-      for (const order of accepted) await identity.queueCustomerMail(tx, order.customer, receivedMail(order));
+      await identity.queueCustomerMails(tx, accepted.map((order) => ({ userId: order.customer, compose: receivedMail(order) })));
     },
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),

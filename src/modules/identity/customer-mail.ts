@@ -16,10 +16,24 @@ export interface ComposedMail {
 /** An order mail is worth sending for a week; after that it is news nobody needs. */
 const CUSTOMER_MAIL_TTL_MS = 7 * 24 * 3600 * 1000;
 
-export async function queueCustomerMail(tx: Db, userId: string, compose: (recipient: { username: string; firstName: string }) => ComposedMail): Promise<boolean> {
-  const user = await repo.findUserById(tx, userId);
-  if (!user || !user.isActive || user.closedAt) return false;
-  const mail = compose({ username: user.username, firstName: user.firstName });
-  await repo.enqueueMail(tx, { userId: user.id, address: user.email }, mail, new Date(Date.now() + CUSTOMER_MAIL_TTL_MS));
-  return true;
+export interface CustomerMail {
+  userId: string;
+  compose: (recipient: { username: string; firstName: string }) => ComposedMail;
+}
+
+/**
+ * Queues each mail to its account's address: one read of the accounts and one insert, whatever
+ * the number of mails (an outbox batch or a flash sale's accepted orders come hundreds at a time).
+ * Returns how many were queued.
+ */
+export async function queueCustomerMails(tx: Db, mails: CustomerMail[]): Promise<number> {
+  if (mails.length === 0) return 0;
+  const accounts = await repo.findMailableUsers(tx, [...new Set(mails.map((m) => m.userId))]);
+  const expiresAt = new Date(Date.now() + CUSTOMER_MAIL_TTL_MS);
+  const queued = mails.flatMap(({ userId, compose }) => {
+    const user = accounts.get(userId);
+    return user ? [{ to: { userId, address: user.email }, mail: compose(user), expiresAt }] : [];
+  });
+  await repo.enqueueMails(tx, queued);
+  return queued.length;
 }

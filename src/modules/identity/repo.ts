@@ -1,5 +1,5 @@
 /** SQL only. Each function takes its executor (primary, replica or transaction) first. */
-import { and, count, desc, eq, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, inArray, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { knownAddresses, mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
@@ -23,6 +23,15 @@ export async function insertUserIfAbsent(db: Db, user: NewUser): Promise<UserRow
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return row;
+}
+
+/** The accounts among `ids` that may be mailed (active, not closed), by id. */
+export async function findMailableUsers(db: Db, ids: string[]): Promise<Map<string, { username: string; firstName: string; email: string }>> {
+  const rows = await db
+    .select({ id: users.id, username: users.username, firstName: users.firstName, email: users.email })
+    .from(users)
+    .where(and(inArray(users.id, ids), eq(users.isActive, true), isNull(users.closedAt)));
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
@@ -173,7 +182,25 @@ export async function deleteUserResets(db: Db, userId: string) {
 
 /** A composed mail (subject, plain text, HTML) for one address, kept until it is sent or expires. */
 export async function enqueueMail(db: Db, to: { userId: string; address: string }, mail: { subject: string; text: string; html: string }, expiresAt: Date) {
-  await db.insert(mailOutbox).values({ id: newId(), userId: to.userId, toAddress: to.address, subject: mail.subject, textBody: mail.text, htmlBody: mail.html, expiresAt });
+  await enqueueMails(db, [{ to, mail, expiresAt }]);
+}
+
+/** Rows per insert: 7 parameters each, well under PostgreSQL's 65,535. */
+const MAIL_INSERT_CHUNK = 1000;
+
+export async function enqueueMails(db: Db, mails: Array<{ to: { userId: string; address: string }; mail: { subject: string; text: string; html: string }; expiresAt: Date }>) {
+  for (let i = 0; i < mails.length; i += MAIL_INSERT_CHUNK) {
+    const rows = mails.slice(i, i + MAIL_INSERT_CHUNK).map(({ to, mail, expiresAt }) => ({
+      id: newId(),
+      userId: to.userId,
+      toAddress: to.address,
+      subject: mail.subject,
+      textBody: mail.text,
+      htmlBody: mail.html,
+      expiresAt,
+    }));
+    await db.insert(mailOutbox).values(rows);
+  }
 }
 
 export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'attempts'>;

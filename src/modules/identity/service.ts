@@ -5,7 +5,7 @@
 import type { Platform } from '../../platform/platform.ts';
 import type { Mailer } from '../../platform/mail.ts';
 import { createAccounts } from './accounts.ts';
-import { queueCustomerMail } from './customer-mail.ts';
+import { queueCustomerMails } from './customer-mail.ts';
 import { createKnownAddresses } from './known-addresses.ts';
 import { createMailDelivery } from './mail-outbox.ts';
 import { createPasswordReset } from './password-reset.ts';
@@ -42,7 +42,7 @@ export function createIdentityService(deps: { platform: Platform; mailer: Mailer
     closeAccount: selfService.closeAccount,
     ...createPasswordReset({ platform, selfService }),
     /** Queues a mail to a customer in the caller's transaction (order mails); none to a closed account. */
-    queueCustomerMail,
+    queueCustomerMails,
     /** Background job: sends the mail outbox. */
     ...createMailDelivery({ platform, mailer }),
     /** Background job: drops refresh tokens long expired, so the table does not grow forever. */

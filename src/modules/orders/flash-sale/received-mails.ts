@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { Db } from '../../../platform/db.ts';
+import { createOutageLog } from '../../../platform/outage-log.ts';
 import type { OrderJson } from '../schemas.ts';
 
 export type QueueReceivedMails = (tx: Db, orders: OrderJson[]) => Promise<void>;
@@ -25,19 +26,22 @@ export function createReceivedMails(deps: { primary: Db; logger: Logger; queue: 
   let waiting: OrderJson[] = [];
   let dropped = 0;
   let flushing: Promise<void> | undefined;
+  // Retried every tick while the primary is down: one warning at first, then one per 30 s.
+  const outage = createOutageLog(logger, { failing: 'received mails not queued yet; retrying', recovered: 'received mails queued again' });
 
   async function flushOnce(): Promise<void> {
     while (waiting.length > 0) {
       const batch = waiting.slice(0, MAX_BATCH);
       await primary.transaction((tx) => queue(tx, batch));
       waiting = waiting.slice(batch.length);
+      outage.succeeded({ waiting: waiting.length });
     }
   }
 
   /** Queues what is waiting; a failure leaves it for the next tick. Never throws. */
   function flush(): Promise<void> {
     flushing ??= flushOnce()
-      .catch((error: unknown) => logger.warn({ err: error, waiting: waiting.length }, 'received mails not queued yet; retrying'))
+      .catch((error: unknown) => outage.failed(error, { waiting: waiting.length }))
       .finally(() => {
         flushing = undefined;
       });
