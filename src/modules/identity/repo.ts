@@ -198,6 +198,9 @@ export async function enqueueMails(db: Db, mails: Array<{ to: { userId: string; 
       textBody: mail.text,
       htmlBody: mail.html,
       expiresAt,
+      // The time of the insert, not of the transaction's start: a mail queued after another
+      // transaction committed sorts after that one's (claimDueMail sends in this order).
+      createdAt: sql`clock_timestamp()`,
     }));
     await db.insert(mailOutbox).values(rows);
   }
@@ -209,14 +212,25 @@ export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 
  * Takes due mails for one delivery attempt: counts the attempt and moves next_attempt_at past
  * the lease, so a worker that dies mid-send leaves them to be retried, and two workers never send
  * the same row at once (SKIP LOCKED).
+ *
+ * An account's mails go out in the order they were queued (created_at, then id: an order's
+ * "received" before its "confirmed", issue 25): oldest first, and none while an older one to the
+ * same account waits for its retry or is out with another worker — it would overtake it. Returned
+ * oldest first, to be sent in that order.
  */
 export async function claimDueMail(db: Db, limit: number, leaseSeconds: number): Promise<DueMail[]> {
   const rows = await queryRows<Record<string, unknown>>(
     db,
-    sql`update identity.mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
-        where id in (select id from identity.mail_outbox where next_attempt_at <= now() and expires_at > now()
-                     order by next_attempt_at limit ${limit} for update skip locked)
-        returning id, user_id, to_address, subject, text_body, html_body, attempts`,
+    sql`with claimed as (
+          update identity.mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
+          where id in (select m.id from identity.mail_outbox m
+                       where m.next_attempt_at <= now() and m.expires_at > now()
+                         and not exists (select 1 from identity.mail_outbox o
+                                         where o.user_id = m.user_id and o.next_attempt_at > now() and o.expires_at > now()
+                                           and (o.created_at, o.id) < (m.created_at, m.id))
+                       order by m.created_at, m.id limit ${limit} for update skip locked)
+          returning id, user_id, to_address, subject, text_body, html_body, attempts, created_at)
+        select * from claimed order by created_at, id`,
   );
   return rows.map((r) => ({
     id: String(r['id']),

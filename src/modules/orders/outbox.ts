@@ -7,7 +7,7 @@ import * as repo from './repo.ts';
 const OUTBOX_BATCH = 100;
 const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
-export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[] }) {
+export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[]; receivedMails: boolean }) {
   const { db, logger } = deps.platform;
 
   /**
@@ -23,6 +23,9 @@ export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempo
       const published = await db.primary.transaction(async (tx) => {
         const rows = await repo.lockUnpublished(tx, OUTBOX_BATCH);
         if (rows.length === 0) return 0;
+        // Flash-sale mode: a flush of "received" mails that read these orders as not yet written
+        // commits first, so their confirmed or cancelled mails are queued after it (repo.ts).
+        if (deps.receivedMails) await repo.shareLockForReceivedMails(tx);
         if (deps.eventSinks.length > 0) {
           const events = await orderEventsOf(tx, rows);
           for (const sink of deps.eventSinks) await sink(tx, events);
