@@ -14,6 +14,7 @@ import { createMaintenanceDatabase, queryRows, sql } from '../src/platform/db.ts
 import { createLogger } from '../src/platform/logger.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { seedCatalog } from '../src/modules/catalog/seed.ts';
+import { seededStock } from '../src/modules/inventory/service.ts';
 
 const { values } = parseArgs({ options: { products: { type: 'string', default: '1000' } } });
 const count = Number(values.products);
@@ -41,7 +42,7 @@ try {
       await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
     }
     if (rebuild) await tx.execute(sql`alter table catalog.search_postings drop constraint search_postings_pkey`);
-    await seedCatalog(tx, count);
+    await seedCatalog(tx, count, seededStock); // first stock: inventory's
     if (rebuild) await tx.execute(POSTINGS_KEY);
   });
   await db.primary.execute(sql`analyze catalog.products`);

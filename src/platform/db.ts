@@ -300,7 +300,7 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     primary,
     replicaPools.map((replicaPool, i) => ({
       name: `replica-${i + 1}`,
-      // Replicas too: catalog search expands its words in a read-only transaction (SET LOCAL).
+      // Replicas too: a read that needs a transaction of its own runs one there.
       db: releasingTransactions(drizzlePg({ client: replicaPool }) as unknown as Db, replicaPool),
     })),
     {

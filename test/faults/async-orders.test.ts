@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { createAsyncReconciler } from '../../src/modules/orders/flash-sale/reconciler.ts';
@@ -41,8 +42,11 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   throw new Error(`${what} within ${timeoutMs} ms`);
 }
 
-/** The app in flash-sale mode over `database` and the Redis at `redisUrl` (own key prefix), jobs off. */
-async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test:${randomUUID()}:`) {
+/**
+ * The app in flash-sale mode over `database` and the Redis at `redisUrl` (own key prefix), jobs
+ * off; with `logLines`, its log at info level is parsed into that array instead of silenced.
+ */
+async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test:${randomUUID()}:`, logLines?: LogLine[]) {
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -62,7 +66,8 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
   });
   const redis = createRedisClient(redisUrl, prefix, undefined, { commandTimeoutMs: 15_000 });
   await waitForRedis(redis);
-  const services = await createServices(withSecret(config, JWT_SECRET), createLogger(config), { db: database.db, redis });
+  const logger = logLines ? createLogger({ ...config, log: { ...config.log, level: 'info' } }, collect(logLines)) : createLogger(config);
+  const services = await createServices(withSecret(config, JWT_SECRET), logger, { db: database.db, redis });
   await runStartupTasks(services);
   const app: App = await buildApp(services);
   await app.ready();
@@ -82,6 +87,15 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
 }
 
 type AsyncApp = Awaited<ReturnType<typeof asyncApp>>;
+type LogLine = { level: number; msg: string } & Record<string, unknown>;
+
+const collect = (lines: LogLine[]) =>
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as LogLine);
+      done();
+    },
+  });
 
 const place = (a: AsyncApp, user: TestUser, productId: string) =>
   a.t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: user.auth, payload: { order_items: [{ product: productId, quantity: 1 }] } });
@@ -218,7 +232,8 @@ describe.runIf(onRealPostgres && testRedisUrl && privatePostgresAvailable)('flas
     const db = await createDatabase({ url: pgServer.url, poolMax: 10 });
     await migrate(db);
     const database: TestDatabase = { db, url: pgServer.url, replicaUrls: [], drop: () => db.close() };
-    a = await asyncApp(database, testRedisUrl!);
+    const log: LogLine[] = [];
+    a = await asyncApp(database, testRedisUrl!, undefined, log);
     const user = await createUser(a.t);
     const p = await createProduct(a.t, { stock: 2000 });
     await a.loadMirror(p.id);
@@ -235,11 +250,22 @@ describe.runIf(onRealPostgres && testRedisUrl && privatePostgresAvailable)('flas
     }
     expect(during.length).toBeGreaterThan(100);
     expect((await a.t.app.inject({ method: 'GET', url: `/api/orders/orders/${during[0]}/`, headers: user.auth })).json().status).toBe('pending');
+    // The received mails' flusher retried every 200 ms over the 10 s (issue 25): one warning, not fifty.
+    const flusherWarnings = () => log.filter((l) => l.msg === 'received mails not queued yet; retrying');
+    expect(flusherWarnings()).toHaveLength(1);
+    expect(flusherWarnings()[0]).toMatchObject({ level: 40, failed_attempts: 1 });
     await pgServer.start();
 
     const redis = a.services.redis!;
     await until('the worker drains the stream after the primary is back', async () => (await redis.xlen('orders:accepted')) === 0, 60_000);
     await expectConfirmedOnce(db, p.id, [...before, ...during], 2000);
+    // One line says the flusher is back, with how many attempts failed meanwhile.
+    await until('the flusher says it is back', async () => log.some((l) => l.msg === 'received mails queued again'), 30_000);
+    const back = log.filter((l) => l.msg === 'received mails queued again');
+    expect(back).toHaveLength(1);
+    expect(back[0]).toMatchObject({ level: 30 });
+    expect(back[0]!['failed_attempts']).toBeGreaterThan(10);
+    expect(flusherWarnings()).toHaveLength(1);
   }, 180_000);
 });
 

@@ -1,7 +1,8 @@
 /**
  * A real SMTP server for tests (the smtp-server package) on a free loopback port; every message
  * it accepts is parsed with mailparser. `stop()` closes it (clients then get connection refused)
- * and `start()` listens again on the same port, for outage tests.
+ * and `start()` listens again on the same port, for outage tests. `refuseNext(to, subject)` makes
+ * the next message to `to` whose subject matches get a temporary refusal (451), once.
  */
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
@@ -14,6 +15,7 @@ export interface TestSmtp {
   mailsTo(to: string): ParsedMail[];
   /** Resolves with the first mail (received or still to come) to `to` after `after` mails. */
   waitForMail(to: string, options?: { after?: number; timeoutMs?: number }): Promise<ParsedMail>;
+  refuseNext(to: string, subject: RegExp): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -22,6 +24,7 @@ export async function startTestSmtp(): Promise<TestSmtp> {
   const mails: ParsedMail[] = [];
   let server: SMTPServer | undefined;
   let port = 0;
+  const refusals: Array<{ to: string; subject: RegExp }> = [];
 
   const listen = async () => {
     server = new SMTPServer({
@@ -31,6 +34,12 @@ export async function startTestSmtp(): Promise<TestSmtp> {
       onData(stream, _session, callback) {
         simpleParser(stream)
           .then((mail) => {
+            const refusal = refusals.findIndex((r) => addressed(mail, r.to) && r.subject.test(mail.subject ?? ''));
+            if (refusal >= 0) {
+              refusals.splice(refusal, 1);
+              callback(Object.assign(new Error('Try again later'), { responseCode: 451 }));
+              return;
+            }
             mails.push(mail);
             callback();
           })
@@ -63,6 +72,7 @@ export async function startTestSmtp(): Promise<TestSmtp> {
         await new Promise((r) => setTimeout(r, 25));
       }
     },
+    refuseNext: (to, subject) => void refusals.push({ to, subject }),
     start: listen,
     async stop() {
       const current = server;

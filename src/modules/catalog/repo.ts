@@ -1,6 +1,7 @@
 /** Catalog SQL. Every function takes its executor first: primary, replica or transaction. */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { SQL } from 'drizzle-orm';
+import { rankWalkQuery } from './rank-walk.ts';
 import { matchIdsQuery, matchQuery, type SearchTerms } from './search.ts';
 
 export interface ProductRow {
@@ -97,20 +98,29 @@ const sortColumns = (sort: Sort): SQL => {
 
 /**
  * A relevance page: the best of the matches by (−rank, id) — the keyset cursor carries (−rank, id)
- * — chosen from the postings alone, then only those rows read from catalog.products. The sort over
- * every match is a top-N sort inside the subquery; products are joined after the limit.
+ * — chosen from the postings alone, then only those rows read from catalog.products. A one-word
+ * search walks its rank classes in index order (rank-walk.ts: reads about as many postings as the
+ * page shows); otherwise every match is ranked and a top-N sort inside the subquery picks the page.
  */
 function relevancePageQuery(filter: ProductFilter, position: KeysetPosition | null, offset: number, limit: number): SQL {
   const reverse = position?.direction === 'before';
   const dir = sql.raw(reverse ? 'desc' : 'asc');
-  let after = sql``;
-  if (position) {
-    const op = sql.raw(reverse ? '<' : '>');
-    after = sql`where (-m.rank, m.product_id) ${op} (${position.key}::int, ${position.id}::uuid)`;
+  const terms = termsOf(filter);
+  const walk = terms.length === 1
+    ? rankWalkQuery(terms[0]!, filter, position && { rank: -Number(position.key), id: position.id, direction: position.direction }, offset, limit)
+    : undefined;
+  let page = walk;
+  if (!page) {
+    let after = sql``;
+    if (position) {
+      const op = sql.raw(reverse ? '<' : '>');
+      after = sql`where (-m.rank, m.product_id) ${op} (${position.key}::int, ${position.id}::uuid)`;
+    }
+    page = sql`select m.product_id, m.rank from (${matchQuery(terms, filter, 'ranked')}) m ${after}
+            order by -m.rank ${dir}, m.product_id ${dir} limit ${limit} offset ${offset}`;
   }
   return sql`select ${PRODUCT_COLUMNS}, -m.rank as "sortValue", (-m.rank)::text as "sortKey"
-      from (select m.product_id, m.rank from (${matchQuery(termsOf(filter), filter, 'ranked')}) m ${after}
-            order by -m.rank ${dir}, m.product_id ${dir} limit ${limit} offset ${offset}) m
+      from (${page}) m
       join catalog.products p on p.id = m.product_id left join catalog.categories c on c.id = p.category_id
       order by -m.rank ${dir}, m.product_id ${dir}`;
 }

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
+import { queryRows, sql } from '../../platform/db.ts';
 
 let t: TestApp;
 let customer: TestUser;
@@ -174,6 +175,25 @@ describe('relevance table', () => {
       url = body.next;
     }
     expect(seen).toEqual(all);
+  });
+
+  it('suggests a rare word\'s product beside a word most products have, whichever was typed first', async () => {
+    // Created last, so the newest id: beyond the first postings of `from` (in ~260 descriptions)
+    // that a bounded suggestion samples; only the rare word's own postings reach it.
+    const staff = await createUser(t, { staff: true });
+    const res = await t.app.inject({ method: 'POST', url: '/api/catalog/products/', headers: staff.auth, payload: { name: 'Zanzibar Cloves', description: 'Whole cloves from Zanzibar', price: '3.00', quantity: 5 } });
+    expect(res.statusCode, res.body).toBe(201);
+    for (const typed of ['from zanzib', 'zanzibar fro']) {
+      const found = await t.app.inject({ method: 'GET', url: `/api/catalog/suggest/?q=${encodeURIComponent(typed)}`, headers: customer.auth });
+      expect(found.statusCode, found.body).toBe(200);
+      expect((found.json() as Array<{ name: string }>).map((s) => s.name), typed).toEqual(['Zanzibar Cloves']);
+    }
+  });
+
+  it('sets the trigram threshold for its own statement only: the connection keeps the default', async () => {
+    expect((await search('earl gray tea')).results[0]?.name).toBe('Earl Grey Tea');
+    const [row] = await queryRows<{ threshold: string }>(t.database.db.primary, sql`select current_setting('pg_trgm.similarity_threshold') as threshold`);
+    expect(Number(row!.threshold)).toBeCloseTo(0.3);
   });
 
   it('refuses relevance ordering without a search', async () => {

@@ -67,35 +67,38 @@ export function inflections(word: string): string[] {
 }
 
 /**
- * Expands a query into its terms: one statement, in a transaction only so the trigram threshold
- * can be set for it alone (SET LOCAL; pooled connections keep the default).
+ * Expands a query into its terms: one statement, one round trip. The trigram threshold is set
+ * inside it: `s` (fenced by OFFSET 0, so it stays a relation of its own and is not folded away)
+ * runs set_config before any row reaches the select list, where the typo subquery's `%` scans the
+ * trigram index; SET LOCAL semantics (`true`) end it with the statement's own transaction, so a
+ * pooled connection keeps the default. It used to be a transaction of its own (BEGIN, the setting,
+ * the expansion, COMMIT): four round trips where one does.
  */
 export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
-  const rows = await db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('pg_trgm.similarity_threshold', ${TRIGRAM_THRESHOLD}, true)`);
-    // The prefix range (>= w, < w || U+10FFFF) rather than LIKE: a pattern built per row cannot
-    // use the index, a range on the "C"-collated key can.
-    // `known`: which of the word's possible singular/plural forms some product has (a superset of
-    // what inflections() can make: ±s, ±es, y↔ies); numbers are not in the dictionary.
-    return queryRows<{ word: string; known: string[]; prefixes: string[]; typos: string[] }>(
-      tx,
-      sql`select q.w as word,
-            array(select d.word from catalog.search_dictionary d
-                  where d.word = any(array[q.w, q.w || 's', q.w || 'es', left(q.w, -1), left(q.w, -2),
-                                           left(q.w, -3) || 'y', left(q.w, -1) || 'ies']::text[])) as known,
-            array(select d.word from catalog.search_dictionary d
-                  where d.word > q.w collate "C" and d.word < (q.w || chr(1114111)) collate "C"
-                  order by length(d.word), d.word limit ${PREFIX_CANDIDATES}) as prefixes,
-            array(select d.word from catalog.search_dictionary d
-                  where q.budget > 0 and d.word % q.w and d.word <> q.w collate "C"
-                    and abs(length(d.word) - length(q.w)) <= q.budget and levenshtein(d.word, q.w) <= q.budget
-                  order by levenshtein(d.word, q.w), d.word limit ${TYPO_CANDIDATES}) as typos
-          from (select w, ord, case when w ~ '^[0-9]+$' then 0 when length(w) >= 8 then 2 when length(w) >= 4 then 1 else 0 end as budget
-                from unnest(catalog.search_words(${text})) with ordinality t(w, ord)
-                order by ord limit ${MAX_WORDS}) q
-          order by q.ord`,
-    );
-  });
+  // The prefix range (>= w, < w || U+10FFFF) rather than LIKE: a pattern built per row cannot
+  // use the index, a range on the "C"-collated key can.
+  // `known`: which of the word's possible singular/plural forms some product has (a superset of
+  // what inflections() can make: ±s, ±es, y↔ies); numbers are not in the dictionary.
+  const rows = await queryRows<{ word: string; known: string[]; prefixes: string[]; typos: string[] }>(
+    db,
+    sql`select q.w as word,
+          array(select d.word from catalog.search_dictionary d
+                where d.word = any(array[q.w, q.w || 's', q.w || 'es', left(q.w, -1), left(q.w, -2),
+                                         left(q.w, -3) || 'y', left(q.w, -1) || 'ies']::text[])) as known,
+          array(select d.word from catalog.search_dictionary d
+                where d.word > q.w collate "C" and d.word < (q.w || chr(1114111)) collate "C"
+                order by length(d.word), d.word limit ${PREFIX_CANDIDATES}) as prefixes,
+          array(select d.word from catalog.search_dictionary d
+                where q.budget > 0 and d.word % q.w and d.word <> q.w collate "C"
+                  and abs(length(d.word) - length(q.w)) <= q.budget and levenshtein(d.word, q.w) <= q.budget
+                order by levenshtein(d.word, q.w), d.word limit ${TYPO_CANDIDATES}) as typos
+        from (select set_config('pg_trgm.similarity_threshold', ${TRIGRAM_THRESHOLD}, true) as threshold offset 0) s,
+             (select w, ord, case when w ~ '^[0-9]+$' then 0 when length(w) >= 8 then 2 when length(w) >= 4 then 1 else 0 end as budget
+              from unnest(catalog.search_words(${text})) with ordinality t(w, ord)
+              order by ord limit ${MAX_WORDS}) q
+        where s.threshold is not null
+        order by q.ord`,
+  );
   // Only the forms some product has (the dictionary holds every word but numbers): a term whose
   // candidates come down to one word needs no grouping per product (matchQuery).
   return rows.map((row) => {
@@ -125,7 +128,7 @@ function postingClass(x: SQL, term: SearchTerm): SQL {
     when ${x}.in_name then 2 else 1 end)`;
 }
 
-function postingFilters(x: SQL, filter: MatchFilter): SQL[] {
+export function postingFilters(x: SQL, filter: MatchFilter): SQL[] {
   const parts: SQL[] = [];
   if (filter.inStock) parts.push(sql`${x}.in_stock`);
   if (filter.categorySlug !== undefined) {
@@ -184,10 +187,31 @@ export function matchIdsQuery(terms: SearchTerms, filter: MatchFilter): SQL {
 }
 
 /**
- * Up to `limit` matching postings as the index yields them, each with its rank: a bounded sample
- * for type-ahead (the caller groups by product).
+ * A bounded sample of the matches for type-ahead, each row a product with its rank (the caller
+ * groups by product): at most `limit` postings read in all from the query words' own ranges, so
+ * its cost does not grow with the catalog. One word: the first `limit` of its postings the index
+ * yields. Several: each word in turn drives — the first `limit / words` of its postings in key
+ * order (word, product), each probed for every other word through the primary key (a lateral
+ * subquery: always that nested loop, never a join of whole ranges) — so a rare word finds all its
+ * matches however common the others, and two common words that seldom meet cost a few hundred
+ * probes, not their full ranges (before, `organic greek` joined 62,500 × 50,000 postings to find
+ * that nothing matches).
  */
 export function firstMatchesQuery(terms: SearchTerms, filter: MatchFilter, limit: number): SQL {
   if (terms.length === 0) return sql`select null::uuid as product_id, 0 as rank where false`;
-  return sql`${matchingPostings(terms, filter, sql`x0.product_id, ${rankSum(terms)} as rank`)} limit ${limit}`;
+  if (terms.length === 1) return sql`${matchingPostings(terms, filter, sql`x0.product_id, ${rankSum(terms)} as rank`)} limit ${limit}`;
+  const share = Math.ceil(limit / terms.length);
+  const drives = terms.map((driver, i) => {
+    const others = terms.flatMap((term, j) => (j === i ? [] : [{ term, x: sql.raw(`x${j}`) }]));
+    const probes = others.map(({ term, x }) =>
+      sql` cross join lateral (select max(${postingClass(x, term)}) as class from catalog.search_postings ${x}
+                               where ${x}.word = any(${textArray(allOf(term))}) and ${x}.product_id = d.product_id) ${x}`);
+    const where = [sql`d.word = any(${textArray(allOf(driver))})`, ...postingFilters(sql.raw('d'), filter)];
+    const sum = sql.join([postingClass(sql.raw('d'), driver), ...others.map(({ x }) => sql`${x}.class`)], sql` + `);
+    return sql`select d.product_id, ${sum} as rank
+      from (select d.product_id, d.word, d.in_name from catalog.search_postings d where ${sql.join(where, sql` and `)}
+                 order by d.word, d.product_id limit ${share}) d${sql.join(probes, sql``)}
+      where ${sql.join(others.map(({ x }) => sql`${x}.class is not null`), sql` and `)}`;
+  });
+  return sql.join(drives.map((d) => sql`(${d})`), sql` union all `);
 }

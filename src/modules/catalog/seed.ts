@@ -1,9 +1,12 @@
 /**
  * Realistic products generated on the server (INSERT … SELECT generate_series): one round trip per
  * batch whatever N is, so a million rows take seconds, not minutes. Used by the demo catalog and
- * by `npm run seed -- --products N`.
+ * by `npm run seed -- --products N`. Their first stock is inventory's (it owns the column): its
+ * `seededStock` names the column and value in the same INSERT, so the postings' insert trigger
+ * posts `in_stock` right and no row is written twice.
  */
 import { sql, type Db } from '../../platform/db.ts';
+import type { SeededStock } from '../inventory/service.ts';
 import { textArray } from './search.ts';
 
 export const SEED_CATEGORIES: Array<[slug: string, name: string, nouns: string[]]> = [
@@ -24,7 +27,7 @@ const SIZES = ['250 g', '500 g', '1 kg', '330 ml', '1 l', '6 pack', '12 pack', '
 const BATCH = 200_000;
 
 /** Adds the seed categories (existing slugs kept) and `count` products spread over them. */
-export async function seedCatalog(db: Db, count: number): Promise<void> {
+export async function seedCatalog(db: Db, count: number, firstStock: SeededStock): Promise<void> {
   for (const [i, [slug, name]] of SEED_CATEGORIES.entries()) {
     // Ids in the v7 shape (time-ordered), built here so PostgreSQL 15 needs no uuidv7().
     await db.execute(sql`insert into catalog.categories (id, slug, name)
@@ -35,9 +38,10 @@ export async function seedCatalog(db: Db, count: number): Promise<void> {
   const slugs = SEED_CATEGORIES.map(([slug]) => slug);
   const perCategory = SEED_CATEGORIES[0]![2].length;
   const startMs = Date.now() - count;
+  const stock = firstStock(sql`r.g`);
   for (let from = 1; from <= count; from += BATCH) {
     const to = Math.min(count, from + BATCH - 1);
-    // Row g: category g % 8, noun from that category, prices with frequent ties, 1 in 10 sold out.
+    // Row g: category g % 8, noun from that category, prices with frequent ties; stock: inventory's.
     await db.execute(sql`
       with cats as (select array_agg(id order by array_position(${textArray(slugs)}, slug)) as ids
                     from catalog.categories where slug = any(${textArray(slugs)})),
@@ -47,13 +51,13 @@ export async function seedCatalog(db: Db, count: number): Promise<void> {
                     (${textArray(ORIGINS)})[1 + (g * 13) % ${ORIGINS.length}] as origin,
                     (${textArray(SIZES)})[1 + (g * 3) % ${SIZES.length}] as size
              from generate_series(${from}::int, ${to}::int) g)
-      insert into catalog.products (id, name, description, price_cents, stock, category_id, created_at, updated_at)
+      insert into catalog.products (id, name, description, price_cents, ${stock.column}, category_id, created_at, updated_at)
       select ${v7Sql(sql`r.ms`, sql`r.g`)},
              r.adj || ' ' || (${textArray(nouns)})[1 + r.c * ${perCategory} + (r.g / ${slugs.length}) % ${perCategory}] || ' ' || r.size,
              r.adj || ' ' || lower((${textArray(nouns)})[1 + r.c * ${perCategory} + (r.g / ${slugs.length}) % ${perCategory}]) ||
                ' from ' || r.origin || '. Batch ' || r.g || ', packed ' || r.size || '.',
              99 + ((r.g::bigint * 7919) % 400) * 25,
-             case when r.g % 10 = 0 then 0 else 1 + (r.g * 31) % 200 end,
+             ${stock.value},
              cats.ids[1 + r.c],
              to_timestamp(r.ms / 1000.0), to_timestamp(r.ms / 1000.0)
       from rows r cross join cats`);

@@ -21,7 +21,7 @@ import { suggest } from './suggest.ts';
 export interface CatalogDeps {
   platform: Platform;
   /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
-  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'stockCommitted' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine'>;
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'stockCommitted' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine' | 'seededStock'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -246,7 +246,7 @@ export function createCatalogService(deps: CatalogDeps) {
     /** Loads the demo catalog into an empty database (the embedded default). */
     async seedDemoIfEmpty(): Promise<boolean> {
       if ((await repo.countAllProducts(db.primary)) > 0) return false;
-      await write(() => seedCatalog(db.primary, DEMO_PRODUCTS));
+      await write(() => seedCatalog(db.primary, DEMO_PRODUCTS, inventory.seededStock));
       logger.info({ products: DEMO_PRODUCTS }, 'demo catalog loaded');
       return true;
     },

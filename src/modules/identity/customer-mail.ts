@@ -16,20 +16,24 @@ export interface ComposedMail {
 /** An order mail is worth sending for a week; after that it is news nobody needs. */
 const CUSTOMER_MAIL_TTL_MS = 7 * 24 * 3600 * 1000;
 
-type Compose = (recipient: { username: string; firstName: string }) => ComposedMail;
+export interface CustomerMail {
+  userId: string;
+  compose: (recipient: { username: string; firstName: string }) => ComposedMail;
+}
 
 /**
- * Queues customer mails in the caller's transaction: one read of the recipients and one insert for
- * all of them (a relay batch's order events, a flash-sale flush of "received" mails), where a read
- * and an insert per mail cost two round trips each. Returns how many were queued.
+ * Queues each mail to its account's address: one read of the accounts and one insert, whatever
+ * the number of mails (an outbox batch or a flash sale's accepted orders come hundreds at a time).
+ * Returns how many were queued.
  */
-export async function queueCustomerMails(tx: Db, mails: Array<{ userId: string; compose: Compose }>): Promise<number> {
+export async function queueCustomerMails(tx: Db, mails: CustomerMail[]): Promise<number> {
   if (mails.length === 0) return 0;
-  const recipients = await repo.mailRecipients(tx, [...new Set(mails.map((m) => m.userId))]);
+  const accounts = await repo.findMailableUsers(tx, [...new Set(mails.map((m) => m.userId))]);
+  const expiresAt = new Date(Date.now() + CUSTOMER_MAIL_TTL_MS);
   const queued = mails.flatMap(({ userId, compose }) => {
-    const user = recipients.get(userId);
-    return user ? [{ to: { userId, address: user.email }, mail: compose({ username: user.username, firstName: user.firstName }) }] : [];
+    const user = accounts.get(userId);
+    return user ? [{ to: { userId, address: user.email }, mail: compose(user), expiresAt }] : [];
   });
-  await repo.enqueueMails(tx, queued, new Date(Date.now() + CUSTOMER_MAIL_TTL_MS));
+  await repo.enqueueMails(tx, queued);
   return queued.length;
 }

@@ -1,5 +1,5 @@
 /** SQL only. Each function takes its executor (primary, replica or transaction) first. */
-import { and, count, desc, eq, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, inArray, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { knownAddresses, mailOutbox, passwordResets, refreshTokens, users, type MailRow, type RefreshTokenRow, type UserRow } from './tables.ts';
@@ -23,6 +23,15 @@ export async function insertUserIfAbsent(db: Db, user: NewUser): Promise<UserRow
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return row;
+}
+
+/** The accounts among `ids` that may be mailed (active, not closed), by id. */
+export async function findMailableUsers(db: Db, ids: string[]): Promise<Map<string, { username: string; firstName: string; email: string }>> {
+  const rows = await db
+    .select({ id: users.id, username: users.username, firstName: users.firstName, email: users.email })
+    .from(users)
+    .where(and(inArray(users.id, ids), eq(users.isActive, true), isNull(users.closedAt)));
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
@@ -173,32 +182,28 @@ export async function deleteUserResets(db: Db, userId: string) {
 
 /** A composed mail (subject, plain text, HTML) for one address, kept until it is sent or expires. */
 export async function enqueueMail(db: Db, to: { userId: string; address: string }, mail: { subject: string; text: string; html: string }, expiresAt: Date) {
-  await enqueueMails(db, [{ to, mail }], expiresAt);
+  await enqueueMails(db, [{ to, mail, expiresAt }]);
 }
 
-/**
- * Several mails in one statement (order mails of a relay batch, flash-sale "received" mails): one
- * JSON parameter, so the statement costs the same to build for one mail or five hundred.
- */
-export async function enqueueMails(db: Db, mails: Array<{ to: { userId: string; address: string }; mail: { subject: string; text: string; html: string } }>, expiresAt: Date) {
-  if (mails.length === 0) return;
-  const rows = mails.map(({ to, mail }) => ({ id: newId(), user_id: to.userId, to_address: to.address, subject: mail.subject, text_body: mail.text, html_body: mail.html }));
-  await db.execute(
-    sql`insert into identity.mail_outbox (id, user_id, to_address, subject, text_body, html_body, expires_at)
-        select x.id, x.user_id, x.to_address, x.subject, x.text_body, x.html_body, ${expiresAt.toISOString()}::timestamptz
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id uuid, user_id uuid, to_address text, subject text, text_body text, html_body text)`,
-  );
-}
+/** Rows per insert: 7 parameters each, well under PostgreSQL's 65,535. */
+const MAIL_INSERT_CHUNK = 1000;
 
-/** The accounts of `ids` that may still be mailed (active, not closed), in one read. */
-export async function mailRecipients(db: Db, ids: string[]): Promise<Map<string, { id: string; username: string; firstName: string; email: string }>> {
-  if (ids.length === 0) return new Map();
-  const rows = await queryRows<{ id: string; username: string; first_name: string; email: string }>(
-    db,
-    sql`select id, username, first_name, email from identity.users
-        where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and is_active and closed_at is null`,
-  );
-  return new Map(rows.map((r) => [r.id, { id: r.id, username: r.username, firstName: r.first_name, email: r.email }]));
+export async function enqueueMails(db: Db, mails: Array<{ to: { userId: string; address: string }; mail: { subject: string; text: string; html: string }; expiresAt: Date }>) {
+  for (let i = 0; i < mails.length; i += MAIL_INSERT_CHUNK) {
+    const rows = mails.slice(i, i + MAIL_INSERT_CHUNK).map(({ to, mail, expiresAt }) => ({
+      id: newId(),
+      userId: to.userId,
+      toAddress: to.address,
+      subject: mail.subject,
+      textBody: mail.text,
+      htmlBody: mail.html,
+      expiresAt,
+      // The time of the insert, not of the transaction's start: a mail queued after another
+      // transaction committed sorts after that one's (claimDueMail sends in this order).
+      createdAt: sql`clock_timestamp()`,
+    }));
+    await db.insert(mailOutbox).values(rows);
+  }
 }
 
 export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 'textBody' | 'htmlBody' | 'attempts'>;
@@ -207,14 +212,25 @@ export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 
  * Takes due mails for one delivery attempt: counts the attempt and moves next_attempt_at past
  * the lease, so a worker that dies mid-send leaves them to be retried, and two workers never send
  * the same row at once (SKIP LOCKED).
+ *
+ * An account's mails go out in the order they were queued (created_at, then id: an order's
+ * "received" before its "confirmed", issue 25): oldest first, and none while an older one to the
+ * same account waits for its retry or is out with another worker — it would overtake it. Returned
+ * oldest first, to be sent in that order.
  */
 export async function claimDueMail(db: Db, limit: number, leaseSeconds: number): Promise<DueMail[]> {
   const rows = await queryRows<Record<string, unknown>>(
     db,
-    sql`update identity.mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
-        where id in (select id from identity.mail_outbox where next_attempt_at <= now() and expires_at > now()
-                     order by next_attempt_at limit ${limit} for update skip locked)
-        returning id, user_id, to_address, subject, text_body, html_body, attempts`,
+    sql`with claimed as (
+          update identity.mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
+          where id in (select m.id from identity.mail_outbox m
+                       where m.next_attempt_at <= now() and m.expires_at > now()
+                         and not exists (select 1 from identity.mail_outbox o
+                                         where o.user_id = m.user_id and o.next_attempt_at > now() and o.expires_at > now()
+                                           and (o.created_at, o.id) < (m.created_at, m.id))
+                       order by m.created_at, m.id limit ${limit} for update skip locked)
+          returning id, user_id, to_address, subject, text_body, html_body, attempts, created_at)
+        select * from claimed order by created_at, id`,
   );
   return rows.map((r) => ({
     id: String(r['id']),

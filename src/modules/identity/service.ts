@@ -41,7 +41,7 @@ export function createIdentityService(deps: { platform: Platform; mailer: Mailer
     logoutAll: selfService.logoutAll,
     closeAccount: selfService.closeAccount,
     ...createPasswordReset({ platform, selfService }),
-    /** Queues mails to customers in the caller's transaction (order mails); none to a closed or deactivated account. */
+    /** Queues a mail to a customer in the caller's transaction (order mails); none to a closed account. */
     queueCustomerMails,
     /** Background job: sends the mail outbox. */
     ...createMailDelivery({ platform, mailer }),

@@ -17,13 +17,15 @@ import { createMirrorReconciler } from './mirror-reconciler.ts';
 import { createProductFacts } from './product-facts.ts';
 import { createReservations } from './reservations.ts';
 import { createStaffStock } from './staff-stock.ts';
-import { lockedFromJson, lockProducts, normalizeLines, returnStock, setStock, takeLines, takenFromJson, type StockedProduct, type StockLine } from './stock.ts';
+import { lockedFromJson, lockProducts, normalizeLines, returnStock, seededStock, setStock, takeLines, takenFromJson, type StockedProduct, type StockLine } from './stock.ts';
 
 export type { HeldUnits, HoldLine, HoldResult, HoldShort, Holding, StockMirror } from './holds.ts';
 export type { ProductFacts } from './product-facts.ts';
 export type { Reservation, Reservations } from './reservations.ts';
 export type { StaffStockChange, StaffStockResult } from './staff-stock.ts';
-export type { StockChange, StockedProduct, StockLine } from './stock.ts';
+export type { SeededStock, StockChange, StockedProduct, StockLine } from './stock.ts';
+/** The seed's first stock (the demo catalog through this service; `npm run seed` directly). */
+export { seededStock } from './stock.ts';
 export type { AdmitReply, AdmitRequest, SettledEntry } from './accepted-units.ts';
 export { LowStockEvent, ProductUpdatedEvent, type ProductChange, type ProductEvent, type RecordProductEvents } from './events.ts';
 
@@ -103,6 +105,8 @@ export function createInventoryService(deps: InventoryDeps) {
     lowStockLine: config.catalog.lowStockLine,
     /** A new product's first stock, in the transaction that inserts it. */
     setStock,
+    /** Seeded products' first stock, a column and value for the seed's bulk INSERT (stock.ts). */
+    seededStock,
     /**
      * Staff restock, write-off or set, in a transaction of its own (with `alongside` in it): a
      * write-off holds its units first, so it never leaves stock below the units held in carts.

@@ -3,7 +3,8 @@
  * owns that column). Invariant 1 lives here: rows are locked in product-id order (so two writers
  * cannot deadlock) and every update is conditional (stock >= q, or a new stock >= 0), so even a
  * wrong caller cannot take stock below zero; a staff change first holds what it writes off
- * (staff-stock.ts). Nothing else in the codebase changes `stock`.
+ * (staff-stock.ts). Nothing else in the codebase changes `stock`: the seed's bulk INSERT takes the
+ * column and its value from `seededStock` below (test/platform/stock-owner.test.ts checks).
  */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { StockMirror } from './holds.ts';
@@ -117,6 +118,20 @@ export async function setStock(db: Db, id: string, quantity: number): Promise<{ 
   const row = rows[0];
   return row ? { outcome: 'ok', mirror: { productId: row.id, stock: row.stock, version: Number(row.version) } } : { outcome: 'missing' };
 }
+
+/**
+ * The first stock of seeded products (the demo catalog, `npm run seed`), as a column and a value
+ * for the seed's own INSERT … SELECT, row number `seq`: 1 in 10 sold out, the others 1–200 units.
+ * Set in that INSERT rather than by an UPDATE after it because an UPDATE of every seeded row would
+ * fire the search postings' row trigger for each product whose stock crosses zero (9 in 10) and
+ * write every row twice: a million products would take far longer and leave the table half dead
+ * tuples. Nothing can be held or mirrored yet, so there is nothing else to move.
+ */
+type SQL = ReturnType<typeof sql>;
+export type SeededStock = (seq: SQL) => { column: SQL; value: SQL };
+export const seededStock: SeededStock = (seq) => {
+  return { column: sql.raw('stock'), value: sql`(case when ${seq} % 10 = 0 then 0 else 1 + (${seq} * 31) % 200 end)` };
+};
 
 /**
  * A staff change's new stock, on a row the caller locked (staff-stock.ts) after holding any units

@@ -62,6 +62,17 @@ describe('order mails', () => {
     expect(subjects.filter((s) => s?.includes('cancelled'))).toHaveLength(1);
   }, 60_000);
 
+  it('orders placed at once, relayed together: each customer gets one mail, about their own order', async () => {
+    const customers = await Promise.all(Array.from({ length: 12 }, () => createUser(t)));
+    const placed = await Promise.all(customers.map((c, i) => order(c, i + 1)));
+    for (const [i, c] of customers.entries()) {
+      const mail = await smtp.waitForMail(emailOf(c));
+      expect(mail.text).toContain(placed[i]!.id);
+      expect(mail.text).toContain(`${i + 1} × Tea ${i + 1} at 19.99`);
+    }
+    for (const c of customers) expect(smtp.mailsTo(emailOf(c))).toHaveLength(1);
+  }, 60_000);
+
   it('sends nothing to a customer who closed the account', async () => {
     const leaving = await createUser(t);
     const staying = await createUser(t);

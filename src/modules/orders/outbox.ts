@@ -4,18 +4,18 @@ import { orderEventsOf, type OrderEventSink } from './events.ts';
 import type { Idempotency } from './idempotency.ts';
 import * as repo from './repo.ts';
 
-const OUTBOX_STREAM = 'events:orders';
 const OUTBOX_BATCH = 100;
 const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
-export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[] }) {
-  const { db, logger, redis } = deps.platform;
+export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[]; receivedMails: boolean }) {
+  const { db, logger } = deps.platform;
 
   /**
-   * Publishes unpublished outbox records (to the Redis stream when Redis is configured), hands
-   * their events to the sinks and marks them, in one transaction. The stream is at least once (a
-   * crash between publishing and the commit publishes a batch again, so its readers deduplicate on
-   * `outbox_id`); the sinks write in the same transaction, so they get each event exactly once.
+   * Hands unpublished outbox records' events to the sinks (webhooks, customer mails) and marks
+   * them, in one transaction: each sink gets each event exactly once. PostgreSQL alone: the
+   * records were also appended to a Redis stream (`events:orders`) that nothing read and nothing
+   * trimmed — every order's payload kept in Redis memory for good — and whose outage stopped
+   * the mails and webhooks with it.
    */
   async function relayOutbox(): Promise<number> {
     let total = 0;
@@ -23,13 +23,9 @@ export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempo
       const published = await db.primary.transaction(async (tx) => {
         const rows = await repo.lockUnpublished(tx, OUTBOX_BATCH);
         if (rows.length === 0) return 0;
-        if (redis) {
-          const pipeline = redis.pipeline();
-          for (const row of rows) pipeline.xadd(OUTBOX_STREAM, '*', 'topic', row.topic, 'outbox_id', String(row.id), 'payload', JSON.stringify(row.payload));
-          const results = await pipeline.exec();
-          const failed = results?.find(([error]) => error);
-          if (failed) throw failed[0];
-        }
+        // Flash-sale mode: a flush of "received" mails that read these orders as not yet written
+        // commits first, so their confirmed or cancelled mails are queued after it (repo.ts).
+        if (deps.receivedMails) await repo.shareLockForReceivedMails(tx);
         if (deps.eventSinks.length > 0) {
           const events = await orderEventsOf(tx, rows);
           for (const sink of deps.eventSinks) await sink(tx, events);

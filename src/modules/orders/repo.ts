@@ -269,6 +269,37 @@ export interface OutboxRow {
   created_at: Date | string;
 }
 
+/**
+ * Flash-sale mode's "received" mails against the relay that queues the same orders' first mail
+ * (flash-sale/received-mails.ts): a flush holds this lock while it reads which of its orders are
+ * relayed and queues the others' mails; a relay takes it shared (relays still run side by side)
+ * before it queues mails, so each waits for the other: a flush either sees the order relayed or
+ * commits its "received" mail before the relay queues the confirmed one.
+ */
+const RECEIVED_MAILS_LOCK = 7_263_025;
+export async function lockForReceivedMails(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${RECEIVED_MAILS_LOCK})`);
+}
+export async function shareLockForReceivedMails(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock_shared(${RECEIVED_MAILS_LOCK})`);
+}
+
+/**
+ * Which of `ids` are written and their `order.created` record relayed: their confirmed (or
+ * cancelled) mail is queued already. The unpublished records are few and indexed (one scan).
+ */
+export async function relayedOrderIds(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`select o.id::text as id from orders.orders o
+        where o.id = any(${uuidArray(ids)})
+          and o.id::text not in (select b.payload->>'order_id' from orders.outbox b
+                                 where b.published_at is null and b.topic = 'order.created')`,
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
 /** Unpublished records, oldest first; SKIP LOCKED lets several relays run without waiting on each other. */
 export async function lockUnpublished(tx: Db, limit: number): Promise<OutboxRow[]> {
   return queryRows<OutboxRow>(

@@ -131,7 +131,7 @@ export function createOrdersService(deps: OrdersDeps) {
     ...reads,
     hourlyStats: (date: string) => hourlyStats(db, date),
     ...createTransitions({ primary: db.primary, inventory, stockChanged }),
-    ...createOutboxJobs({ platform, idempotency, eventSinks: deps.eventSinks ?? [] }),
+    ...createOutboxJobs({ platform, idempotency, eventSinks: deps.eventSinks ?? [], receivedMails: received !== undefined }),
     /** The batching writer itself: flash-sale mode's worker writes accepted orders through it. */
     write: (req: WriteRequest) => writer.place(req),
     /** Flash-sale mode's worker and reconciler; absent in sync mode. */

@@ -135,10 +135,14 @@ export async function rotateSecret(db: Db, id: string, secret: string, overlapSe
 export async function insertEvents(tx: Db, events: Array<{ id: string; type: string; payload: unknown; created_at: string }>): Promise<void> {
   if (events.length === 0) return;
   await tx.execute(
+    // An event no enabled subscription wants is not kept: nothing could ever deliver it (a
+    // subscription sees the events recorded while it is enabled), and a shop without webhooks
+    // would store every order's snapshot for nothing.
     sql`with e as (
           insert into webhooks.events (id, type, payload, created_at)
           select x.id, x.type, x.payload, x.created_at from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
             as x(id uuid, type text, payload jsonb, created_at timestamptz)
+          where exists (select 1 from webhooks.subscriptions s where s.enabled and (s.events @> array[x.type] or s.events @> array['*']))
           returning id, type, created_at
         )
         insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at, created_at)
