@@ -9,19 +9,8 @@
  *
  * `window` (monotonic µs, as bench/profile.ts's monotonicUs) keeps only the samples of a measured run.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import { writeFileSync } from 'node:fs';
+import { selfTimes, type ProfileNode } from './profile.ts';
 
 /** `node_modules/pg/lib/client.js:123` → `pg/lib/client.js`; `src/modules/x.ts` stays; node: core kept. */
 function frameName(frame: ProfileNode['callFrame']): string {
@@ -33,17 +22,9 @@ function frameName(frame: ProfileNode['callFrame']): string {
 
 /** Folded stacks, µs of self time per stack, idle and the profiler's own `(program)` root kept apart. */
 export function foldProfile(file: string, window?: { from: number; to: number }): Map<string, number> {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const { profile, byId, self } = selfTimes(file, window);
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const self = new Map<number, number>();
-  let at = profile.startTime;
-  profile.samples.forEach((id, i) => {
-    const delta = profile.timeDeltas[i] ?? 0;
-    at += delta;
-    if (!window || (at >= window.from && at <= window.to)) self.set(id, (self.get(id) ?? 0) + delta);
-  });
   const folded = new Map<string, number>();
   for (const [id, us] of self) {
     const leaf = byId.get(id)!.callFrame.functionName;
