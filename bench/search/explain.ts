@@ -10,7 +10,7 @@ import { createDatabase } from '../../src/platform/db.ts';
 import { countQuery, offsetQuery } from '../../src/modules/catalog/repo.ts';
 import { expandSearch } from '../../src/modules/catalog/search.ts';
 import { suggestionsQuery } from '../../src/modules/catalog/suggest.ts';
-import { categorySpanQuery } from '../../src/modules/catalog/facets.ts';
+import { facetsQuery } from '../../src/modules/catalog/facets.ts';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url) throw new Error('BENCH_DATABASE_URL is required');
@@ -40,7 +40,7 @@ for (const q of process.argv.slice(2)) {
   const filter = { search: q, terms, inStock: true };
   await explain(`${q} · page (21 rows)`, offsetQuery(filter, { column: 'relevance', descending: false }, 0, 21));
   await explain(`${q} · count`, countQuery(filter));
-  await explain(`${q} · category facet`, categorySpanQuery(filter));
+  await explain(`${q} · facets (one pass)`, facetsQuery(filter));
   await explain(`${q} · suggestion`, suggestionsQuery(terms));
 }
 await client.end();

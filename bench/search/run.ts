@@ -19,11 +19,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { createDatabase, queryRows } from '../../src/platform/db.ts';
+import { createDatabase } from '../../src/platform/db.ts';
 import { expandSearch } from '../../src/modules/catalog/search.ts';
 import { suggestionsQuery } from '../../src/modules/catalog/suggest.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
-import { categorySpanQuery, priceBandQuery, priceBands } from '../../src/modules/catalog/facets.ts';
+import { facetsQuery } from '../../src/modules/catalog/facets.ts';
 import { drive, httpClient, signIn, startServer, stopServer } from '../lib.ts';
 
 const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/search_bench';
@@ -64,14 +64,6 @@ async function service(kind: 'search' | 'facets' | 'suggest', request: ReturnTyp
   return { times, run };
 }
 
-/** What facets.ts runs for `facets=category,price`: the category/span pass, then the bands (span known here). */
-async function facetStatements(db: Awaited<ReturnType<typeof createDatabase>>, filter: repo.ProductFilter) {
-  const groups = await queryRows<{ low: number; high: number }>(db.primary, categorySpanQuery(filter));
-  if (groups.length === 0) return [categorySpanQuery(filter)];
-  const bands = priceBands(Math.min(...groups.map((g) => Number(g.low))), Math.max(...groups.map((g) => Number(g.high))));
-  return [categorySpanQuery(filter), priceBandQuery(filter, bands)];
-}
-
 /** The same SQL as pgbench scripts, one per query (expanded once, as a cache miss would). */
 async function pgbenchScripts(kind: 'search' | 'facets' | 'suggest'): Promise<string> {
   const db = await createDatabase({ url, deadlines: { statementMs: 60_000, queryMs: 70_000 } });
@@ -87,7 +79,7 @@ async function pgbenchScripts(kind: 'search' | 'facets' | 'suggest'): Promise<st
       const terms = await expandSearch(db.primary, text);
       const filter: repo.ProductFilter = { search: text, terms, inStock: true };
       const page = [repo.keysetQuery(filter, { column: 'relevance', descending: false }, null, 21), repo.countQuery(filter)];
-      const statements = kind === 'suggest' ? [suggestionsQuery(terms)] : kind === 'search' ? page : [...page, ...(await facetStatements(db, filter))];
+      const statements = kind === 'suggest' ? [suggestionsQuery(terms)] : kind === 'search' ? page : [...page, facetsQuery(filter)];
       writeFileSync(path.join(dir, `q${i}.sql`), statements.map((s) => `${inline(dialect.sqlToQuery(s)).replace(/\s+/g, ' ')};`).join('\n') + '\n');
     }
   } finally {

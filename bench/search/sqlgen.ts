@@ -9,7 +9,7 @@ import { createDatabase } from '../../src/platform/db.ts';
 import { expandSearch } from '../../src/modules/catalog/search.ts';
 import { suggestionsQuery } from '../../src/modules/catalog/suggest.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
-import { categorySpanQuery } from '../../src/modules/catalog/facets.ts';
+import { facetsQuery } from '../../src/modules/catalog/facets.ts';
 const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/search_bench';
 const db = await createDatabase({ url, deadlines: { statementMs: 60_000, queryMs: 70_000 } });
 const dialect = new PgDialect();
@@ -25,7 +25,7 @@ const filter: repo.ProductFilter = { search: text, terms, inStock: true };
 const out = {
   page: repo.offsetQuery(filter, { column: 'relevance', descending: false }, 0, 21),
   count: repo.countQuery(filter),
-  cat: categorySpanQuery(filter),
+  facets: facetsQuery(filter),
   suggest: suggestionsQuery(terms),
 };
 for (const [k, v] of Object.entries(out)) console.log(`-- ${k}\n${inline(dialect.sqlToQuery(v))};`);

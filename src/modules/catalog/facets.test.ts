@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
-import { bandWidth } from './facets.ts';
+import { queryRows, sql } from '../../platform/db.ts';
+import { bandWidthSql } from './facets.ts';
 
 let t: TestApp;
 let staff: TestUser;
@@ -72,6 +73,18 @@ describe('facets', () => {
     expect(body.count).toBe(5);
   });
 
+  it('counts facets without a search too (the filters alone)', async () => {
+    const body = (await get(`/api/catalog/products/?category=${teas}&facets=category,price`)).json();
+    expect(body.facets.category).toEqual([{ slug: teas, name: 'Teas', count: 12 }]);
+    expect(body.facets.price).toEqual([
+      { min: '0.00', max: '10.00', count: 2 },
+      { min: '10.00', max: '20.00', count: 3 },
+      { min: '20.00', max: '30.00', count: 2 },
+      { min: '30.00', max: '40.00', count: 3 },
+      { min: '40.00', max: '50.00', count: 2 },
+    ]);
+  });
+
   it('answers no facets when not asked, and empty ones when nothing matches', async () => {
     expect((await get(`/api/catalog/products/?search=${word}`)).json().facets).toBeUndefined();
     const none = (await get(`/api/catalog/products/?search=${word}xyzzyq&facets=category,price`)).json();
@@ -84,11 +97,11 @@ describe('facets', () => {
     expect(res.headers['content-type']).toContain('application/problem+json');
   });
 
-  it('rounds band widths to 1, 2, 2.5 or 5 times a power of ten', () => {
-    expect(bandWidth(4400)).toBe(1000);
-    expect(bandWidth(0)).toBe(1);
-    expect(bandWidth(120_000)).toBe(25_000);
-    expect(bandWidth(333)).toBe(100);
+  it('rounds band widths to 1, 2, 2.5 or 5 times a power of ten', async () => {
+    const width = async (range: number) =>
+      Number((await queryRows<{ w: number }>(t.database.db.primary, sql`select ${bandWidthSql(sql`${range}::bigint`)} as w`))[0]!.w);
+    const cases: Array<[number, number]> = [[4400, 1000], [0, 1], [120_000, 25_000], [333, 100], [5000, 1000], [5001, 2000], [10, 2], [3, 1], [12_345_678, 2_500_000]];
+    for (const [range, expected] of cases) expect(await width(range), String(range)).toBe(expected);
   });
 });
 

@@ -6,21 +6,21 @@
  */
 import { formatMoney } from '../../platform/money.ts';
 import { queryRows, sql, type Db } from '../../platform/db.ts';
+import type { SQL } from 'drizzle-orm';
 import { termsOf, whereClause, type ProductFilter } from './repo.ts';
 import { matchQuery } from './search.ts';
 import type { FacetsJson } from './schemas.ts';
 
 export type FacetName = 'category' | 'price';
 
-const BANDS = 5;
-const NICE = [1, 2, 2.5, 5, 10];
-
-/** The rounded band width for prices spread over `range` cents: the smallest nice step ≥ range / 5. */
-export function bandWidth(range: number): number {
-  const raw = Math.max(1, range / BANDS);
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const factor = NICE.find((n) => n * magnitude >= raw) ?? 10;
-  return Math.max(1, Math.round(factor * magnitude));
+/**
+ * The rounded band width for prices spread over `range` cents, in SQL: the smallest of 1, 2, 2.5,
+ * 5 or 10 times a power of ten that is at least range / 5 (at least 1 cent).
+ */
+export function bandWidthSql(range: SQL): SQL {
+  return sql`(select greatest(1, round(case when r.raw <= r.mag then 1 when r.raw <= 2 * r.mag then 2 when r.raw <= 2.5 * r.mag then 2.5
+                                            when r.raw <= 5 * r.mag then 5 else 10 end * r.mag))::bigint
+              from (select raw, power(10::numeric, floor(log(raw))) as mag from (select greatest(1, (${range})::numeric / 5) as raw) x) r)`;
 }
 
 /**
@@ -37,46 +37,49 @@ const matching = (filter: ProductFilter) =>
     : sql`with m as materialized (select p.category_id, p.price_cents from catalog.products p where ${whereClause(filter)})`;
 
 /**
- * One pass over the matches: per category its count and price span (a product without a category
- * counts in the span only). The price bands need the span first, so they are a second pass.
+ * Both facets in one pass over the matches: they are grouped once by (category, price) — a few
+ * hundred rows where the matches are tens of thousands — and the category counts, the price span,
+ * the band width and the band counts are all read from that. Rows `c`: a category (a product
+ * without one counts in the bands only); rows `b`: a band with its start and width. Before, the
+ * bands were a second pass over the matches, after the span came back (two scans, two trips).
+ * `l` is materialized so its width is computed once, not once per group.
  */
-export const categorySpanQuery = (filter: ProductFilter) =>
-  sql`${matching(filter)}, g as (select m.category_id, count(*)::int as count, min(m.price_cents)::bigint as low, max(m.price_cents)::bigint as high
-                              from m group by m.category_id)
-      select c.slug, c.name, g.count, g.low, g.high from g left join catalog.categories c on c.id = g.category_id
-      order by g.count desc, c.name, c.slug`;
+export const facetsQuery = (filter: ProductFilter) =>
+  sql`${matching(filter)},
+      g as materialized (select m.category_id, m.price_cents, count(*)::int as n from m group by 1, 2),
+      l as materialized (select b.width, b.start, greatest(0, ceil((b.hi - b.start)::numeric / b.width) - 1)::bigint as last
+                         from (select w.width, (w.lo / w.width) * w.width as start, w.hi
+                               from (select s.lo, s.hi, ${bandWidthSql(sql`s.hi - s.lo`)} as width
+                                     from (select min(price_cents) as lo, max(price_cents) as hi from g) s) w) b)
+      select 'c' as kind, c.slug, c.name, x.count, null::int as band, null::bigint as start, null::bigint as width
+        from (select g.category_id, sum(g.n)::int as count from g group by g.category_id) x join catalog.categories c on c.id = x.category_id
+      union all
+      select 'b', null, null, sum(g.n)::int, least((g.price_cents - l.start) / l.width, l.last)::int, l.start, l.width
+        from g, l group by 5, 6, 7
+      order by 1, 5, 4 desc, 3, 2`;
 
-interface Bands {
-  start: number;
-  width: number;
-  last: number;
+interface FacetRow {
+  kind: 'c' | 'b';
+  slug: string | null;
+  name: string | null;
+  count: number;
+  band: number | null;
+  start: number | null;
+  width: number | null;
 }
-
-/** About five bands of one rounded width over [low, high]; the top price closes the last band. */
-export function priceBands(low: number, high: number): Bands {
-  const width = bandWidth(high - low);
-  const start = Math.floor(low / width) * width;
-  return { start, width, last: Math.max(0, Math.ceil((high - start) / width) - 1) };
-}
-
-export const priceBandQuery = (filter: ProductFilter, { start, width, last }: Bands) =>
-  sql`${matching(filter)}
-      select least((m.price_cents - ${start}) / ${width}, ${last})::int as band, count(*)::int as count
-      from m group by 1 order by 1`;
 
 export async function facetCounts(db: Db, filter: ProductFilter, names: FacetName[]): Promise<FacetsJson> {
-  const groups = await queryRows<{ slug: string | null; name: string | null; count: number; low: number; high: number }>(db, categorySpanQuery(filter));
+  const rows = await queryRows<FacetRow>(db, facetsQuery(filter));
   const facets: FacetsJson = {};
   if (names.includes('category')) {
-    facets.category = groups.flatMap((g) => (g.slug !== null && g.name !== null ? [{ slug: g.slug, name: g.name, count: g.count }] : []));
+    facets.category = rows.flatMap((r) => (r.kind === 'c' && r.slug !== null && r.name !== null ? [{ slug: r.slug, name: r.name, count: r.count }] : []));
   }
   if (names.includes('price')) {
-    if (groups.length === 0) facets.price = [];
-    else {
-      const bands = priceBands(Math.min(...groups.map((g) => Number(g.low))), Math.max(...groups.map((g) => Number(g.high))));
-      const rows = await queryRows<{ band: number; count: number }>(db, priceBandQuery(filter, bands));
-      facets.price = rows.map((r) => ({ min: formatMoney(bands.start + r.band * bands.width), max: formatMoney(bands.start + (r.band + 1) * bands.width), count: r.count }));
-    }
+    facets.price = rows.flatMap((r) => {
+      if (r.kind !== 'b') return [];
+      const min = Number(r.start) + Number(r.band) * Number(r.width);
+      return [{ min: formatMoney(min), max: formatMoney(min + Number(r.width)), count: r.count }];
+    });
   }
   return facets;
 }
