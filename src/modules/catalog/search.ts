@@ -142,6 +142,16 @@ export function postingFilters(x: SQL, filter: MatchFilter): SQL[] {
 }
 
 /**
+ * The posting's word is one of the term's candidates. One candidate is written as an equality: the
+ * planner then knows the range comes in product order and can merge-join two common words' ranges
+ * (`organic espresso`: 268 blocks, where `= any('{espresso}')` hashed both, 1,007).
+ */
+function wordIn(x: SQL, term: SearchTerm): SQL {
+  const words = allOf(term);
+  return words.length === 1 ? sql`${x}.word = ${words[0]}` : sql`${x}.word = any(${textArray(words)})`;
+}
+
+/**
  * The postings of every product matching all terms and the filters, before grouping: one join of
  * catalog.search_postings per query word on the product (the planner drives from the rarest word
  * and probes the others through the primary key, or hashes when all are common), each row with the
@@ -152,9 +162,9 @@ function matchingPostings(terms: SearchTerms, filter: MatchFilter, columns: SQL)
   const alias = (i: number) => sql.raw(`x${i}`);
   const joins = terms.slice(1).map((term, j) => {
     const x = alias(j + 1);
-    return sql` join catalog.search_postings ${x} on ${x}.product_id = x0.product_id and ${x}.word = any(${textArray(allOf(term))})`;
+    return sql` join catalog.search_postings ${x} on ${x}.product_id = x0.product_id and ${wordIn(x, term)}`;
   });
-  const where = [sql`x0.word = any(${textArray(allOf(terms[0]!))})`, ...postingFilters(sql.raw('x0'), filter)];
+  const where = [wordIn(sql.raw('x0'), terms[0]!), ...postingFilters(sql.raw('x0'), filter)];
   return sql`select ${columns} from catalog.search_postings x0${sql.join(joins, sql``)} where ${sql.join(where, sql` and `)}`;
 }
 
