@@ -70,11 +70,49 @@ const benchEnv = (databaseUrl: string): NodeJS.ProcessEnv => ({
   DATABASE_URL: databaseUrl,
   LOG_LEVEL: 'warn',
   SEED_DEMO_DATA: 'false',
-  // Production refuses to start without a mail transport; no bench sends a mail.
+  // Production refuses to start without a mail transport. Nothing listens here: a bench whose
+  // worker sends mails (orders, webhooks) points SMTP_URL at startSmtpSink() instead.
   SMTP_URL: 'smtp://127.0.0.1:2525',
   // Benches sign up thousands of customers from 127.0.0.1: an allowance for them, not the default.
   REGISTRATION_MAX_PER_HOUR: '1000000',
 });
+
+/**
+ * bench/smtp-sink.ts as a child: an SMTP server that accepts every mail (and keeps none). Pass
+ * `url` as SMTP_URL to the server and the worker; `stop()` returns how many mails it accepted.
+ */
+export async function startSmtpSink(): Promise<{ url: string; stop(): Promise<number> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./smtp-sink.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buffered = '';
+  const ready = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`smtp sink exited with ${code}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      lines.push(...parts);
+      const port = lines.map((l) => JSON.parse(l) as { port?: number }).find((l) => l.port)?.port;
+      if (port) resolve(port);
+    });
+  });
+  const port = await ready;
+  let stopped: Promise<number> | undefined;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    stop() {
+      stopped ??= new Promise<number>((resolve) => {
+        child.once('exit', () => {
+          lines.push(buffered);
+          resolve(lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { accepted?: number }).find((l) => l.accepted !== undefined)?.accepted ?? 0);
+        });
+        child.kill('SIGTERM');
+      });
+      return stopped;
+    },
+  };
+}
 
 /**
  * Spawns src/server.ts in production mode on 127.0.0.1:`port` against `databaseUrl`, with `env`

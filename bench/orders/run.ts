@@ -42,7 +42,7 @@ import { createDatabase, sql } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix, type RedisClient } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../test/helpers/private-services.ts';
-import { admin, query, cpuOf, databaseUrl, httpClient, signIn, startServer, startWorker, stopServer } from '../lib.ts';
+import { admin, query, cpuOf, databaseUrl, httpClient, signIn, startServer, startSmtpSink, startWorker, stopServer } from '../lib.ts';
 import { writeFlame } from '../flame.ts';
 import { monotonicUs, printProfile, summariseProfile } from '../profile.ts';
 import { luaStrings, machine, metered, pgbench, redisCpuOf, startBenchPostgres, wrk, type BenchPostgres, type CpuShare, type Probes, type WrkResult } from '../tools.ts';
@@ -521,7 +521,10 @@ async function main() {
   await admin(adminUrl, `create database ${DB_NAME}`);
   const rows: Row[] = [];
   const { request, close } = httpClient(PORT, 4);
-  const env = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200' };
+  // Order mails go out as in production, to an SMTP server that accepts them (a refused one made
+  // every mail fail and retry: a cheaper, different job).
+  const smtp = await startSmtpSink();
+  const env = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', SMTP_URL: smtp.url };
   let server: ChildProcess | undefined;
   // Flash-sale mode: its own server on a private Redis with the durability production requires.
   let durable: PrivateRedis | undefined;
@@ -532,7 +535,7 @@ async function main() {
     await seed(dbUrl);
     server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true });
     durable = await startPrivateRedis({ appendonly: true, appendfsync: 'always' });
-    const asyncEnv = { REDIS_URL: durable.url, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false' };
+    const asyncEnv = { REDIS_URL: durable.url, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', SMTP_URL: smtp.url };
     asyncServer = await startServer({ port: ASYNC_PORT, databaseUrl: dbUrl, env: asyncEnv, request: asyncHttp.request, quietStdout: true });
     const tokens = await signIn(request, { count: CUSTOMERS, usernamePrefix: 'ordersbench', loginHeaders: (i) => ({ 'x-forwarded-for': `10.0.1.${i}` }) });
     const redis = createRedisClient(REDIS_URL, '');
@@ -573,12 +576,14 @@ async function main() {
         durableRedis.disconnect();
       }
     }
+    console.log(`mails: to a local SMTP sink (bench/smtp-sink.ts) that accepts every one; ${await smtp.stop()} accepted`);
   } finally {
     close();
     asyncHttp.close();
     if (server) await stopServer(server);
     if (asyncServer) await stopServer(asyncServer);
     await durable?.stop();
+    await smtp.stop();
     rmSync(logDir, { recursive: true, force: true });
     await admin(adminUrl, `drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
     await deleteKeysWithPrefix(REDIS_URL, PREFIX);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { createDatabase } from '../../src/platform/db.ts';
 import { countQuery, offsetQuery } from '../../src/modules/catalog/repo.ts';
-import { expandSearch } from '../../src/modules/catalog/search.ts';
+import { expandSearch, expansionQuery } from '../../src/modules/catalog/search.ts';
 import { suggestionsQuery } from '../../src/modules/catalog/suggest.ts';
 import { facetsQuery } from '../../src/modules/catalog/facets.ts';
 
@@ -38,6 +38,7 @@ console.log('|---|---|---|---|---|');
 for (const q of process.argv.slice(2)) {
   const terms = await expandSearch(db.primary, q);
   const filter = { search: q, terms, inStock: true };
+  await explain(`${q} · expansion`, expansionQuery(q));
   await explain(`${q} · page (21 rows)`, offsetQuery(filter, { column: 'relevance', descending: false }, 0, 21));
   await explain(`${q} · count`, countQuery(filter));
   await explain(`${q} · facets (one pass)`, facetsQuery(filter));

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { createDatabase, sql } from '../../src/platform/db.ts';
 import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { admin, cpuOf, query, databaseUrl, drive, httpClient, signIn, startServer, startWorker, stopServer, type Request } from '../lib.ts';
+import { admin, cpuOf, query, databaseUrl, drive, httpClient, signIn, startServer, startSmtpSink, startWorker, stopServer, type Request } from '../lib.ts';
 import { machine, startBenchPostgres, type BenchPostgres } from '../tools.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -124,7 +124,11 @@ async function main() {
   await admin(adminUrl, `drop database if exists ${DB_NAME} with (force)`);
   await admin(adminUrl, `create database ${DB_NAME}`);
   const { request, close } = httpClient(PORT, CLIENTS + 4);
+  // The worker also mails each order's customer: to an SMTP server that accepts, as in production
+  // (a refused one made every mail fail and retry, a different cost).
+  const smtp = await startSmtpSink();
   const env = {
+    SMTP_URL: smtp.url,
     REDIS_URL,
     REDIS_KEY_PREFIX: PREFIX,
     RUN_JOBS_IN_API: 'false',
@@ -240,11 +244,15 @@ async function main() {
     console.log(
       `| events delivered/s from a backlog (worker alone: ${waiting} outbox records from ${backlogRun.perSecond.toFixed(0)} orders/s × ${SECONDS} s, × ${SUBSCRIPTIONS} subscriptions) | ${backlogRate.toFixed(0)} | |`,
     );
+    if (worker) await stopServer(worker);
+    worker = undefined;
+    console.log(`\nmails: to a local SMTP sink (bench/smtp-sink.ts) that accepts every one; ${await smtp.stop()} accepted`);
   } finally {
     close();
     if (worker) await stopServer(worker);
     if (server) await stopServer(server);
     receiver?.child.kill('SIGTERM');
+    await smtp.stop();
     rmSync(logDir, { recursive: true, force: true });
     await admin(adminUrl, `drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
     await deleteKeysWithPrefix(REDIS_URL, PREFIX);

@@ -34,8 +34,6 @@ export interface Database {
   read<T>(fn: (db: Db) => Promise<T>, options?: ReadOptions): Promise<T>;
   readonly raw: RawClient;
   readonly replicas: ReplicaRouter;
-  /** Runs a multi-statement SQL script (migrations) on the primary. */
-  runScript(script: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -111,9 +109,6 @@ async function createPglite(options: DatabaseOptions): Promise<Database> {
     read: (fn) => fn(primary),
     raw: { kind: 'pglite', client },
     replicas,
-    runScript: async (script) => {
-      await client.exec(script);
-    },
     ping: async () => {
       await client.query('select 1');
     },
@@ -277,17 +272,6 @@ export async function inTwoTrips<T>(db: Db, fn: (trips: TwoTrips) => Promise<T>)
   }
 }
 
-/** Migrations run on a connection of their own, without the request deadlines (an index build takes long). */
-async function runUnbounded(url: string, script: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, application_name: 'opply-commerce-migrate' });
-  await client.connect();
-  try {
-    await client.query(script);
-  } finally {
-    await client.end();
-  }
-}
-
 async function createPostgres(url: string, options: DatabaseOptions): Promise<Database> {
   const deadlines = { ...DEFAULT_DEADLINES, ...options.deadlines };
   const pool = newPool(url, options.poolMax ?? 20, deadlines, options);
@@ -316,7 +300,6 @@ async function createPostgres(url: string, options: DatabaseOptions): Promise<Da
     read: (fn, readOptions) => replicas.read(fn, readOptions),
     raw: { kind: 'postgres', pool },
     replicas,
-    runScript: (script) => runUnbounded(url, script),
     ping: async () => {
       await pool.query('select 1');
     },

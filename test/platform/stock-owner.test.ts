@@ -20,9 +20,6 @@ const JUSTIFIED: Record<string, string> = {
   'test/helpers/catalog-factory.ts': 'test setting for other modules (creates and restocks products)',
   // Stock changed behind the mirror's back, on purpose: the database must stay the final word.
   'src/modules/orders/flash-sale/flash-sale.test.ts': 'simulates a stock change the mirror did not see',
-  // A refused order must keep no idempotency key: stock comes back by a write no path would make
-  // this simply (a staff restock would also move the mirror, irrelevant to the batch writer).
-  'src/modules/orders/batch-writer.test.ts': 'restores stock under the batch writer, which reads only the database',
   // Written past the catalog service on purpose: a service write records its WAL position and
   // makes later reads wait for the replica, hiding the routing the test is about.
   'test/replica/http-routing.test.ts': 'a product on the primary only, without read-your-writes',

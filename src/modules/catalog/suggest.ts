@@ -1,9 +1,10 @@
 /**
  * Type-ahead (`GET suggest/?q=`): up to ten product names for what was typed so far, matched like
  * a search (every word: exact, prefix, or within its typo budget). Called on every keystroke, so
- * its work is bounded whatever the catalog's size: the best-ranked of the first 500 in-stock
- * matching postings the index yields, not of every match (a search shows those). Cached like
- * every catalog read, under the catalog version.
+ * its work is bounded whatever the catalog's size: the best-ranked of a sample of at most 500
+ * in-stock postings (search.ts's firstMatchesQuery: one word's first 500; several words, each
+ * word's first 500/n probed for the others), not of every match (a search shows those). Two round
+ * trips: the expansion, then this. Cached like every catalog read, under the catalog version.
  */
 import { queryRows, sql, type Db } from '../../platform/db.ts';
 import type { CatalogCache } from './cache.ts';

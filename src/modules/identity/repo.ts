@@ -230,14 +230,15 @@ export type DueMail = Pick<MailRow, 'id' | 'userId' | 'toAddress' | 'subject' | 
 export async function claimDueMail(db: Db, limit: number, leaseSeconds: number): Promise<DueMail[]> {
   const rows = await queryRows<Record<string, unknown>>(
     db,
-    sql`with claimed as (
+    sql`with held as (
+          -- Accounts with a mail waiting for its retry or out with a worker: their later mails wait.
+          select user_id, min(created_at) as since from identity.mail_outbox
+          where next_attempt_at > now() and expires_at > now() and user_id is not null group by user_id),
+        claimed as (
           update identity.mail_outbox set attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
-          where id in (select m.id from identity.mail_outbox m
-                       where m.next_attempt_at <= now() and m.expires_at > now()
-                         and not exists (select 1 from identity.mail_outbox o
-                                         where o.user_id = m.user_id and o.next_attempt_at > now() and o.expires_at > now()
-                                           and (o.created_at, o.id) < (m.created_at, m.id))
-                       order by m.created_at, m.id limit ${limit} for update skip locked)
+          where id in (select m.id from identity.mail_outbox m left join held h on h.user_id = m.user_id
+                       where m.next_attempt_at <= now() and m.expires_at > now() and (h.since is null or m.created_at < h.since)
+                       order by m.created_at, m.id limit ${limit} for update of m skip locked)
           returning id, user_id, to_address, subject, text_body, html_body, attempts, created_at)
         select * from claimed order by created_at, id`,
   );

@@ -110,7 +110,7 @@ describe('idempotency inside the batch', () => {
     const idempotency = { key: `k-${newId()}`, hash: 'h' };
     expect(codeOf(await writer.place(one(p.id, 3, { idempotency })))).toBe('insufficient_stock');
     expect(await countWhere(sql`select count(*)::int as n from orders.idempotency_keys where key = ${idempotency.key}`)).toBe(0);
-    await t.services.db.primary.execute(sql`update catalog.products set stock = 5 where id = ${p.id}`);
+    await t.services.catalog.changeInventory(p.id, { quantity: 5 }); // staff sets the stock back
     expect((await writer.place(one(p.id, 3, { idempotency }))).kind).toBe('written');
   });
 
