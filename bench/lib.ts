@@ -153,8 +153,8 @@ export async function startServer(opts: {
  * accepted-order consumer) like startServer, its JSON log (LOG_LEVEL=info) into `stdoutFile`;
  * waits for its 'worker started' line.
  */
-export async function startWorker(opts: { databaseUrl: string; env?: Record<string, string>; stdoutFile: string }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+export async function startWorker(opts: { databaseUrl: string; env?: Record<string, string>; stdoutFile: string; nodeArgs?: string[] }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/worker.ts'], {
     env: { ...benchEnv(opts.databaseUrl), LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', openSync(opts.stdoutFile, 'w'), 'inherit'],
   });

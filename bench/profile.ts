@@ -6,11 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   startTime: number;
   samples: number[];
@@ -42,7 +43,8 @@ export interface ProfileSummary {
 }
 
 /** `window` (monotonicUs() readings): only the samples taken between them, e.g. a measured load run. */
-export function summariseProfile(file: string, top = 25, window?: { from: number; to: number }): ProfileSummary {
+/** A profile read from `file`, and µs of self time per node id, only of the samples inside `window` when given. */
+export function selfTimes(file: string, window?: { from: number; to: number }): { profile: Profile; byId: Map<number, ProfileNode>; self: Map<number, number> } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -52,6 +54,11 @@ export function summariseProfile(file: string, top = 25, window?: { from: number
     at += delta;
     if (!window || (at >= window.from && at <= window.to)) self.set(id, (self.get(id) ?? 0) + delta);
   });
+  return { profile, byId, self };
+}
+
+export function summariseProfile(file: string, top = 25, window?: { from: number; to: number }): ProfileSummary {
+  const { byId, self } = selfTimes(file, window);
   const fns = new Map<string, number>();
   const origins = new Map<string, number>();
   let total = 0;

@@ -15,10 +15,13 @@
  * and from the database each order's time from acceptance (orders.created_at, fixed at admission)
  * to its commit (pg_xact_commit_timestamp), p50/p99; stock checked exact.
  * CPU per order (server, PostgreSQL, Redis) and the machine's busy share are read over each run.
- * Then a CPU profile of the server at spread / 32 (`node --cpu-prof`), summarised.
+ * Then CPU profiles (`node --cpu-prof`): the sync server at spread / 32, and the flash-sale API
+ * server and its worker on the hot product at 32; each summarised and drawn as a flame graph
+ * (bench/flame.ts: folded stacks and SVG, in BENCH_PROFILE_DIR when set).
  *
  *   npm run bench:orders     (BENCH_SECONDS=10, BENCH_ROUNDS=1, BENCH_BATCH=100, BENCH_PROFILE=1)
  *   npm run bench:orders -- --only hot-async   (the hot product only: per-order SQL, sync, async; no profile)
+ *   npm run bench:orders -- --only profile     (the profiles only, ~2 minutes)
  *
  * With several rounds every round runs the whole grid again; the targets are judged on the
  * median of the rounds' ratios (each ratio taken within its round).
@@ -29,7 +32,7 @@
  * of the run's own, deleted at the end. Needs pgbench (postgresql-client) and wrk.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -40,6 +43,7 @@ import { createRedisClient, deleteKeysWithPrefix, type RedisClient } from '../..
 import { migrate } from '../../src/platform/migrate.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../test/helpers/private-services.ts';
 import { admin, query, cpuOf, databaseUrl, httpClient, signIn, startServer, startSmtpSink, startWorker, stopServer } from '../lib.ts';
+import { writeFlame } from '../flame.ts';
 import { monotonicUs, printProfile, summariseProfile } from '../profile.ts';
 import { luaStrings, machine, metered, pgbench, redisCpuOf, startBenchPostgres, wrk, type BenchPostgres, type CpuShare, type Probes, type WrkResult } from '../tools.ts';
 
@@ -57,9 +61,9 @@ const PORT = 18_000 + Math.floor(Math.random() * 1000);
 /** The flash-sale-mode server's port. */
 const ASYNC_PORT = PORT + 1000;
 const STOCKED = 1_000_000_000;
-/** `--only hot-async`: the hot product only (per-order SQL, sync and async service), no profile. */
+/** `--only hot-async`: the hot product only (per-order SQL, sync and async service), no profile; `--only profile`: the profiles alone. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-if (ONLY !== undefined && ONLY !== 'hot-async') throw new Error(`--only takes hot-async (got ${ONLY})`);
+if (ONLY !== undefined && ONLY !== 'hot-async' && ONLY !== 'profile') throw new Error(`--only takes hot-async or profile (got ${ONLY})`);
 /** How long the accepted orders of a run may take to be written before the run counts as not drained. */
 const DRAIN_TIMEOUT_MS = 120_000;
 /** No order admitted for this long after the load: the requests in flight when wrk stopped are done. */
@@ -428,35 +432,81 @@ function printWorkerLogs(dir: string) {
   console.log(`\nworker log, warn and above: ${counts.size === 0 ? 'none' : [...counts].map(([m, n]) => `${n} × ${m}`).join('; ')}`);
 }
 
-/** The server again with --cpu-prof, loaded at spread / 32 for BENCH_SECONDS; the profile summarised. */
-async function profile(dbUrl: string, env: Record<string, string>, tokens: string[], request: Parameters<typeof startServer>[0]['request']) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-orders-prof-'));
+/** Where profiles and flame graphs go: BENCH_PROFILE_DIR (kept), else a temporary folder (BENCH_KEEP_PROFILE keeps it). */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+
+/** The .cpuprofile process `pid` wrote into `dir` (V8's name for it carries the pid). */
+const profileOf = (dir: string, pid: number | undefined) => {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`));
+  if (!file) throw new Error(`process ${pid} wrote no CPU profile in ${dir}`);
+  return path.join(dir, file);
+};
+
+/**
+ * The server again with --cpu-prof, loaded at spread / 32 for BENCH_SECONDS (sync), then — with
+ * `asyncEnv` — a flash-sale server and its worker, both with --cpu-prof, loaded on the hot product
+ * at 32 connections. Each profile is summarised over the measured window (self time by origin and
+ * by function), and written as a flame graph (folded stacks and SVG, bench/flame.ts); the CPU
+ * µs per order of the profiled run (from /proc, profiler overhead included) is printed beside it.
+ */
+async function profile(dbUrl: string, env: Record<string, string>, tokens: string[], request: Parameters<typeof startServer>[0]['request'], asyncSide?: { env: Record<string, string>; request: Parameters<typeof startServer>[0]['request']; redis: RedisClient }) {
+  const dir = PROFILE_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'bench-orders-prof-'));
+  mkdirSync(dir, { recursive: true });
   const log = path.join(dir, 'server.log');
-  const server = await startServer({
-    port: PORT,
-    databaseUrl: dbUrl,
-    env: { ...env, LOG_LEVEL: 'debug' },
-    request,
-    stdoutFile: log,
-    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
-  });
+  // One folder per process: V8 names the file itself (time, pid).
+  const cpuProf = (name: string) => ['--cpu-prof', '--cpu-prof-dir', path.join(dir, name)];
+  const report = (label: string, file: string, window: { from: number; to: number }, name: string) => {
+    console.log(`\n#### ${label}`);
+    printProfile(summariseProfile(file, 30, window));
+    writeFlame(file, path.join(dir, name), `${label} (self time of the measured window; idle left out)`, window);
+    console.log(`\nflame graph: ${path.join(dir, name)}.svg, folded stacks ${path.join(dir, name)}.folded`);
+  };
+  const server = await startServer({ port: PORT, databaseUrl: dbUrl, env: { ...env, LOG_LEVEL: 'debug' }, request, stdoutFile: log, nodeArgs: cpuProf('sync') });
   const window = { from: 0, to: 0, wallFrom: 0, wallTo: 0 };
+  let cpuPerOrder = NaN;
   try {
     await wrk({ url: `http://127.0.0.1:${PORT}/`, lua: orderLua(tokens, SPREAD), connections: 32, seconds: 3 });
+    const cpuBefore = cpuOf(server.pid)!;
     window.from = monotonicUs();
     window.wallFrom = Date.now();
     const r = await wrk({ url: `http://127.0.0.1:${PORT}/`, lua: orderLua(tokens, SPREAD), connections: 32, seconds: SECONDS });
     window.to = monotonicUs();
     window.wallTo = Date.now();
-    console.log(`\nprofiled run (spread, 32): ${r.perSecond.toFixed(0)} requests/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${answers(r.statuses, r.errors)}`);
+    cpuPerOrder = ((cpuOf(server.pid)! - cpuBefore) * 1e6) / Math.max(1, r.statuses['201'] ?? 0);
+    console.log(`\nprofiled run (sync, spread, 32): ${r.perSecond.toFixed(0)} requests/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${answers(r.statuses, r.errors)}; server CPU ${cpuPerOrder.toFixed(0)} µs/order (profiler on); ${machine()}`);
   } finally {
     await stopServer(server);
   }
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error('the server wrote no CPU profile');
   printBatches(log, window.wallFrom, window.wallTo);
-  printProfile(summariseProfile(path.join(dir, file), 30, window));
-  if (process.env.BENCH_KEEP_PROFILE) console.log(`profile kept in ${dir}`);
+  report('sync server, spread, 32 connections', profileOf(path.join(dir, 'sync'), server.pid), window, 'sync-spread-32');
+
+  if (asyncSide) {
+    const url = `http://127.0.0.1:${ASYNC_PORT}/`;
+    const asyncServer = await startServer({ port: ASYNC_PORT, databaseUrl: dbUrl, env: asyncSide.env, request: asyncSide.request, quietStdout: true, nodeArgs: cpuProf('async-api') });
+    const worker = await startWorker({ databaseUrl: dbUrl, env: asyncSide.env, stdoutFile: path.join(dir, 'worker.log'), nodeArgs: cpuProf('async-worker') });
+    const w = { from: 0, to: 0 };
+    try {
+      await wrk({ url, lua: orderLua(tokens, 1), connections: 32, seconds: 3 });
+      await drain(asyncSide.redis);
+      const [apiBefore, workerBefore] = [cpuOf(asyncServer.pid)!, cpuOf(worker.pid)!];
+      w.from = monotonicUs();
+      const r = await wrk({ url, lua: orderLua(tokens, 1), connections: 32, seconds: SECONDS });
+      await drain(asyncSide.redis);
+      w.to = monotonicUs();
+      const accepted = Math.max(1, r.statuses['202'] ?? 0);
+      const [api, wk] = [((cpuOf(asyncServer.pid)! - apiBefore) * 1e6) / accepted, ((cpuOf(worker.pid)! - workerBefore) * 1e6) / accepted];
+      console.log(
+        `\nprofiled run (async, hot, 32): ${r.perSecond.toFixed(0)} requests/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${answers(r.statuses, r.errors)}; ` +
+          `CPU µs/order API ${api.toFixed(0)} + worker ${wk.toFixed(0)} = ${(api + wk).toFixed(0)} (profiler on; the window includes the drain); ${machine()}`,
+      );
+    } finally {
+      await stopServer(worker);
+      await stopServer(asyncServer);
+    }
+    report('async (flash-sale) API server, hot, 32 connections', profileOf(path.join(dir, 'async-api'), asyncServer.pid), w, 'async-api-hot-32');
+    report('async (flash-sale) worker, hot, 32 connections', profileOf(path.join(dir, 'async-worker'), worker.pid), w, 'async-worker-hot-32');
+  }
+  if (PROFILE_DIR || process.env.BENCH_KEEP_PROFILE) console.log(`\nprofiles kept in ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 }
 
@@ -501,7 +551,7 @@ async function main() {
     };
     try {
       const probes = { serverPid: server.pid, postgresCpu: own ? () => own!.cpu() : undefined, redisCpu: redisCpuOf(redis) };
-      for (let round = 1; round <= ROUNDS; round++) await measure(dbUrl, tokens, probes, rows, round, side);
+      if (ONLY !== 'profile') for (let round = 1; round <= ROUNDS; round++) await measure(dbUrl, tokens, probes, rows, round, side);
     } finally {
       redis.disconnect();
       durableRedis.disconnect();
@@ -516,9 +566,16 @@ async function main() {
       `async: a second src/server.ts with ORDERS_MODE=async, RUN_JOBS_IN_API=false, on a private Redis (appendonly yes, appendfsync always); ` +
         `a src/worker.ts child per run (started before the run's 2 s warm-up, stopped after its drain); confirm times from ${commitTimes ? 'commit timestamps' : 'the write transaction start (updated_at: track_commit_timestamp is off)'}`,
     );
-    printTable(rows);
-    printWorkerLogs(logDir);
-    if (PROFILE && ONLY === undefined) await profile(dbUrl, env, tokens, request);
+    if (ONLY !== 'profile') printTable(rows);
+    if (ONLY !== 'profile') printWorkerLogs(logDir);
+    if (PROFILE && ONLY !== 'hot-async') {
+      const durableRedis = createRedisClient(durable!.url, '');
+      try {
+        await profile(dbUrl, env, tokens, request, { env: asyncEnv, request: asyncHttp.request, redis: durableRedis });
+      } finally {
+        durableRedis.disconnect();
+      }
+    }
     console.log(`mails: to a local SMTP sink (bench/smtp-sink.ts) that accepts every one; ${await smtp.stop()} accepted`);
   } finally {
     close();

@@ -376,9 +376,12 @@ export function loadConfig(env: Env = {}) {
       batchMax: r.int('ORDERS_BATCH_MAX', 200, 1, 10_000),
       /**
        * Batching writers per process, each owning a partition of product ids; each holds one
-       * connection of the primary pool while it writes, so it must leave the pool room.
+       * connection of the primary pool while it writes, so it must leave the pool room. One by
+       * default: on bench:orders' two cores, 4 writers made batches 3–6× smaller (0.23–0.38
+       * commits per order at 32 connections, spread, against 0.06–0.09) and cost more CPU per
+       * order in the server and PostgreSQL alike (docs/benchmarks.md, issue 27's CPU section).
        */
-      writers: r.int('ORDERS_WRITERS', 4, 1, 64),
+      writers: r.int('ORDERS_WRITERS', 1, 1, 64),
       /** Longest an order may wait for its batch before it is answered 503. */
       queueTimeoutMs: r.int('ORDERS_QUEUE_TIMEOUT_MS', 5000, 10, 600_000),
       /** sync: written before the answer (201); async: admitted by Redis, answered 202, written by the worker. */

@@ -30,12 +30,24 @@ function traceFields(): Record<string, string> {
  * (pino-pretty, written synchronously in this thread) with LOG_FORMAT=pretty, or with `auto` on a
  * terminal outside production. A pipe or a file still gets JSON unless asked otherwise.
  */
-function defaultDestination(config: Config): DestinationStream | undefined {
+function defaultDestination(config: Config): DestinationStream {
   const { format } = config.log;
   const readable = format === 'pretty' || (format === 'auto' && !config.production && process.stdout.isTTY === true);
-  if (!readable) return undefined;
+  if (!readable) return jsonLines();
   return pretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
+
+/**
+ * JSON lines on stdout, written LOG_FLUSH_BYTES at a time or every LOG_FLUSH_MS, whichever comes
+ * first. Pino's default writes each line as it comes (one write request per access line when the
+ * last one has finished: a thread-pool hop and a system call per request under light load, ~10 %
+ * of the order path's CPU in bench:orders' profile). Lines reach stdout at most LOG_FLUSH_MS late;
+ * on exit (also after an uncaught exception) pino writes what is buffered. A process killed
+ * outright (SIGKILL, the OOM killer) loses at most that last fraction of a second of lines.
+ */
+const LOG_FLUSH_BYTES = 4096;
+const LOG_FLUSH_MS = 100;
+const jsonLines = () => pino.destination({ dest: process.stdout.fd, minLength: LOG_FLUSH_BYTES, periodicFlush: LOG_FLUSH_MS });
 
 /**
  * JSON logs; credentials are redacted wherever they appear in a logged request or object. With
