@@ -345,6 +345,8 @@ export function loadConfig(env: Env = {}) {
     mail: {
       smtpUrl,
       from: r.str('MAIL_FROM', DEV_MAIL_FROM),
+      /** Mails in flight at once per worker: the SMTP connections kept open, and the accounts served side by side. */
+      concurrency: r.int('MAIL_CONCURRENCY', 4, 1, 50),
       /** Base of the link in reset mails (the token goes in its fragment); PUBLIC_URL/reset-password when unset. */
       appResetUrl,
     },

@@ -30,8 +30,10 @@ const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTim
 export function createMailer(config: Config, logger: Logger): Mailer {
   const { smtpUrl, from } = config.mail;
   if (smtpUrl) {
-    // Options in the URL's query (e.g. ?requireTLS=true) win over these defaults.
-    const transport = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+    // Options in the URL's query (e.g. ?requireTLS=true) win over these defaults. Pooled: up to
+    // MAIL_CONCURRENCY connections stay open and carry mail after mail, instead of a connection
+    // (and its TLS handshake and login) per mail.
+    const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: config.mail.concurrency, ...TIMEOUTS });
     return {
       kind: 'smtp',
       async send(message) {

@@ -3,6 +3,8 @@
  * it accepts is parsed with mailparser. `stop()` closes it (clients then get connection refused)
  * and `start()` listens again on the same port, for outage tests. `refuseNext(to, subject)` makes
  * the next message to `to` whose subject matches get a temporary refusal (451), once.
+ * `connections()` tells how many SMTP connections were opened and how many were open at once at
+ * most.
  */
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
@@ -16,6 +18,7 @@ export interface TestSmtp {
   /** Resolves with the first mail (received or still to come) to `to` after `after` mails. */
   waitForMail(to: string, options?: { after?: number; timeoutMs?: number }): Promise<ParsedMail>;
   refuseNext(to: string, subject: RegExp): void;
+  connections(): { opened: number; mostAtOnce: number };
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -25,12 +28,26 @@ export async function startTestSmtp(): Promise<TestSmtp> {
   let server: SMTPServer | undefined;
   let port = 0;
   const refusals: Array<{ to: string; subject: RegExp }> = [];
+  let open = 0;
+  let opened = 0;
+  let mostAtOnce = 0;
 
   const listen = async () => {
     server = new SMTPServer({
       // Plain SMTP on loopback: no STARTTLS offer (no certificate to trust), no authentication.
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
+      // stop() ends open connections at once (the default waits 30 s for clients to quit): the
+      // mailer keeps its pooled connections open, as it should against a real server.
+      closeTimeout: 50,
+      onConnect(_session, callback) {
+        opened++;
+        mostAtOnce = Math.max(mostAtOnce, ++open);
+        callback();
+      },
+      onClose() {
+        open--;
+      },
       onData(stream, _session, callback) {
         simpleParser(stream)
           .then((mail) => {
@@ -73,6 +90,7 @@ export async function startTestSmtp(): Promise<TestSmtp> {
       }
     },
     refuseNext: (to, subject) => void refusals.push({ to, subject }),
+    connections: () => ({ opened, mostAtOnce }),
     start: listen,
     async stop() {
       const current = server;

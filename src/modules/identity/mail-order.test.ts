@@ -63,3 +63,19 @@ it("holds an account's later mail back while an earlier one waits for its retry"
     expect(smtp.mailsTo(emailOf(customer)).map((m) => m.subject?.replace(/Order \w+ /, ''))).toEqual(['confirmed', 'shipped']);
   }
 }, 60_000);
+
+it('sends a backlog in one run, accounts side by side over a few reused connections, each account in order', async () => {
+  const customers = await Promise.all(Array.from({ length: 30 }, () => createUser(t)));
+  const orders = await Promise.all(customers.map((c) => confirmedOrder(c)));
+  for (const id of orders) await ship(id);
+  const before = smtp.connections().opened;
+  // 60 mails, more than one claim's worth before this change (20): all go out in this one run.
+  expect(await t.services.identity.deliverMail()).toBe(60);
+  for (const customer of customers) {
+    expect(smtp.mailsTo(emailOf(customer)).map((m) => m.subject?.replace(/Order \w+ /, ''))).toEqual(['confirmed', 'shipped']);
+  }
+  const { opened, mostAtOnce } = smtp.connections();
+  expect(mostAtOnce).toBeGreaterThan(1); // side by side
+  expect(mostAtOnce).toBeLessThanOrEqual(4); // MAIL_CONCURRENCY's default
+  expect(opened - before).toBeLessThanOrEqual(4); // the pool's connections carry mail after mail
+}, 60_000);
