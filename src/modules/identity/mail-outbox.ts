@@ -5,11 +5,12 @@
  * time until none is left (at most MAX_BATCHES_PER_RUN), and sends them MAIL_CONCURRENCY at once:
  * accounts side by side, each account's mails one after another in the order they were queued
  * (repo.ts, claimDueMail: a later one waits while an earlier one is retried). A flash sale queues
- * thousands of mails a minute; one at a time, 20 a second, they would fall hours behind. A sent
- * mail's row is deleted; a failed one is tried again
- * after a back-off that doubles from 5 s up to 5 min, until its expiry (a reset link's 30 minutes). At least once: a
- * worker that dies between the server's acceptance and the delete sends that mail again after the
- * lease. Log lines carry the mail's id, never its address or its body (the link holds a token).
+ * thousands of mails a minute; one at a time, 20 a second, they would fall hours behind. The sent
+ * mails' rows are deleted once their batch is through, in one statement (a commit per mail was
+ * most of the worker's PostgreSQL work in a flash sale); a failed one is tried again after a
+ * back-off that doubles from 5 s up to 5 min, until its expiry (a reset link's 30 minutes). At
+ * least once: a worker that dies between the server's acceptance and that delete sends those
+ * mails again after the lease. Log lines carry the mail's id, never its address or its body (the link holds a token).
  */
 import type { Platform } from '../../platform/platform.ts';
 import type { Mailer } from '../../platform/mail.ts';
@@ -41,14 +42,12 @@ export function createMailDelivery(deps: { platform: Platform; mailer: Mailer })
   const { platform, mailer } = deps;
   const { db, logger, config } = platform;
 
-  /** Sends one account's mails in order; after a failure the rest wait with the failed one. */
-  async function sendInOrder(mails: repo.DueMail[]): Promise<number> {
-    let sent = 0;
+  /** Sends one account's mails in order, adding each sent one to `sent`; after a failure the rest wait with the failed one. */
+  async function sendInOrder(mails: repo.DueMail[], sent: string[]): Promise<void> {
     for (const [i, mail] of mails.entries()) {
       try {
         const { messageId } = await mailer.send({ to: mail.toAddress, subject: mail.subject, text: mail.textBody, html: mail.htmlBody });
-        await repo.deleteMail(db.primary, mail.id);
-        sent++;
+        sent.push(mail.id);
         logger.info({ mail_id: mail.id, message_id: messageId, attempts: mail.attempts, transport: mailer.kind }, 'mail sent');
       } catch (error) {
         const delay = retryDelaySeconds(mail.attempts);
@@ -57,10 +56,9 @@ export function createMailDelivery(deps: { platform: Platform; mailer: Mailer })
         logger.warn({ mail_id: mail.id, attempts: mail.attempts, retry_in_seconds: delay, reason }, 'mail delivery failed; will retry');
         // Its account's later mails wait with it, not overtaking it.
         for (const later of mails.slice(i + 1)) await repo.deferMail(db.primary, later.id, delay, 'waiting for an earlier mail to the same account');
-        return sent;
+        return;
       }
     }
-    return sent;
   }
 
   /** One claimed batch: accounts side by side, MAIL_CONCURRENCY at most. */
@@ -74,15 +72,16 @@ export function createMailDelivery(deps: { platform: Platform; mailer: Mailer })
     }
     const accounts = [...byAccount.values()];
     let next = 0;
-    let sent = 0;
+    const sent: string[] = [];
     const lane = async () => {
-      while (next < accounts.length) {
-        const n = await sendInOrder(accounts[next++]!); // not `sent += await …`: that reads `sent` before the await
-        sent += n;
-      }
+      while (next < accounts.length) await sendInOrder(accounts[next++]!, sent);
     };
-    await Promise.all(Array.from({ length: Math.min(config.mail.concurrency, accounts.length) }, lane));
-    return sent;
+    try {
+      await Promise.all(Array.from({ length: Math.min(config.mail.concurrency, accounts.length) }, lane));
+    } finally {
+      await repo.deleteMails(db.primary, sent);
+    }
+    return sent.length;
   }
 
   return {

@@ -253,8 +253,8 @@ export async function claimDueMail(db: Db, limit: number, leaseSeconds: number):
   }));
 }
 
-export async function deleteMail(db: Db, id: string) {
-  await db.delete(mailOutbox).where(eq(mailOutbox.id, id));
+export async function deleteMails(db: Db, ids: string[]) {
+  if (ids.length > 0) await db.execute(sql`delete from identity.mail_outbox where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`);
 }
 
 export async function deferMail(db: Db, id: string, delaySeconds: number, error: string) {
