@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
-import { createProduct } from '../../../test/helpers/catalog-factory.ts';
 import { startTestSmtp, type TestSmtp } from '../../../test/helpers/smtp.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
 
@@ -27,7 +26,9 @@ afterAll(async () => {
 
 /** An order placed and relayed: its confirmed mail is queued. */
 async function confirmedOrder(customer: TestUser): Promise<string> {
-  const product = await createProduct(t, { stock: 5 });
+  const created = await t.app.inject({ method: 'POST', url: '/api/catalog/products/', headers: staff.auth, payload: { name: 'Kettle', price: '24.00', quantity: 5 } });
+  expect(created.statusCode).toBe(201);
+  const product = created.json() as { id: string };
   const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: customer.auth, payload: { order_items: [{ product: product.id, quantity: 1 }] } });
   expect(res.statusCode).toBe(201);
   await t.services.orders.relayOutbox();

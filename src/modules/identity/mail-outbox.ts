@@ -10,7 +10,8 @@
  * most of the worker's PostgreSQL work in a flash sale); a failed one is tried again after a
  * back-off that doubles from 5 s up to 5 min, until its expiry (a reset link's 30 minutes). At
  * least once: a worker that dies between the server's acceptance and that delete sends those
- * mails again after the lease. Log lines carry the mail's id, never its address or its body (the link holds a token).
+ * mails again after the lease. Log lines carry the mail's id, never its address or its body (the
+ * link holds a token).
  */
 import type { Platform } from '../../platform/platform.ts';
 import type { Mailer } from '../../platform/mail.ts';

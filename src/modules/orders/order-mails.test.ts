@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobs } from '../../jobs.ts';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
-import { createProduct } from '../../../test/helpers/catalog-factory.ts';
 import { startTestSmtp, type TestSmtp } from '../../../test/helpers/smtp.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
 
@@ -28,7 +27,9 @@ afterAll(async () => {
 });
 
 async function order(customer: TestUser, quantity: number) {
-  const product = await createProduct(t, { stock: 50, priceCents: 1999, name: `Tea ${quantity}` });
+  const created = await t.app.inject({ method: 'POST', url: '/api/catalog/products/', headers: staff.auth, payload: { name: `Tea ${quantity}`, price: '19.99', quantity: 50 } });
+  expect(created.statusCode).toBe(201);
+  const product = created.json() as { id: string };
   const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: customer.auth, payload: { order_items: [{ product: product.id, quantity }] } });
   expect(res.statusCode).toBe(201);
   return res.json() as { id: string };
