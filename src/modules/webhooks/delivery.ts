@@ -32,80 +32,135 @@ export function retryDelaySeconds(schedule: readonly number[], attempt: number):
   return base * (0.8 + Math.random() * 0.4);
 }
 
-/** The body every attempt of an event sends: `{type, timestamp, data}`. */
-export const eventBody = (d: Pick<repo.ClaimedDelivery, 'type' | 'occurredAt' | 'payload'>) =>
-  JSON.stringify({ type: d.type, timestamp: d.occurredAt.toISOString(), data: d.payload });
+/**
+ * The body every attempt of an event sends: `{type, timestamp, data}`, `data` being the stored
+ * JSON text as it is (not parsed and serialized again for each delivery).
+ */
+export const eventBody = (d: Pick<repo.ClaimedDelivery, 'type' | 'occurredAt' | 'payloadJson'>) =>
+  `{"type":${JSON.stringify(d.type)},"timestamp":${JSON.stringify(d.occurredAt.toISOString())},"data":${d.payloadJson}}`;
 
 export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender: ReturnType<typeof createSender>; settings: DeliverySettings }) {
   const { db, logger, sender, settings } = deps;
   const leaseMs = settings.timeoutMs + 15_000;
   const inFlight = new Set<Promise<void>>();
   let stopped = true;
-  let wake: (() => void) | undefined;
+  // Set by signal() (a slot freed, or new deliveries recorded); the pause after a claim does not
+  // wait when it was set during the claim.
+  let woken = false;
+  let endPause: (() => void) | undefined;
+  const signal = () => {
+    woken = true;
+    endPause?.();
+  };
   let loop: Promise<void> | undefined;
 
-  async function deliver(d: repo.ClaimedDelivery) {
-    const result = await sender.send({ url: d.url, eventId: d.eventId, body: eventBody(d), secrets: d.secrets });
+  // Successes are recorded together: each one waits (its sending slot still held) for the next
+  // flush, which runs as soon as the I/O that came in with it has been handled, one statement for
+  // all of them. A delivery's promise settles only once its record is written.
+  let succeeded: Array<{ d: repo.ClaimedDelivery; result: repo.AttemptResult; recorded: (ok: boolean) => void; failed: (error: unknown) => void }> = [];
+  let flushing = false;
+  function scheduleFlush() {
+    if (flushing) return;
+    flushing = true;
+    setImmediate(() => void flush());
+  }
+  async function flush() {
+    while (succeeded.length > 0) {
+      const batch = succeeded;
+      succeeded = [];
+      try {
+        const recorded = await repo.finishSucceeded(db.primary, batch);
+        for (const s of batch) s.recorded(recorded.has(s.d.id));
+      } catch (error) {
+        for (const s of batch) s.failed(error);
+      }
+    }
+    flushing = false;
+  }
+  const recordSuccess = (d: repo.ClaimedDelivery, result: repo.AttemptResult) =>
+    new Promise<boolean>((recorded, failed) => {
+      succeeded.push({ d, result, recorded, failed });
+      scheduleFlush();
+    });
+
+  // One body per event and claim: the subscriptions that want an event are claimed together.
+  async function deliver(d: repo.ClaimedDelivery, body: string) {
+    const result = await sender.send({ url: d.url, eventId: d.eventId, body, secrets: d.secrets });
     const retry = result.ok ? null : retryDelaySeconds(settings.retryScheduleSeconds, d.attempt);
     const disable = { afterSeconds: settings.disableAfterSeconds, afterFailures: settings.disableAfterFailures };
     const recorded = result.ok
-      ? await repo.finishSucceeded(db.primary, d, result)
+      ? await recordSuccess(d, result)
       : await db.primary.transaction((tx) => repo.finishFailed(tx, d, result, { id: newId(), retryInSeconds: retry }, disable));
-    const log = { delivery_id: d.id, event_id: d.eventId, subscription_id: d.subscriptionId, attempt: d.attempt, status: result.responseStatus, duration_ms: result.durationMs };
-    if (!recorded) logger.warn(log, 'webhook delivery finished after its lease ran out; another worker had taken it');
-    else if (result.ok) logger.debug(log, 'webhook delivered');
-    else logger.info({ ...log, error: result.error, retry_in_seconds: retry }, 'webhook delivery failed');
+    if (!recorded || !result.ok || logger.isLevelEnabled('debug')) {
+      const log = { delivery_id: d.id, event_id: d.eventId, subscription_id: d.subscriptionId, attempt: d.attempt, status: result.responseStatus, duration_ms: result.durationMs };
+      if (!recorded) logger.warn(log, 'webhook delivery finished after its lease ran out; another worker had taken it');
+      else if (result.ok) logger.debug(log, 'webhook delivered');
+      else logger.info({ ...log, error: result.error, retry_in_seconds: retry }, 'webhook delivery failed');
+    }
   }
 
-  /** Claims what fits in the free slots and starts sending it; returns how many were claimed. */
-  async function runOnce(): Promise<number> {
+  /** Claims what fits in the free slots and starts sending it; returns how many were claimed and how many could have been. */
+  async function claim(): Promise<{ claimed: number; free: number }> {
     const free = MAX_IN_FLIGHT - inFlight.size;
-    if (free <= 0) return 0;
+    if (free <= 0) return { claimed: 0, free };
     const claimed = await repo.claimDue(db.primary, free, settings.concurrency, leaseMs);
+    const bodies = new Map<string, string>();
     for (const d of claimed) {
-      const sending: Promise<void> = deliver(d)
+      let body = bodies.get(d.eventId);
+      if (body === undefined) bodies.set(d.eventId, (body = eventBody(d)));
+      const sending: Promise<void> = deliver(d, body)
         .catch((error) => logger.error({ err: error, delivery_id: d.id }, 'webhook delivery could not be recorded; it is sent again after its lease'))
         .finally(() => {
           inFlight.delete(sending);
-          wake?.();
+          signal();
         });
       inFlight.add(sending);
     }
-    return claimed.length;
+    return { claimed: claimed.length, free };
   }
+  const runOnce = async () => (await claim()).claimed;
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  const pause = async (ms: number) => {
+    if (!woken) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        endPause = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      endPause = undefined;
+    }
+    // Let the answers and records that came in together land first, so one claim serves them all.
+    await new Promise((resolve) => setImmediate(resolve));
+  };
 
   return {
     runOnce,
     /** New deliveries were just recorded (the relay in this process): end the idle pause now. */
-    wake: () => wake?.(),
+    wake: signal,
     start() {
       if (!stopped) return;
       stopped = false;
       loop = (async () => {
         while (!stopped) {
-          let claimed = 0;
+          woken = false;
+          let round = { claimed: 0, free: 0 };
           try {
-            claimed = await runOnce();
+            round = await claim();
           } catch (error) {
             logger.warn({ err: error }, 'claiming webhook deliveries failed; trying again');
           }
-          if (!stopped && claimed === 0) await pause(IDLE_POLL_MS);
+          // Claiming again at once only pays when this claim filled every free slot; otherwise the
+          // rest waits for a slot to free (a delivery recorded), new deliveries, or the idle poll.
+          if (!stopped && (round.claimed === 0 || round.claimed < round.free)) await pause(IDLE_POLL_MS);
         }
       })();
     },
     /** Stops claiming and waits for the attempts in flight (each bounded by the timeout). */
     async stop() {
       stopped = true;
-      wake?.();
+      signal();
       await loop;
       await Promise.allSettled([...inFlight]);
     },

@@ -35,7 +35,8 @@ export interface ClaimedDelivery {
   eventId: string;
   attempt: number;
   type: string;
-  payload: unknown;
+  /** The event's `data` as JSON text, as stored (not parsed: the worker only sends it on). */
+  payloadJson: string;
   occurredAt: Date;
   url: string;
   secrets: string[];
@@ -223,7 +224,7 @@ export async function claimDue(db: Db, limit: number, concurrency: number, lease
         update webhooks.deliveries d set status = 'sending', locked_until = now() + make_interval(secs => ${leaseMs / 1000})
         from picked, webhooks.events e, webhooks.subscriptions s
         where d.id = picked.id and e.id = d.event_id and s.id = d.subscription_id
-        returning d.id, d.subscription_id, d.event_id, d.attempt, e.type, e.payload, e.created_at, s.url, s.secret,
+        returning d.id, d.subscription_id, d.event_id, d.attempt, e.type, e.payload::text as payload, e.created_at, s.url, s.secret,
                   case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret`,
   );
   return rows.map((r) => ({
@@ -232,7 +233,7 @@ export async function claimDue(db: Db, limit: number, concurrency: number, lease
     eventId: String(r['event_id']),
     attempt: Number(r['attempt']),
     type: String(r['type']),
-    payload: r['payload'],
+    payloadJson: String(r['payload']),
     occurredAt: date(r['created_at']),
     url: String(r['url']),
     secrets: [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])],
@@ -248,25 +249,31 @@ export interface AttemptResult {
 }
 
 /**
- * Records a successful attempt in one statement (no transaction of its own: the hot path, once per
- * delivery): the row finished, and the subscription's failure streak ended if it had one (a
- * healthy subscription's row is not rewritten). False when the row was no longer this sender's.
+ * Records successful attempts, any number in one statement (no transaction of its own: the hot
+ * path; the delivery loop gathers the successes that came in together): the rows finished, and
+ * their subscriptions' failure streaks ended if they had one (a healthy subscription's row is not
+ * rewritten). Returns the ids recorded; one missing was no longer this sender's (its lease ran out).
  */
-export async function finishSucceeded(db: Db, d: ClaimedDelivery, result: AttemptResult): Promise<boolean> {
+export async function finishSucceeded(db: Db, done: Array<{ d: Pick<ClaimedDelivery, 'id'>; result: AttemptResult }>): Promise<Set<string>> {
+  if (done.length === 0) return new Set();
+  const records = done.map(({ d, result }) => ({ id: d.id, response_status: result.responseStatus, response_excerpt: result.responseExcerpt, duration_ms: result.durationMs }));
   const rows = await queryRows<Row>(
     db,
-    sql`with done as (
-          update webhooks.deliveries set status = 'succeeded', response_status = ${result.responseStatus},
-            response_excerpt = ${result.responseExcerpt}, duration_ms = ${result.durationMs}, error = null,
+    sql`with x as (
+          select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+            as x(id uuid, response_status integer, response_excerpt text, duration_ms integer)
+        ), done as (
+          update webhooks.deliveries d set status = 'succeeded', response_status = x.response_status,
+            response_excerpt = x.response_excerpt, duration_ms = x.duration_ms, error = null,
             finished_at = now(), locked_until = null
-          where id = ${d.id} and status = 'sending' returning id
+          from x where d.id = x.id and d.status = 'sending' returning d.id, d.subscription_id
         ), streak as (
           update webhooks.subscriptions set consecutive_failures = 0, failing_since = null
-          where id = ${d.subscriptionId} and exists (select 1 from done) and (consecutive_failures <> 0 or failing_since is not null)
+          where id in (select subscription_id from done) and (consecutive_failures <> 0 or failing_since is not null)
         )
-        select count(*)::int as n from done`,
+        select id from done`,
   );
-  return Number(rows[0]?.['n'] ?? 0) > 0;
+  return new Set(rows.map((r) => String(r['id'])));
 }
 
 /**

@@ -29,8 +29,19 @@ export function createSender(options: { allowPrivateTargets: boolean; timeoutMs:
     ? { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) }
     : { http: new RequestFilteringHttpAgent({ ...agentOptions, allowPrivateIPAddress: false, allowMetaIPAddress: false }), https: new RequestFilteringHttpsAgent({ ...agentOptions, allowPrivateIPAddress: false, allowMetaIPAddress: false }) };
 
+  // A signer per secret (it decodes the secret once), not per delivery; cleared when it grows past
+  // what live subscriptions (two secrets each during a rotation) could need.
+  const signers = new Map<string, Webhook>();
+  const signer = (secret: string) => {
+    let found = signers.get(secret);
+    if (!found) {
+      if (signers.size >= 10_000) signers.clear();
+      signers.set(secret, (found = new Webhook(secret)));
+    }
+    return found;
+  };
   function sign(out: Outgoing, at: Date): string {
-    return out.secrets.map((secret) => new Webhook(secret).sign(out.eventId, at, out.body)).join(' ');
+    return out.secrets.map((secret) => signer(secret).sign(out.eventId, at, out.body)).join(' ');
   }
 
   async function send(out: Outgoing): Promise<AttemptResult> {
