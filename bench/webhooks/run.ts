@@ -142,7 +142,10 @@ async function main() {
   let worker: ChildProcess | undefined;
   let receiver: { child: ChildProcess; port: number } | undefined;
   let workers = 0;
-  const newWorker = () => startWorker({ databaseUrl: dbUrl, env, stdoutFile: path.join(logDir, `worker-${++workers}.log`) });
+  // BENCH_WORKER_PROFILE=<dir>: each worker writes a V8 CPU profile there (node --cpu-prof) when it stops.
+  const profileDir = process.env.BENCH_WORKER_PROFILE;
+  const newWorker = () =>
+    startWorker({ databaseUrl: dbUrl, env, stdoutFile: path.join(logDir, `worker-${++workers}.log`), ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) });
   try {
     await seed(dbUrl);
     receiver = await startReceiver();
