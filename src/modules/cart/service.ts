@@ -2,9 +2,11 @@
  * The cart: one per customer, kept entirely in the hold store. A cart line IS the customer's hold
  * on that product (holder `cart:<customer id>`), so a cart and its reservations cannot disagree and
  * expire together, `CART_TTL_SECONDS` after the last change, with no job running — but never later
- * than `CART_HOLD_MAX_SECONDS` after the cart's first line was put: re-putting a line cannot keep
- * units from other customers for ever (lifetime.ts). Carts are ephemeral by design: nothing of
- * them is written to PostgreSQL until checkout makes an order.
+ * than `CART_HOLD_MAX_SECONDS` after the cart's first line was put (security review, finding 4):
+ * re-putting a line cannot keep units from other customers for ever. The hold store keeps the
+ * cart's start with its holds and caps the expiry in the same script that holds, so the cap costs
+ * a PUT no round trip of its own. Carts are ephemeral by design: nothing of them is written to
+ * PostgreSQL until checkout makes an order.
  *
  * Redis unreachable → every cart call answers 503 `unavailable` (invariant 7); nothing is guessed.
  */
@@ -13,7 +15,6 @@ import { AppError } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { HoldLine, HoldResult, Holding, InventoryService } from '../inventory/service.ts';
 import type { OrdersService } from '../orders/service.ts';
-import { createCartLifetime } from './lifetime.ts';
 import { presentCart, type CartJson, type CartLine } from './schemas.ts';
 
 export interface CartDeps {
@@ -43,7 +44,6 @@ export function createCartService(deps: CartDeps) {
   const { inventory: holds, orders } = deps;
   const { facts, cartHolder, insufficientStock } = holds;
   const { config, logger, kv } = deps.platform;
-  const lifetime = createCartLifetime(kv, config.cart);
   const mirrorMaxAgeMs = config.catalog.mirrorMaxAgeSeconds * 1000;
   const known = new Map<string, string[]>();
   const noteLines = (holder: string, lines: Map<string, number>) => {
@@ -80,9 +80,10 @@ export function createCartService(deps: CartDeps) {
    * mirror is missing or too old is the product read from the primary and the script run again
    * with its stock and version (and an unknown or archived product refused before anything is held).
    */
-  async function hold(holder: string, productId: string, quantity: number, ttl: number): Promise<{ result: HoldResult; version: string }> {
-    const options = { maxUnitsTotal: config.cart.maxUnitsPerCart, knownProducts: known.get(holder) ?? [], mirrorMaxAgeMs };
-    const run = (line: HoldLine) => reachable(() => Promise.all([facts.contentVersion(), holds.setHolds(holder, [line], ttl, options)]));
+  async function hold(holder: string, productId: string, quantity: number): Promise<{ result: HoldResult; version: string }> {
+    const { ttlSeconds, holdMaxSeconds, maxUnitsPerCart } = config.cart;
+    const options = { maxUnitsTotal: maxUnitsPerCart, knownProducts: known.get(holder) ?? [], mirrorMaxAgeMs, maxLifetimeSeconds: holdMaxSeconds };
+    const run = (line: HoldLine) => reachable(() => Promise.all([facts.contentVersion(), holds.setHolds(holder, [line], ttlSeconds, options)]));
     const [version, result] = await run({ productId, quantity });
     if (result.ok || result.reason !== 'stale') return { result, version };
     const product = (await facts.read([productId], version)).get(productId);
@@ -96,14 +97,12 @@ export function createCartService(deps: CartDeps) {
     const { maxUnitsPerLine } = config.cart;
     if (quantity > maxUnitsPerLine) throw new AppError('conflict', `A cart line holds at most ${maxUnitsPerLine} units`, { extra: { max_units_per_line: maxUnitsPerLine } });
     const holder = cartHolder(customerId);
-    const life = await reachable(() => lifetime.begin(customerId));
-    const { result, version } = await hold(holder, productId, quantity, life.ttlSeconds);
+    const { result, version } = await hold(holder, productId, quantity);
     if (!result.ok && result.reason === 'insufficient') throw insufficientStock(result.short, 'Not enough available stock; the cart was not changed');
     if (!result.ok && result.reason === 'cap') {
       throw new AppError('conflict', `A cart holds at most ${result.limit} units in total`, { extra: { max_units_per_cart: result.limit } });
     }
     if (!result.ok) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly');
-    await reachable(() => life.placed(result.lines.size > 0 ? result.expiresAt : null));
     noteLines(holder, result.lines);
     const cart = await present(holder, { lines: result.lines, expiresAt: result.expiresAt }, version);
     // Held on a mirror of a product archived (or unknown) since: present() let it go; so is the request.
@@ -115,8 +114,8 @@ export function createCartService(deps: CartDeps) {
   const removeItem = (customerId: string, productId: string): Promise<CartJson> => setItem(customerId, productId, 0);
 
   async function clearCart(customerId: string): Promise<void> {
+    // A cart that holds nothing has no start any more: the next line put begins a new lifetime.
     await reachable(() => holds.release(cartHolder(customerId)));
-    await reachable(() => lifetime.end(customerId));
   }
 
   /**
@@ -132,7 +131,7 @@ export function createCartService(deps: CartDeps) {
     const lease = `cart:checkout:${customerId}`;
     let leased = false;
     try {
-      const placed = await orders.placeOrder(customerId, [], {
+      return await orders.placeOrder(customerId, [], {
         idempotencyKey,
         requestHash: orders.requestHash('cart.checkout', null),
         holder,
@@ -144,9 +143,6 @@ export function createCartService(deps: CartDeps) {
           return [...holding.lines].map(([productId, quantity]) => ({ productId, quantity }));
         },
       });
-      // The cart is empty now: the next line put starts a new one, with a lifetime of its own.
-      await lifetime.end(customerId).catch((error) => logger.warn(briefly(error), 'cart lifetime not reset; it expires by itself'));
-      return placed;
     } finally {
       if (leased) await kv.del(lease).catch((error) => logger.warn(briefly(error), 'checkout lease not released; it expires by itself'));
     }

@@ -20,7 +20,8 @@
  *                   earliest (a holder's expiry moved later leaves it as it was), never later: a
  *                   reader past it asks the pruning script, which rewrites it, and deletes it once
  *                   nothing is held.
- * KEYS[1] is the holder hash; then per product its hash, its zset and its summary.
+ * KEYS[1] is the holder hash; then per product its hash, its zset and its summary (SET_HOLDS with
+ * a lifetime: then the holder's start, `hold:s:<holder>`).
  *
  * Time comes from Redis (TIME), one clock for every process. A hold is expired when its expiry is
  * before now, the same rule Redis uses for the holder hash's own expiry.
@@ -62,8 +63,11 @@ end
 `;
 
 /**
- * ARGV: holder, ttlMs, cap (-1 = none), nLines, mirrorMaxAgeMs, then the n product ids (lines
- * first), then quantity, stock, version per line (stock and version '' = use the mirror).
+ * ARGV: holder, ttlMs, cap (-1 = none), nLines, mirrorMaxAgeMs, lifetimeMs (0 = none), then the n
+ * product ids (lines first), then quantity, stock, version per line (stock and version '' = use
+ * the mirror). With a lifetime, one more key follows the product triples: the holder's start
+ * (epoch ms, expiring with its holds). A holder that held nothing starts now; the expiry it gets
+ * is never later than its start + lifetimeMs, however often it changes (a cart's maximum life).
  * Returns {1, expiresAt, id, units, …} (the holder's lines after the change) |
  * {0, id, requested, available, …} | {2, cap, total} | {3, ids…} (lines that grow on a mirror that
  * is missing or older than mirrorMaxAgeMs: nothing was changed, the caller reads the database and
@@ -73,8 +77,9 @@ end
 export const SET_HOLDS = `${PRELUDE}
 local hkey, holder, field = KEYS[1], ARGV[1], 'u:' .. ARGV[1]
 local ttl, cap, nlines, maxage = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local life = tonumber(ARGV[6])
 local passed = {}
-for k = 1, n do passed[ARGV[5 + k]] = true end
+for k = 1, n do passed[ARGV[6 + k]] = true end
 local current, missing, before = redis.call('HGETALL', hkey), {-1}, 0
 local mine = {}
 for i = 1, #current, 2 do
@@ -84,9 +89,9 @@ for i = 1, #current, 2 do
 end
 if #missing > 1 then return missing end
 
-local base, stale = 5 + n, {3}
+local base, stale = 6 + n, {3}
 for k = 1, nlines do
-  local p, id = KEYS[3 * k - 1], ARGV[5 + k]
+  local p, id = KEYS[3 * k - 1], ARGV[6 + k]
   local qty, version = tonumber(ARGV[base + 3 * k - 2]), ARGV[base + 3 * k]
   if version ~= '' then
     if qty > 0 then advance(p, ARGV[base + 3 * k - 1], version) end
@@ -100,7 +105,7 @@ for k = 1, n do prune(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1]) end
 
 local short, after = {0}, before
 for k = 1, nlines do
-  local p, id = KEYS[3 * k - 1], ARGV[5 + k]
+  local p, id = KEYS[3 * k - 1], ARGV[6 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
   -- a = units of orders accepted in flash-sale mode and not yet written (mirror-lua.ts).
@@ -117,10 +122,17 @@ if #short > 1 then return short end
 if cap >= 0 and after > cap and after > before then return {2, cap, after} end
 
 local exp, held = now + ttl, {}
+-- The holder's start: kept while it holds anything; one that held nothing (new, lapsed, cleared or
+-- spent) starts now. Its holds never outlive start + lifetime.
+local since = now
+if life > 0 then
+  if before > 0 then since = tonumber(redis.call('GET', KEYS[#KEYS]) or now) end
+  if since + life < exp then exp = since + life end
+end
 -- The expiry the holder had: when this change moves it earlier, every summary is rewritten below.
 local previous = redis.call('PEXPIRETIME', hkey)
 for k = 1, nlines do
-  local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[5 + k]
+  local p, e, id = KEYS[3 * k - 1], KEYS[3 * k], ARGV[6 + k]
   local qty = tonumber(ARGV[base + 3 * k - 2])
   local own = tonumber(redis.call('HGET', p, field) or '0')
   held[k] = redis.call('HINCRBY', p, 't', qty - own)
@@ -131,13 +143,16 @@ for k = 1, nlines do
   end
 end
 for k = 1, n do
-  if redis.call('HEXISTS', hkey, ARGV[5 + k]) == 1 then redis.call('ZADD', KEYS[3 * k], exp, holder) end
+  if redis.call('HEXISTS', hkey, ARGV[6 + k]) == 1 then redis.call('ZADD', KEYS[3 * k], exp, holder) end
 end
 -- The lines' units changed. The holder's other products only had its expiry moved, which leaves
 -- their summaries valid (see the layout) unless it moved earlier.
 local upto = (previous > 0 and exp < previous) and n or nlines
 for k = 1, upto do summarize(KEYS[3 * k - 1], KEYS[3 * k], KEYS[3 * k + 1], held[k]) end
-if redis.call('EXISTS', hkey) == 1 then redis.call('PEXPIREAT', hkey, exp) end
+if redis.call('EXISTS', hkey) == 1 then
+  redis.call('PEXPIREAT', hkey, exp)
+  if life > 0 then redis.call('SET', KEYS[#KEYS], since, 'PXAT', exp) end
+elseif life > 0 then redis.call('DEL', KEYS[#KEYS]) end
 local out = {1, exp}
 for _, v in ipairs(redis.call('HGETALL', hkey)) do out[#out + 1] = v end
 return out`;

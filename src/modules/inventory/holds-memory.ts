@@ -19,6 +19,8 @@ interface ProductState {
 interface HolderState {
   lines: Map<string, number>;
   expiresAt: number;
+  /** When its first hold was set (epoch ms): what `maxLifetimeSeconds` counts from. */
+  since: number;
 }
 
 export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
@@ -95,14 +97,17 @@ export function createMemoryHoldStore(now: () => number = Date.now): HoldStore {
         return { ok: false, reason: 'cap', limit: options.maxUnitsTotal, total };
       }
 
-      const expiresAt = t + ttlSeconds * 1000;
+      // As the Redis script: a holder that held nothing starts now, and never outlives its lifetime.
+      const since = current && current.lines.size > 0 ? current.since : t;
+      const lifetimeMs = (options.maxLifetimeSeconds ?? 0) * 1000;
+      const expiresAt = lifetimeMs > 0 ? Math.min(t + ttlSeconds * 1000, since + lifetimeMs) : t + ttlSeconds * 1000;
       for (const line of lines) if (line.quantity === 0) dropHold(holder, line.productId);
       for (const [id, units] of next) {
         const state = productStates.get(id);
         // A line the holder kept from before has its product state already; it cannot be missing.
         state?.holds.set(holder, { units, expiresAt });
       }
-      if (next.size > 0) holders.set(holder, { lines: next, expiresAt });
+      if (next.size > 0) holders.set(holder, { lines: next, expiresAt, since });
       else holders.delete(holder);
       return { ok: true, expiresAt, lines: new Map(next) };
     },

@@ -29,6 +29,8 @@ interface HoldCommands {
 }
 
 export const holderKey = (holder: string) => `hold:c:${holder}`;
+/** When the holder's first hold was set (SET_HOLDS with a lifetime); expires with its holds. */
+const sinceKey = (holder: string) => `hold:s:${holder}`;
 const summaryKey = (id: string) => `hold:t:${id}`;
 /**
  * The distinct ids of a list and their summary keys, kept per list: a cached page asks with the
@@ -112,9 +114,11 @@ export function createRedisHoldStore(redis: RedisClient): HoldStore {
       const lineArgs = lines.flatMap((l) => [l.quantity, l.stock ?? '', l.version ?? '']);
       const hinted = [...lineIds, ...(options.knownProducts ?? []).filter((id) => !lineIds.includes(id))];
       const maxAge = options.mirrorMaxAgeMs ?? DEFAULT_MIRROR_MAX_AGE_MS;
+      const lifetimeMs = (options.maxLifetimeSeconds ?? 0) * 1000;
       const reply = await coveringHolder(holder, hinted, (ids) => {
         const keys = keysFor(holder, ids);
-        return r.holdsSet(keys.length, ...keys, holder, ttlSeconds * 1000, options.maxUnitsTotal ?? -1, lines.length, maxAge, ...ids, ...lineArgs);
+        if (lifetimeMs > 0) keys.push(sinceKey(holder));
+        return r.holdsSet(keys.length, ...keys, holder, ttlSeconds * 1000, options.maxUnitsTotal ?? -1, lines.length, maxAge, lifetimeMs, ...ids, ...lineArgs);
       });
       const code = Number(reply[0]);
       if (code === 1) {

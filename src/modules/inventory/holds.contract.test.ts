@@ -126,6 +126,32 @@ function contract(name: string, open: () => Promise<{ store: HoldStore; close():
       await store.release('r');
     });
 
+    it('caps a holder\'s expiry at its lifetime from its first hold, however often it changes; one that held nothing starts afresh', async () => {
+      const [p, q] = [id(), id()];
+      const life = { maxLifetimeSeconds: 5 };
+      const before = Date.now();
+      const first = await store.setHolds('life', [line(p, 1)], 60, life);
+      if (!first.ok) throw new Error('not held');
+      // min(now + 60 s, start + 5 s): the lifetime, not the TTL.
+      expect(first.expiresAt).toBeGreaterThanOrEqual(before + 5000 - 1000);
+      expect(first.expiresAt).toBeLessThanOrEqual(Date.now() + 5000 + 1000);
+      // Later changes, to the line or to another product, keep the first hold's start.
+      for (const change of [[line(p, 2)], [line(q, 1)], [line(q, 0)]]) {
+        expect(await store.setHolds('life', change, 60, life)).toMatchObject({ ok: true, expiresAt: first.expiresAt });
+      }
+      expect((await store.holdsOf('life')).expiresAt).toBe(first.expiresAt);
+      // Without the option the store does what it always did: now + ttl.
+      const plain = await store.setHolds('plain', [line(q, 1)], 60);
+      expect(plain.ok && plain.expiresAt).toBeGreaterThan(first.expiresAt + 50_000);
+      // Released (a cleared cart): the next hold starts a lifetime of its own.
+      await store.release('life');
+      const fresh = await store.setHolds('life', [line(p, 1)], 2, life);
+      expect(fresh.ok && fresh.expiresAt).toBeLessThan(first.expiresAt - 2000);
+      const renewed = await store.setHolds('life', [line(p, 2)], 60, life);
+      expect(renewed.ok && renewed.expiresAt).toBeGreaterThan(first.expiresAt);
+      await Promise.all([store.release('life'), store.release('plain')]);
+    });
+
     it('expired holds free their units with nothing running, and are cleaned up', async () => {
       const p = id();
       await store.setHolds('x', [line(p, 10)], 1);

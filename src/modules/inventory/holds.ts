@@ -68,6 +68,12 @@ export interface SetHoldsOptions {
   knownProducts?: string[];
   /** Lines without figures trust a mirror confirmed at most this long ago (default 30 s). */
   mirrorMaxAgeMs?: number;
+  /**
+   * The holder's holds never outlive this many seconds after its first hold (a cart's maximum
+   * life): each change moves the expiry to min(now + ttl, start + this). The start is kept by the
+   * store with the holds and expires with them; a holder that holds nothing starts afresh.
+   */
+  maxLifetimeSeconds?: number;
 }
 
 export const DEFAULT_MIRROR_MAX_AGE_MS = 30_000;
@@ -89,7 +95,7 @@ export interface HoldStore {
   readonly kind: 'redis' | 'memory';
   /**
    * Sets the holder's hold on each line (all lines or none) and moves the expiry of ALL the
-   * holder's holds to now + ttl. Growing a line needs the units to be available; shrinking never
+   * holder's holds to now + ttl (capped by `maxLifetimeSeconds`). Growing a line needs the units to be available; shrinking never
    * fails. No lines: only refreshes the expiry (touch).
    */
   setHolds(holder: string, lines: HoldLine[], ttlSeconds: number, options?: SetHoldsOptions): Promise<HoldResult>;

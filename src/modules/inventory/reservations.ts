@@ -18,7 +18,7 @@ import type { Db } from '../../platform/db.ts';
 import { briefly } from '../../platform/dependencies.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { insufficientStock, throttledWarn, type HoldLine, type HoldResult, type HoldStore, type StockMirror } from './holds.ts';
+import { insufficientStock, throttledWarn, type HoldLine, type HoldResult, type HoldStore, type SetHoldsOptions, type StockMirror } from './holds.ts';
 import { readProducts, type StockedProduct, type StockLine } from './stock.ts';
 
 export interface Reservation {
@@ -101,7 +101,7 @@ function commitsByTurn(store: HoldStore, onError: (error: unknown) => void) {
     });
 }
 
-export function createReservations(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number; mirrorMaxAgeMs: number }): Reservations {
+export function createReservations(deps: { store: HoldStore; primary: Db; logger: Logger; cartTtlSeconds: number; cartHoldMaxSeconds: number; mirrorMaxAgeMs: number }): Reservations {
   const { store, logger } = deps;
   const degraded = throttledWarn(logger, 'hold store unreachable: direct orders rely on the database guard alone');
   const quietly = (what: string) => (error: unknown) => logger.warn(briefly(error), what);
@@ -109,8 +109,7 @@ export function createReservations(deps: { store: HoldStore; primary: Db; logger
   const spend = commitsByTurn(store, quietly('could not release spent holds; they expire by themselves'));
 
   /** The store's verdict, reading the primary only for the products whose mirror it cannot trust. */
-  async function hold(holder: string, lines: StockLine[], ttl: number): Promise<HoldResult> {
-    const options = { mirrorMaxAgeMs: deps.mirrorMaxAgeMs };
+  async function hold(holder: string, lines: StockLine[], ttl: number, options: SetHoldsOptions): Promise<HoldResult> {
     const first = await store.setHolds(holder, lines, ttl, options);
     if (first.ok || first.reason !== 'stale') return first;
     const found = await readBatched(first.productIds);
@@ -129,7 +128,10 @@ export function createReservations(deps: { store: HoldStore; primary: Db; logger
       const holder = cart ?? `order:${newId()}`;
       let result: HoldResult;
       try {
-        result = await hold(holder, lines, cart ? deps.cartTtlSeconds : ORDER_HOLD_SECONDS);
+        // A checkout re-holds its cart's lines under the cart: the cart's lifetime still caps them.
+        result = cart
+          ? await hold(holder, lines, deps.cartTtlSeconds, { mirrorMaxAgeMs: deps.mirrorMaxAgeMs, maxLifetimeSeconds: deps.cartHoldMaxSeconds })
+          : await hold(holder, lines, ORDER_HOLD_SECONDS, { mirrorMaxAgeMs: deps.mirrorMaxAgeMs });
       } catch (error) {
         // Invariant 7: a cart cannot be trusted without its store, a direct order can (invariant 1).
         if (cart) throw new AppError('unavailable', 'Carts are unavailable right now; try again shortly', { dependency: 'redis', cause: error });

@@ -45,6 +45,7 @@ export function createInventoryService(deps: InventoryDeps) {
     primary: db.primary,
     logger,
     cartTtlSeconds: config.cart.ttlSeconds,
+    cartHoldMaxSeconds: config.cart.holdMaxSeconds,
     mirrorMaxAgeMs: config.catalog.mirrorMaxAgeSeconds * 1000,
   });
   const reconciler = redis ? createMirrorReconciler({ redis, primary: db.primary }) : undefined;
