@@ -10,17 +10,25 @@
  * CPU per request (server, PostgreSQL, Redis) and the machine's busy share are read over each run.
  *
  *   npm run bench:cart              (BENCH_SECONDS=8)
+ *   BENCH_PROFILE_DIR=/tmp/cartprof npm run bench:cart
+ *                                   (the server under --cpu-prof: its self time over the spread PUT run
+ *                                    at 32 connections, a table and a flame graph in that folder;
+ *                                    the profiler's overhead is in that run's figures)
  *
  * PostgreSQL: a private instance (bench/tools.ts) or BENCH_DATABASE_URL (a maintenance database; a
  * database opply_bench_cart is made there and dropped). Redis: BENCH_REDIS_URL (default the local
  * one) under a key prefix of the run's own, deleted at the end. Needs wrk.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createDatabase, sql } from '../../src/platform/db.ts';
 import { createRedisClient, deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { admin, databaseUrl, httpClient, signIn, startServer, stopServer } from '../lib.ts';
+import { writeFlame } from '../flame.ts';
+import { monotonicUs, printProfile, summariseProfile } from '../profile.ts';
 import { luaStrings, machine, metered, redisCpuOf, startBenchPostgres, wrk, type BenchPostgres, type CpuShare, type Probes } from '../tools.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -32,6 +40,7 @@ const PORT = 19_000 + Math.floor(Math.random() * 1000);
 const PREFIX = `bench:cart:${randomUUID()}:`;
 const DB_NAME = 'opply_bench_cart';
 const PAGE = '/api/catalog/products/?limit=20';
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 
 interface Row {
   connections: number;
@@ -81,7 +90,10 @@ async function main() {
     }
     await setup.close();
     const env = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200' };
-    server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true });
+    const nodeArgs = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+    server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true, nodeArgs });
+    const serverPid = server.pid;
+    const window = { from: 0, to: 0 };
     const tokens = await signIn(request, { count: CUSTOMERS, usernamePrefix: 'cartbench', loginHeaders: (i) => ({ 'x-forwarded-for': `10.0.2.${i}` }) });
     const probes: Probes = { serverPid: server.pid, postgresCpu: own ? () => own!.cpu() : undefined, redisCpu: redisCpuOf(redis) };
     const url = `http://127.0.0.1:${PORT}`;
@@ -94,8 +106,11 @@ async function main() {
     for (const l of loads) await l.run(32, 2);
     for (const connections of CONNECTIONS) {
       for (const l of loads) {
+        const profiled = connections === 32 && l === loads[1];
         const { result: r, cpu } = await metered(probes, async () => {
+          if (profiled) window.from = monotonicUs();
           const result = await l.run(connections, SECONDS);
+          if (profiled) window.to = monotonicUs();
           return { count: result.requests, result };
         });
         rows.push({ connections, what: l.what, perSecond: r.perSecond, p50: r.p50, p99: r.p99, statuses: r.statuses, errors: r.errors, cpu });
@@ -119,6 +134,14 @@ async function main() {
     const bad = rows.filter((r) => r.errors > 0 || Object.keys(r.statuses).some((s) => s !== '200'));
     console.log(`\ncart PUT ≥ 0.4× cached page: ${rows.filter((r) => r.what !== loads[0]!.what).map((r) => `${r.connections} ${r.what.replace('cart PUT, ', '')}: ${(r.perSecond / rows.find((x) => x.connections === r.connections && x.what === loads[0]!.what)!.perSecond).toFixed(2)}×`).join('; ')}`);
     console.log(`answers other than 200: ${bad.length === 0 ? 'none' : bad.map((r) => `${r.connections} ${r.what}`).join('; ')}`);
+    if (PROFILE_DIR) {
+      const file = readdirSync(PROFILE_DIR).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${serverPid}.`));
+      if (!file) throw new Error(`the server wrote no CPU profile in ${PROFILE_DIR}`);
+      console.log('\n#### server, cart PUT spread, 32 connections (profiler on)');
+      printProfile(summariseProfile(path.join(PROFILE_DIR, file), 30, window));
+      writeFlame(path.join(PROFILE_DIR, file), path.join(PROFILE_DIR, 'cart-put-spread-32'), 'cart PUT, spread, 32 connections (self time; idle left out)', window);
+      console.log(`flame graph: ${path.join(PROFILE_DIR, 'cart-put-spread-32')}.svg`);
+    }
   } finally {
     close();
     if (server) await stopServer(server);
