@@ -6,14 +6,14 @@
  * current one. Version and entry are read in one round trip (two pipelined GETs), so a hit costs
  * one trip to Redis. A writer moves the version before answering, so the very next read after a
  * 200 cannot be served an older price. `catalog:content-version` moves on staff changes only (not
- * on stock taken by orders): the cached counts key on it, see `countKey`.
+ * on stock taken by orders): the cached counts and facets key on it, see `derived`.
  *
  * Choice: entries hold stock, and orders move the version after each commit that took or returned
  * stock (orders' onStockChanged → bumpVersion). Quantities are therefore never staler than the
  * last committed order, at the price of every order emptying the page cache; at high order rates
  * the next step is pages without stock plus a per-product stock mirror read per page. Holds are
- * applied per request (present.ts), so they are always live. Counts may lag a product selling out
- * by up to 60 s (see `count`).
+ * applied per request (present.ts), so they are always live. Counts and facets may lag a product
+ * selling out by up to 60 s (see `derived`).
  *
  * After each write the primary's WAL position is kept in `catalog:lsn`; a cache miss reads from a
  * replica only when it has replayed that position, else from the primary.
@@ -111,7 +111,7 @@ export function createCatalogCache(platform: Platform) {
   const ttl = config.catalog.cacheTtlSeconds;
   const minBytes = config.http.compressMinBytes;
   const local = new Map<string, ReadyEntry>();
-  const counting = new Map<string, Promise<number>>();
+  const computing = new Map<string, Promise<unknown>>();
   const localHits = metrics.cacheLookups.labels({ cache: 'catalog', result: 'hit' });
 
   const remember = (key: string, entry: ReadyEntry) => {
@@ -166,13 +166,50 @@ export function createCatalogCache(platform: Platform) {
     return rows[0]?.lsn;
   };
 
+  /**
+   * A value computed over every match of a filter set (its count, its facets), cached as JSON for
+   * the current content version. Short-lived: stock taken by orders can move a product in or out
+   * of `in_stock` without moving the content version, so such a value may lag an order that sells
+   * a product out (or returns its last units) by up to 60 s; staff changes move the version.
+   */
+  async function derived<T>(kind: string, filterKey: string, compute: () => Promise<T>): Promise<T> {
+    const contentVersion = await readVersion(CONTENT_VERSION_KEY);
+    if (contentVersion === null) return compute();
+    const key = `${kind}:${contentVersion}:${filterKey}`;
+    // Concurrent misses of one key share one query: a count over a large catalog takes a third
+    // of a second, and fifty of them at once would hold the pool for seconds.
+    const pending = computing.get(key);
+    if (pending) return pending as Promise<T>;
+    const computed = (async () => {
+      const cached = await cache.get(key);
+      if (cached !== null) return JSON.parse(cached) as T;
+      const value = await compute();
+      await cache.set(key, JSON.stringify(value), Math.min(ttl, 60));
+      return value;
+    })();
+    computing.set(key, computed);
+    try {
+      return await computed;
+    } finally {
+      computing.delete(key);
+    }
+  }
+
   return {
     /**
      * The entry for `key` at the current version, built (and shared) when there is none, with the
      * live held units of its products. A hit known to this process costs one round trip: the
-     * version and the held units are read together (see `versionAndHeld`).
+     * version and the held units are read together (see `versionAndHeld`). `codedCopies: false`
+     * keeps no br/gzip copies in the entry: a client that accepts them has its copy made on its
+     * first request, once per process (compression.ts's codedCopy) — for short entries asked
+     * once each (suggestions), where two compressions per build would cost more than they save.
      */
-    async fetch(key: string, build: () => Promise<CachedEntry>, heldUnits: HeldUnits | undefined): Promise<{ entry: ReadyEntry; held: Map<string, number> | undefined }> {
+    async fetch(
+      key: string,
+      build: () => Promise<CachedEntry>,
+      heldUnits: HeldUnits | undefined,
+      options: { codedCopies?: boolean } = {},
+    ): Promise<{ entry: ReadyEntry; held: Map<string, number> | undefined }> {
       let known = local.get(key);
       if (known && known.expiresAt <= Date.now()) {
         local.delete(key);
@@ -198,7 +235,7 @@ export function createCatalogCache(platform: Platform) {
         const built = await build();
         if (version === null) entry = ready('', 0, { ...built, br: '', gzip: '' }, minBytes);
         else {
-          const stored = await withCopies(built, minBytes);
+          const stored = options.codedCopies === false ? { ...built, br: '', gzip: '' } : await withCopies(built, minBytes);
           await cache.set(LAYOUT + key, `${version}\n${stored.header}\n${stored.br}\n${stored.gzip}\n${stored.body}`, ttl);
           entry = ready(version, Date.now() + ttl * 1000, stored, minBytes);
           remember(key, entry);
@@ -208,31 +245,18 @@ export function createCatalogCache(platform: Platform) {
       return { entry, held };
     },
 
-    /** The cached count of a filter set, valid for the current content version. */
-    async count(filterKey: string, compute: () => Promise<number>): Promise<number> {
-      const contentVersion = await readVersion(CONTENT_VERSION_KEY);
-      if (contentVersion === null) return compute();
-      const key = `count:${contentVersion}:${filterKey}`;
-      // Concurrent misses of one count share one query: a count over a large catalog takes a
-      // third of a second, and fifty of them at once would hold the pool for seconds.
-      const pending = counting.get(key);
-      if (pending) return pending;
-      const counted = (async () => {
-        const cached = await cache.get(key);
-        if (cached !== null) return Number(cached);
-        const count = await compute();
-        // Short-lived: stock taken by orders can move a product in or out of `in_stock` without
-        // moving the content version.
-        await cache.set(key, String(count), Math.min(ttl, 60));
-        return count;
-      })();
-      counting.set(key, counted);
-      try {
-        return await counted;
-      } finally {
-        counting.delete(key);
-      }
-    },
+    /** The cached count of a filter set, valid for the current content version (see `derived`). */
+    count: (filterKey: string, compute: () => Promise<number>): Promise<number> => derived('count', filterKey, compute),
+
+    /**
+     * The cached facets of a filter set: the same key, freshness and invalidation as the count —
+     * both are computed over every match, so both are answered from the cache after a filter set's
+     * first request until the content version moves (any staff change) or 60 s pass.
+     */
+    facets: <T>(filterKey: string, compute: () => Promise<T>): Promise<T> => derived('facets', filterKey, compute),
+
+    /** The content version (moves on staff changes only), or null when the store cannot say. */
+    contentVersion: (): Promise<string | null> => readVersion(CONTENT_VERSION_KEY),
 
     /**
      * Runs a catalog read on the read path, but never on a replica that has not replayed the last

@@ -8,6 +8,7 @@ import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
 import { queryRows, sql } from '../../platform/db.ts';
 import { bandWidthSql } from './facets.ts';
+import { plainWords } from './expansion.ts';
 
 let t: TestApp;
 let staff: TestUser;
@@ -97,6 +98,29 @@ describe('facets', () => {
     expect(res.headers['content-type']).toContain('application/problem+json');
   });
 
+  it('answers facets from the cache only until a staff change: a new product and a sell-out show at once', async () => {
+    const own = `zv${randomUUID().slice(0, 6).replace(/[0-9]/g, 'y')}`;
+    const first = await post('/api/catalog/products/', { name: `${own} Mug`, price: '5.00', quantity: 2, category: cups });
+    const facets = async (search: string) => {
+      const res = await get(`/api/catalog/products/?search=${encodeURIComponent(search)}&limit=1&facets=category,price`);
+      expect(res.statusCode, res.body).toBe(200);
+      const body = res.json() as { count: number; facets: { category: unknown; price: unknown } };
+      return { count: body.count, ...body.facets };
+    };
+    expect(await facets(own)).toEqual({ count: 1, category: [{ slug: cups, name: 'Cups', count: 1 }], price: [{ min: '5.00', max: '5.01', count: 1 }] });
+    // Another spelling of the same words: the same matches, the same answer.
+    expect(await facets(`${own.toUpperCase()}!`)).toEqual(await facets(own));
+    await post('/api/catalog/products/', { name: `${own} Teapot`, price: '25.00', quantity: 1, category: teas });
+    expect(await facets(own)).toEqual({
+      count: 2,
+      category: [{ slug: cups, name: 'Cups', count: 1 }, { slug: teas, name: 'Teas', count: 1 }],
+      price: [{ min: '5.00', max: '10.00', count: 1 }, { min: '20.00', max: '25.00', count: 1 }],
+    });
+    const soldOut = await t.app.inject({ method: 'POST', url: `/api/catalog/products/${first.id}/inventory/`, headers: staff.auth, payload: { quantity: 0 } });
+    expect(soldOut.statusCode, soldOut.body).toBe(200);
+    expect(await facets(own)).toEqual({ count: 1, category: [{ slug: teas, name: 'Teas', count: 1 }], price: [{ min: '25.00', max: '25.01', count: 1 }] });
+  });
+
   it('rounds band widths to 1, 2, 2.5 or 5 times a power of ten', async () => {
     const width = async (range: number) =>
       Number((await queryRows<{ w: number }>(t.database.db.primary, sql`select ${bandWidthSql(sql`${range}::bigint`)} as w`))[0]!.w);
@@ -116,6 +140,30 @@ describe('suggestions', () => {
     const cup = (await get(`/api/catalog/suggest/?q=${encodeURIComponent(`cupz ${word}`)}`)).json() as Array<{ name: string }>;
     expect(cup.map((s) => s.name).sort()).toEqual([`${word} Tea Cup 0`, `${word} Tea Cup 1`, `${word} Tea Cup 2`]);
     expect((await get(`/api/catalog/suggest/?q=${word}%20gold`)).json()).toEqual([]);
+  });
+
+  it('finds a word new to the catalog, and a new word a typed prefix begins, right after the staff change that brings it', async () => {
+    const fresh = `zw${randomUUID().slice(0, 8).replace(/[0-9]/g, 'k')}`;
+    const names = async (q: string) => ((await get(`/api/catalog/suggest/?q=${encodeURIComponent(q)}`)).json() as Array<{ name: string }>).map((s) => s.name);
+    // Asked first, so the expansions of both (nothing yet) are remembered.
+    expect(await names(fresh)).toEqual([]);
+    expect(await names(`${word} ${fresh.slice(0, 6)}`)).toEqual([]);
+    await post('/api/catalog/products/', { name: `${word} ${fresh} Kettle`, price: '30.00', quantity: 3, category: cups });
+    expect(await names(fresh)).toEqual([`${word} ${fresh} Kettle`]);
+    expect(await names(`${word} ${fresh.slice(0, 6)}`)).toEqual([`${word} ${fresh} Kettle`]);
+    const search = (await get(`/api/catalog/products/?search=${fresh}`)).json() as { count: number };
+    expect(search.count).toBe(1);
+    await post('/api/catalog/products/', { name: `${word} ${fresh} Kettle Large`, price: '40.00', quantity: 3, category: cups });
+    expect((await names(`${fresh} kettle`)).sort()).toEqual([`${word} ${fresh} Kettle`, `${word} ${fresh} Kettle Large`]);
+  });
+
+  it('splits a plain ASCII query into the very words the database does (the expansion cache relies on it)', async () => {
+    const texts = ['Earl-Grey  TEA!!', 'a_b c.d', 'x9 9x 10 010', 'Zebra apple Apple zebra', 'one two three four five six seven eight nine ten', '  ', '...', 'teas, gren; Tea Green'];
+    for (const text of texts) {
+      const rows = await queryRows<{ w: string[] }>(t.database.db.primary, sql`select (catalog.search_words(${text}))[1:8] as w`);
+      expect(plainWords(text), text).toEqual(rows[0]!.w);
+    }
+    expect(plainWords('Crème brûlée')).toBeNull();
   });
 
   it('answers bad input with 400', async () => {

@@ -68,18 +68,24 @@ interface FacetRow {
   width: number | null;
 }
 
-export async function facetCounts(db: Db, filter: ProductFilter, names: FacetName[]): Promise<FacetsJson> {
+/** Both facets of a filter set, as `facetsOf` picks from: what the cache keeps per filter set. */
+export type AllFacets = Required<FacetsJson>;
+
+export async function facetCounts(db: Db, filter: ProductFilter): Promise<AllFacets> {
   const rows = await queryRows<FacetRow>(db, facetsQuery(filter));
+  const category = rows.flatMap((r) => (r.kind === 'c' && r.slug !== null && r.name !== null ? [{ slug: r.slug, name: r.name, count: r.count }] : []));
+  const price = rows.flatMap((r) => {
+    if (r.kind !== 'b') return [];
+    const min = Number(r.start) + Number(r.band) * Number(r.width);
+    return [{ min: formatMoney(min), max: formatMoney(min + Number(r.width)), count: r.count }];
+  });
+  return { category, price };
+}
+
+/** The facets asked for, in the order the answer has always had them. */
+export function facetsOf(all: AllFacets, names: FacetName[]): FacetsJson {
   const facets: FacetsJson = {};
-  if (names.includes('category')) {
-    facets.category = rows.flatMap((r) => (r.kind === 'c' && r.slug !== null && r.name !== null ? [{ slug: r.slug, name: r.name, count: r.count }] : []));
-  }
-  if (names.includes('price')) {
-    facets.price = rows.flatMap((r) => {
-      if (r.kind !== 'b') return [];
-      const min = Number(r.start) + Number(r.band) * Number(r.width);
-      return [{ min: formatMoney(min), max: formatMoney(min + Number(r.width)), count: r.count }];
-    });
-  }
+  if (names.includes('category')) facets.category = all.category;
+  if (names.includes('price')) facets.price = all.price;
   return facets;
 }

@@ -7,11 +7,11 @@ import { AppError } from '../../platform/errors.ts';
 import { parseMoney } from '../../platform/money.ts';
 import { decodeCursor, encodeCursor, pageUrl } from '../../platform/pagination.ts';
 import type { CatalogCache } from './cache.ts';
-import { facetCounts, type FacetName } from './facets.ts';
+import { facetCounts, facetsOf, type FacetName } from './facets.ts';
 import { presentProduct, type HeldUnits, type Rendered, renderEntry } from './present.ts';
 import * as repo from './repo.ts';
 import type { FacetsJson, ListQueryType, Ordering } from './schemas.ts';
-import { expandSearch } from './search.ts';
+import type { Expander } from './expansion.ts';
 
 const DEFAULT_LIMIT = 20;
 // Creation order by default: new products append at the end, so an offset walk does not shift.
@@ -115,10 +115,21 @@ function cursorOf(n: Normalized, row: repo.ProductRow & { sortKey: string }, d: 
 
 type SortedRow = repo.ProductRow & { sortKey: string };
 
-async function buildPage(cache: CatalogCache, req: ListRequest, normalized: Normalized) {
+/**
+ * What the set of matching products depends on, as the key of its cached count and facets: the
+ * filters and, for a search, its expanded terms rather than the text typed (`Colombia`,
+ * `colombia!` and `colombia` match the same products, so they share one count and one facets).
+ */
+function matchKey(filter: repo.ProductFilter): string {
+  const { search: _search, terms, ...rest } = filter;
+  return JSON.stringify(terms === undefined ? rest : { ...rest, terms });
+}
+
+async function buildPage(cache: CatalogCache, expand: Expander, req: ListRequest, normalized: Normalized) {
   const sort = SORTS[normalized.ordering];
   const search = normalized.filter.search;
-  const n = search === undefined ? normalized : { ...normalized, filter: { ...normalized.filter, terms: await cache.read((db) => expandSearch(db, search)) } };
+  const n = search === undefined ? normalized : { ...normalized, filter: { ...normalized.filter, terms: await expand(search) } };
+  const filterKey = matchKey(n.filter);
   let rows: SortedRow[];
   let count: number | undefined;
   let next: string | null = null;
@@ -126,7 +137,7 @@ async function buildPage(cache: CatalogCache, req: ListRequest, normalized: Norm
   if (n.position === undefined) {
     const [found, total] = await Promise.all([
       cache.read((db) => repo.listProductsByOffset(db, n.filter, sort, n.offset, n.limit + 1)),
-      cache.count(JSON.stringify(normalized.filter), () => cache.read((db) => repo.countProducts(db, n.filter))),
+      cache.count(filterKey, () => cache.read((db) => repo.countProducts(db, n.filter))),
     ]);
     rows = found.slice(0, n.limit);
     count = total;
@@ -145,15 +156,16 @@ async function buildPage(cache: CatalogCache, req: ListRequest, normalized: Norm
     if (first && (backward ? more : position !== null)) previous = link(req, n, { cursor: cursorOf(n, first, 'b') });
   }
   let facets: FacetsJson | undefined;
-  if (n.facets.length > 0) facets = await cache.read((db) => facetCounts(db, n.filter, n.facets));
+  // Cached per filter set like the count (cache.ts's `derived`): exact as of the last staff change.
+  if (n.facets.length > 0) facets = facetsOf(await cache.facets(filterKey, () => cache.read((db) => facetCounts(db, n.filter))), n.facets);
   const body = JSON.stringify({ ...(count !== undefined ? { count } : {}), next, previous, results: rows.map((r) => presentProduct(r, 0)), ...(facets ? { facets } : {}) });
   return { header: rows.map((r) => `${r.id}:${r.stock}`).join(','), body };
 }
 
-export async function listProducts(cache: CatalogCache, heldUnits: HeldUnits | undefined, req: ListRequest): Promise<Rendered> {
+export async function listProducts(cache: CatalogCache, expand: Expander, heldUnits: HeldUnits | undefined, req: ListRequest): Promise<Rendered> {
   const n = normalize(req.query);
   const mode = n.position === undefined ? `o${n.offset}` : `c${req.query.cursor}`;
   const key = `list:${req.baseUrl}${req.path}?${new URLSearchParams(n.params).toString()}&limit=${n.limit}&${mode}`;
-  const { entry, held } = await cache.fetch(key, () => buildPage(cache, req, n), heldUnits);
+  const { entry, held } = await cache.fetch(key, () => buildPage(cache, expand, req, n), heldUnits);
   return renderEntry(entry, held, true);
 }

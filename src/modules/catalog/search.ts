@@ -28,7 +28,7 @@ export interface SearchTerm {
 export type SearchTerms = SearchTerm[];
 
 /** More words than this add little but cost one index probe each. */
-const MAX_WORDS = 8;
+export const MAX_WORDS = 8;
 /** Candidates per query word: enough for a catalog's vocabulary, bounded for a one-letter prefix. */
 const PREFIX_CANDIDATES = 50;
 const TYPO_CANDIDATES = 20;
@@ -75,6 +75,11 @@ export function inflections(word: string): string[] {
  * the expansion, COMMIT): four round trips where one does.
  */
 export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
+  return (await expandWords(db, text)).map((w) => w.term);
+}
+
+/** expandSearch with each term's query word (normalized as catalog.search_words does). */
+export async function expandWords(db: Db, text: string): Promise<Array<{ word: string; term: SearchTerm }>> {
   const rows = await queryRows<{ word: string; known: string[]; prefixes: string[]; typos: string[] }>(db, expansionQuery(text));
   // Only the forms some product has (the dictionary holds every word but numbers): a term whose
   // candidates come down to one word needs no grouping per product (matchQuery).
@@ -82,7 +87,7 @@ export async function expandSearch(db: Db, text: string): Promise<SearchTerms> {
     const exact = inflections(row.word).filter((w) => isNumber(w) || row.known.includes(w));
     const prefix = row.prefixes.filter((w) => !exact.includes(w));
     const typo = row.typos.filter((w) => !exact.includes(w) && !prefix.includes(w));
-    return { exact, prefix, typo };
+    return { word: row.word, term: { exact, prefix, typo } };
   });
 }
 

@@ -10,6 +10,7 @@ import { newId } from '../../platform/ids.ts';
 import { parseMoney } from '../../platform/money.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createCatalogCache } from './cache.ts';
+import { createExpander } from './expansion.ts';
 import { listProducts, type ListRequest } from './list.ts';
 import { presentInventory, presentProduct, productEntry, renderEntry, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
@@ -29,6 +30,7 @@ const DEMO_PRODUCTS = 300;
 export function createCatalogService(deps: CatalogDeps) {
   const { db, logger } = deps.platform;
   const cache = createCatalogCache(deps.platform);
+  const expand = createExpander(cache);
   const { inventory } = deps;
   const heldUnits = inventory.heldUnits;
   const heldOf = async (id: string): Promise<number> => (await heldUnits([id])).get(id) ?? 0;
@@ -136,8 +138,8 @@ export function createCatalogService(deps: CatalogDeps) {
     /** The public base URL of page links, when configured. */
     publicUrl: deps.platform.config.http.publicUrl,
 
-    listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, heldUnits, req),
-    suggest: (typed: string): Promise<Rendered> => suggest(cache, typed),
+    listProducts: (req: ListRequest): Promise<Rendered> => listProducts(cache, expand, heldUnits, req),
+    suggest: (typed: string): Promise<Rendered> => suggest(cache, expand, typed),
 
     async getProduct(id: string): Promise<Rendered> {
       const build = async () => {
