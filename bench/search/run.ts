@@ -10,7 +10,8 @@
  * numbers, five that match nothing). Each request asks a `limit` no earlier request of its query
  * asked, so pages are built, not served from the cache (the count, cached per filter, is built
  * on its query's first round only); each suggestion gets punctuation no earlier one had (see
- * `uncached`). `BENCH_KINDS=suggest` runs only some of search, facets, suggest.
+ * `uncached`). `BENCH_KINDS=suggest` runs only some of search, facets, suggest (and
+ * suggest-cached, see `Kind`).
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench BENCH_SECONDS=20 npx tsx bench/search/run.ts
  */
@@ -32,6 +33,14 @@ const CLIENTS = 8;
 const port = 3950;
 const queries = readFileSync(new URL('./queries.txt', import.meta.url), 'utf8').split('\n').filter(Boolean);
 
+/**
+ * `suggest-cached` asks each query's suggestions as typed, so after its first request each is
+ * served from the page cache: the server's own cost around a suggestion (HTTP, token, route,
+ * cache) without its SQL — what the built suggestions' figure has on top of that is the SQL and
+ * the waits for it.
+ */
+type Kind = 'search' | 'facets' | 'suggest' | 'suggest-cached';
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 const summary = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
@@ -46,7 +55,7 @@ const summary = (ms: number[]) => {
 const uncached = (n: number) => ` ${[...n.toString(9)].map((d) => '.,;:!?-_~'[Number(d)]).join('')}`;
 
 /** The service: each client walks the query set from its own offset; latency per request. */
-async function service(kind: 'search' | 'facets' | 'suggest', request: ReturnType<typeof httpClient>['request'], tokens: string[]) {
+async function service(kind: Kind, request: ReturnType<typeof httpClient>['request'], tokens: string[]) {
   const times: number[] = [];
   const run = await drive(CLIENTS, seconds, async (client, round) => {
     const text = queries[(client * 13 + round) % queries.length]!;
@@ -55,6 +64,8 @@ async function service(kind: 'search' | 'facets' | 'suggest', request: ReturnTyp
     const target =
       kind === 'suggest'
         ? `/api/catalog/suggest/?q=${encodeURIComponent(text + uncached(round * CLIENTS + client))}`
+        : kind === 'suggest-cached'
+        ? `/api/catalog/suggest/?q=${q}`
         : `/api/catalog/products/?search=${q}&limit=${limit}${kind === 'facets' ? '&facets=category,price' : ''}`;
     const started = performance.now();
     const res = await request('GET', target, undefined, { authorization: tokens[client]! });
@@ -65,7 +76,7 @@ async function service(kind: 'search' | 'facets' | 'suggest', request: ReturnTyp
 }
 
 /** The same SQL as pgbench scripts, one per query (expanded once, as a cache miss would). */
-async function pgbenchScripts(kind: 'search' | 'facets' | 'suggest'): Promise<string> {
+async function pgbenchScripts(kind: Kind): Promise<string> {
   const db = await createDatabase({ url, deadlines: { statementMs: 60_000, queryMs: 70_000 } });
   const dialect = new PgDialect();
   const dir = mkdtempSync(path.join(tmpdir(), `search-${kind}-`));
@@ -79,7 +90,7 @@ async function pgbenchScripts(kind: 'search' | 'facets' | 'suggest'): Promise<st
       const terms = await expandSearch(db.primary, text);
       const filter: repo.ProductFilter = { search: text, terms, inStock: true };
       const page = [repo.keysetQuery(filter, { column: 'relevance', descending: false }, null, 21), repo.countQuery(filter)];
-      const statements = kind === 'suggest' ? [suggestionsQuery(terms)] : kind === 'search' ? page : [...page, facetsQuery(filter)];
+      const statements = kind.startsWith('suggest') ? [suggestionsQuery(terms)] : kind === 'search' ? page : [...page, facetsQuery(filter)];
       writeFileSync(path.join(dir, `q${i}.sql`), statements.map((s) => `${inline(dialect.sqlToQuery(s)).replace(/\s+/g, ' ')};`).join('\n') + '\n');
     }
   } finally {
@@ -101,10 +112,12 @@ function pgbench(dir: string): string {
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 console.log(`search bench: ${queries.length} queries, ${CLIENTS} clients, ${seconds} s each; load average ${load()}`);
 const { request, close } = httpClient(port, CLIENTS + 2);
-const server = await startServer({ port, databaseUrl: url, request, quietStdout: true, startSeconds: 120, env: { DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000' } });
+// BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there on exit (summarise with bench/profile.ts).
+const cpuProf = process.env.BENCH_CPU_PROF;
+const server = await startServer({ port, databaseUrl: url, request, quietStdout: true, startSeconds: 120, ...(cpuProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProf] } : {}), env: { DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000' } });
 try {
   const tokens = await signIn(request, { count: CLIENTS, usernamePrefix: `search-bench-${Date.now()}-` });
-  const kinds = (process.env.BENCH_KINDS ?? 'search,facets,suggest').split(',') as Array<'search' | 'facets' | 'suggest'>;
+  const kinds = (process.env.BENCH_KINDS ?? 'search,facets,suggest').split(',') as Kind[];
   for (const kind of kinds) {
     const { times, run } = await service(kind, request, tokens);
     const bare = pgbench(await pgbenchScripts(kind));
