@@ -62,10 +62,14 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
   // product events go to webhooks in the transaction of the stock or product change.
   const inventory = createInventoryService({ platform, recordEvents: (tx, events) => webhooks.record(tx, events) });
   const catalog = createCatalogService({ platform, inventory });
-  // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails.
+  // Order events, consumed in the outbox relay's transaction: signed webhooks and customer mails
+  // (unless ORDER_MAILS=false: the shop mails its customers itself).
+  const { orderMails } = config.mail;
   const orderEventSinks: OrderEventSink[] = [
     (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
-    async (tx, events) => {
+  ];
+  if (orderMails) {
+    orderEventSinks.push(async (tx, events) => {
       await identity.queueCustomerMails(
         tx,
         events.flatMap((event) => {
@@ -73,16 +77,18 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
           return compose ? [{ userId: event.order.customer, compose }] : [];
         }),
       );
-    },
-  ];
+    });
+  }
   const orders = createOrdersService({
     platform,
     inventory,
     eventSinks: orderEventSinks,
     // Flash-sale mode: "received" at acceptance (the confirmed mail comes through the sinks above).
-    queueReceivedMails: async (tx, accepted) => {
-      await identity.queueCustomerMails(tx, accepted.map((order) => ({ userId: order.customer, compose: receivedMail(order) })));
-    },
+    queueReceivedMails: orderMails
+      ? async (tx, accepted) => {
+          await identity.queueCustomerMails(tx, accepted.map((order) => ({ userId: order.customer, compose: receivedMail(order) })));
+        }
+      : undefined,
     // Stock moved by a committed order: cached catalog pages must not show the old quantity.
     onStockChanged: () => catalog.bumpVersion(),
   });

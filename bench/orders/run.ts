@@ -22,6 +22,8 @@
  *   npm run bench:orders     (BENCH_SECONDS=10, BENCH_ROUNDS=1, BENCH_BATCH=100, BENCH_PROFILE=1)
  *   npm run bench:orders -- --only hot-async   (the hot product only: per-order SQL, sync, async; no profile)
  *   npm run bench:orders -- --only profile     (the profiles only, ~2 minutes)
+ *   BENCH_ORDER_MAILS=false npm run bench:orders   (ORDER_MAILS=false: no order mails queued or sent;
+ *                                     the same work as a build without order mails, for comparisons)
  *
  * With several rounds every round runs the whole grid again; the targets are judged on the
  * median of the rounds' ratios (each ratio taken within its round).
@@ -50,6 +52,7 @@ import { luaStrings, machine, metered, pgbench, redisCpuOf, startBenchPostgres, 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
+const ORDER_MAILS = process.env.BENCH_ORDER_MAILS ?? 'true';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNECTIONS = [32, 256];
@@ -524,7 +527,7 @@ async function main() {
   // Order mails go out as in production, to an SMTP server that accepts them (a refused one made
   // every mail fail and retry: a cheaper, different job).
   const smtp = await startSmtpSink();
-  const env = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', SMTP_URL: smtp.url };
+  const env = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', SMTP_URL: smtp.url, ORDER_MAILS: ORDER_MAILS };
   let server: ChildProcess | undefined;
   // Flash-sale mode: its own server on a private Redis with the durability production requires.
   let durable: PrivateRedis | undefined;
@@ -535,7 +538,7 @@ async function main() {
     await seed(dbUrl);
     server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true });
     durable = await startPrivateRedis({ appendonly: true, appendfsync: 'always' });
-    const asyncEnv = { REDIS_URL: durable.url, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', SMTP_URL: smtp.url };
+    const asyncEnv = { REDIS_URL: durable.url, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL_SECONDS: '7200', ORDERS_MODE: 'async', RUN_JOBS_IN_API: 'false', SMTP_URL: smtp.url, ORDER_MAILS: ORDER_MAILS };
     asyncServer = await startServer({ port: ASYNC_PORT, databaseUrl: dbUrl, env: asyncEnv, request: asyncHttp.request, quietStdout: true });
     const tokens = await signIn(request, { count: CUSTOMERS, usernamePrefix: 'ordersbench', loginHeaders: (i) => ({ 'x-forwarded-for': `10.0.1.${i}` }) });
     const redis = createRedisClient(REDIS_URL, '');
@@ -576,7 +579,7 @@ async function main() {
         durableRedis.disconnect();
       }
     }
-    console.log(`mails: to a local SMTP sink (bench/smtp-sink.ts) that accepts every one; ${await smtp.stop()} accepted`);
+    console.log(`mails: to a local SMTP sink (bench/smtp-sink.ts) that accepts every one; ORDER_MAILS=${ORDER_MAILS}; ${await smtp.stop()} accepted`);
   } finally {
     close();
     asyncHttp.close();

@@ -347,6 +347,12 @@ export function loadConfig(env: Env = {}) {
       from: r.str('MAIL_FROM', DEV_MAIL_FROM),
       /** Mails in flight at once per worker: the SMTP connections kept open, and the accounts served side by side. */
       concurrency: r.int('MAIL_CONCURRENCY', 4, 1, 50),
+      /**
+       * Order mails to customers (received, confirmed, cancelled, shipped). Off for a shop that mails
+       * its customers from its own systems (on the webhooks): nothing is queued for orders; account
+       * mails (password reset, email change) still go.
+       */
+      orderMails: r.bool('ORDER_MAILS', true),
       /** Base of the link in reset mails (the token goes in its fragment); PUBLIC_URL/reset-password when unset. */
       appResetUrl,
     },
