@@ -113,6 +113,8 @@ interface Row {
   /** CPU of the server per order, and of the worker (relay and delivery) per event delivered, ms. */
   serverCpu?: number;
   workerCpu?: number;
+  /** CPU of the worker per order placed, ms, whatever it did (relay, mails, deliveries), until everything drained. */
+  workerCpuPerOrder?: number;
 }
 
 async function main() {
@@ -206,6 +208,8 @@ async function main() {
             workerCpu: (((cpuOf(worker!.pid) ?? NaN) - cpu0.worker) * 1000) / Math.max(1, got.length),
           });
         }
+        if (!five) await drained(dbUrl);
+        row.workerCpuPerOrder = (((cpuOf(worker!.pid) ?? NaN) - cpu0.worker) * 1000) / Math.max(1, run.counts['ok'] ?? 0);
         rows.push(row);
         console.error(`round ${round}, ${row.subscriptions} subscriptions: ${row.ordersPerSecond.toFixed(0)} orders/s`);
       }
@@ -231,12 +235,15 @@ async function main() {
       `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
         `WEBHOOK_CONCURRENCY default 4); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
     );
-    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | outcomes |`);
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | worker CPU per order (ms) | outcomes |`);
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const f = (x: number | undefined, d = 0) => (x === undefined ? '' : x.toFixed(d));
     for (const r of rows) {
-      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${f(r.serverCpu, 2)} | ${f(r.workerCpu, 2)} | ${r.outcomes} |`);
+      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${f(r.serverCpu, 2)} | ${f(r.workerCpu, 2)} | ${f(r.workerCpuPerOrder, 2)} | ${r.outcomes} |`);
     }
+    // What the deliveries alone cost: the worker's CPU per order with five subscriptions less without, per event.
+    const perOrder = (n: number) => median(rows.filter((r) => r.subscriptions === n).map((r) => r.workerCpuPerOrder!));
+    console.log(`\nworker CPU per delivered event, deliveries alone (per-order medians, five − none, ÷ ${SUBSCRIPTIONS}): ${((perOrder(SUBSCRIPTIONS) - perOrder(0)) / SUBSCRIPTIONS).toFixed(3)} ms`);
     const none = median(rows.filter((r) => r.subscriptions === 0).map((r) => r.ordersPerSecond));
     const five = median(rows.filter((r) => r.subscriptions > 0).map((r) => r.ordersPerSecond));
     console.log(`\n| figure | value | target |`);
