@@ -14,8 +14,11 @@
 import type { CatalogCache } from './cache.ts';
 import { expandSearch, expandWords, MAX_WORDS, type SearchTerm, type SearchTerms } from './search.ts';
 
-/** Words kept per process: a bound on memory; a catalog's vocabulary and its prefixes fit. */
-const KEPT_WORDS = 20_000;
+/**
+ * Words kept per process, oldest out first: a bound on memory (a word keeps at most 50 prefixes
+ * and 20 typos, so a few MB at most); the seeded 1M catalog's whole vocabulary is 3,653 words.
+ */
+const KEPT_WORDS = 5_000;
 
 export type Expander = (text: string) => Promise<SearchTerms>;
 
