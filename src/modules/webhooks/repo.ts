@@ -220,20 +220,26 @@ export async function claimDue(db: Db, limit: number, concurrency: number, lease
           ) due
           where s.enabled
           order by due.next_attempt_at limit ${limit}
+        ), claimed as (
+          update webhooks.deliveries d set status = 'sending', locked_until = now() + make_interval(secs => ${leaseMs / 1000})
+          from picked where d.id = picked.id
+          returning d.id, d.subscription_id, d.event_id, d.attempt
         )
-        update webhooks.deliveries d set status = 'sending', locked_until = now() + make_interval(secs => ${leaseMs / 1000})
-        from picked, webhooks.events e, webhooks.subscriptions s
-        where d.id = picked.id and e.id = d.event_id and s.id = d.subscription_id
-        returning d.id, d.subscription_id, d.event_id, d.attempt, e.type, e.payload::text as payload, e.created_at, s.url, s.secret,
-                  case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret`,
+        -- An event's payload once per claim, not once per subscription that wants it.
+        select c.id, c.subscription_id, c.event_id, c.attempt, e.type, e.created_at,
+               case when row_number() over (partition by c.event_id) = 1 then e.payload::text end as payload,
+               s.url, s.secret, case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret
+        from claimed c join webhooks.events e on e.id = c.event_id join webhooks.subscriptions s on s.id = c.subscription_id`,
   );
+  const payloads = new Map<string, string>();
+  for (const r of rows) if (r['payload'] !== null && r['payload'] !== undefined) payloads.set(String(r['event_id']), String(r['payload']));
   return rows.map((r) => ({
     id: String(r['id']),
     subscriptionId: String(r['subscription_id']),
     eventId: String(r['event_id']),
     attempt: Number(r['attempt']),
     type: String(r['type']),
-    payloadJson: String(r['payload']),
+    payloadJson: payloads.get(String(r['event_id']))!,
     occurredAt: date(r['created_at']),
     url: String(r['url']),
     secrets: [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])],
