@@ -233,7 +233,7 @@ async function main() {
     console.log(`\nwebhooks bench, ${startedAt}: ${machineBefore} at start, ${machine()} at end; node ${process.version}`);
     console.log(
       `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
-        `WEBHOOK_CONCURRENCY default 4); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
+        `WEBHOOK_CONCURRENCY default 16); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
     );
     console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | worker CPU per order (ms) | outcomes |`);
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');

@@ -374,7 +374,7 @@ export function loadConfig(env: Env = {}) {
       /** A receiver's whole answer (connect to last byte) must come within this. */
       timeoutMs: r.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
       /** Requests in flight to one subscription, per worker. */
-      concurrency: r.int('WEBHOOK_CONCURRENCY', 4, 1, 100),
+      concurrency: r.int('WEBHOOK_CONCURRENCY', 16, 1, 100),
     },
     orders: {
       idempotencyTtlHours: r.int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 30),
