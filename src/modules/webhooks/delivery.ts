@@ -5,6 +5,10 @@
  * under a timeout, at most `concurrency` at once per subscription: a slow or dead receiver holds
  * its own slots and nothing else. Orders never wait for any of it: they only wrote an outbox row.
  *
+ * Cheap per delivery: one claim statement serves every slot freed in a short window, successes
+ * are recorded together in one statement, each event's body is built once per claim from the
+ * stored JSON, and each secret has one signer.
+ *
  * At least once: a worker killed mid-send leaves its rows `sending` until their lease (the timeout
  * plus a margin) runs out; then any worker sends them again, with the same event id.
  */
