@@ -31,17 +31,28 @@ export function plainWords(text: string): string[] | null {
   return [...words].sort().slice(0, MAX_WORDS);
 }
 
+/**
+ * Longest a word's expansion is kept, as the count is (cache.ts): a write the API did not make (an
+ * import, a seed, a migration) moves no content version, and still shows within this.
+ */
+const KEEP_MS = 60_000;
+
+/** A word that matches nothing: not kept, since the next product written (or a lagging replica catching up) can make it match. */
+const matchesNothing = (term: SearchTerm) => term.exact.length === 0 && term.prefix.length === 0 && term.typo.length === 0;
+
 export function createExpander(cache: Pick<CatalogCache, 'contentVersion' | 'read'>): Expander {
   let version: string | null = null;
+  let keptSince = 0;
   const known = new Map<string, SearchTerm>();
 
   return async (text) => {
     const words = plainWords(text);
     const current = words === null ? null : await cache.contentVersion();
     if (words === null || current === null) return cache.read((db) => expandSearch(db, text));
-    if (current !== version) {
+    if (current !== version || Date.now() - keptSince > KEEP_MS) {
       known.clear();
       version = current;
+      keptSince = Date.now();
     }
     const missing = words.filter((w) => !known.has(w));
     if (missing.length > 0) {
@@ -49,6 +60,7 @@ export function createExpander(cache: Pick<CatalogCache, 'contentVersion' | 'rea
       // The version may have moved while the database answered: keep them only if it has not.
       if (version === current) {
         for (const { word, term } of found) {
+          if (matchesNothing(term)) continue;
           if (known.size >= KEPT_WORDS) known.delete(known.keys().next().value!);
           known.set(word, term);
         }
