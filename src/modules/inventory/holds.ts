@@ -95,8 +95,8 @@ export interface HoldStore {
   readonly kind: 'redis' | 'memory';
   /**
    * Sets the holder's hold on each line (all lines or none) and moves the expiry of ALL the
-   * holder's holds to now + ttl (capped by `maxLifetimeSeconds`). Growing a line needs the units to be available; shrinking never
-   * fails. No lines: only refreshes the expiry (touch).
+   * holder's holds to now + ttl (capped by `maxLifetimeSeconds`). Growing a line needs the units
+   * to be available; shrinking never fails. No lines: only refreshes the expiry (touch).
    */
   setHolds(holder: string, lines: HoldLine[], ttlSeconds: number, options?: SetHoldsOptions): Promise<HoldResult>;
   holdsOf(holder: string): Promise<Holding>;
