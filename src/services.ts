@@ -66,17 +66,23 @@ export async function createServices(config: ReadyConfig, logger: Logger, overri
   // (unless ORDER_MAILS=false: the shop mails its customers itself).
   const { orderMails } = config.mail;
   const orderEventSinks: OrderEventSink[] = [
-    (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
+    {
+      wants: (tx) => webhooks.wantsOrderEvents(tx),
+      consume: (tx, events) => webhooks.record(tx, events.map((e) => ({ type: e.type, occurredAt: e.occurredAt, data: e.order }))),
+    },
   ];
   if (orderMails) {
-    orderEventSinks.push(async (tx, events) => {
-      await identity.queueCustomerMails(
-        tx,
-        events.flatMap((event) => {
-          const compose = orderMail(event);
-          return compose ? [{ userId: event.order.customer, compose }] : [];
-        }),
-      );
+    orderEventSinks.push({
+      wants: async () => true,
+      consume: async (tx, events) => {
+        await identity.queueCustomerMails(
+          tx,
+          events.flatMap((event) => {
+            const compose = orderMail(event);
+            return compose ? [{ userId: event.order.customer, compose }] : [];
+          }),
+        );
+      },
     });
   }
   const orders = createOrdersService({

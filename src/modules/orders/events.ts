@@ -25,8 +25,16 @@ export interface OrderEvent {
   order: OrderJson;
 }
 
-/** Consumes relayed events inside the relay's transaction: what it writes commits with the records marked relayed. */
-export type OrderEventSink = (tx: Db, events: OrderEvent[]) => Promise<void>;
+/**
+ * Consumes relayed events inside the relay's transaction: what it writes commits with the records
+ * marked relayed. `wants` (same transaction) says whether it would keep any order event now: when
+ * no sink does (no order mails, no webhook subscription for orders), the relay marks the records
+ * without building their events, which cost a read of every order and its lines.
+ */
+export interface OrderEventSink {
+  wants(tx: Db): Promise<boolean>;
+  consume(tx: Db, events: OrderEvent[]): Promise<void>;
+}
 
 type Snapshot = Pick<Order, 'status' | 'cancelReason'>;
 

@@ -1,4 +1,5 @@
 /** The outbox relay and the purge of old keys and relayed records (background jobs). */
+import type { Db } from '../../platform/db.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { orderEventsOf, type OrderEventSink } from './events.ts';
 import type { Idempotency } from './idempotency.ts';
@@ -17,6 +18,11 @@ export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempo
    * trimmed — every order's payload kept in Redis memory for good — and whose outage stopped
    * the mails and webhooks with it.
    */
+  async function wantingSinks(tx: Db): Promise<OrderEventSink[]> {
+    const wants = await Promise.all(deps.eventSinks.map((sink) => sink.wants(tx)));
+    return deps.eventSinks.filter((_, i) => wants[i]);
+  }
+
   async function relayOutbox(): Promise<number> {
     let total = 0;
     for (let round = 0; round < 10; round++) {
@@ -26,9 +32,10 @@ export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempo
         // Flash-sale mode: a flush of "received" mails that read these orders as not yet written
         // commits first, so their confirmed or cancelled mails are queued after it (repo.ts).
         if (deps.receivedMails) await repo.shareLockForReceivedMails(tx);
-        if (deps.eventSinks.length > 0) {
+        const sinks = await wantingSinks(tx);
+        if (sinks.length > 0) {
           const events = await orderEventsOf(tx, rows);
-          for (const sink of deps.eventSinks) await sink(tx, events);
+          for (const sink of sinks) await sink.consume(tx, events);
         }
         await repo.markPublished(tx, rows.map((r) => Number(r.id)));
         return rows.length;

@@ -129,6 +129,16 @@ export async function rotateSecret(db: Db, id: string, secret: string, overlapSe
   return row ? date(row['previous_secret_expires_at']) : undefined;
 }
 
+/** Whether an enabled subscription wants any of `types` (or every event). */
+export async function anyWants(tx: Db, types: readonly string[]): Promise<boolean> {
+  const rows = await queryRows<{ wants: boolean }>(
+    tx,
+    sql`select exists (select 1 from webhooks.subscriptions s
+                       where s.enabled and s.events && ${`{${[...types, '*'].join(',')}}`}::text[]) as wants`,
+  );
+  return rows[0]!.wants;
+}
+
 /**
  * Records events and one pending delivery per enabled subscription that wants each, in the
  * caller's transaction (the outbox relay's). One statement whatever the batch size.

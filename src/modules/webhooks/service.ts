@@ -9,7 +9,7 @@ import { newId } from '../../platform/ids.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createDeliveryLoop } from './delivery.ts';
 import * as repo from './repo.ts';
-import { presentDelivery, presentSubscription, type CreateSubscriptionBody, type EventType, type UpdateSubscriptionBody } from './schemas.ts';
+import { EVENT_TYPES, presentDelivery, presentSubscription, type CreateSubscriptionBody, type EventType, type UpdateSubscriptionBody } from './schemas.ts';
 import { createSender } from './send.ts';
 
 /** After a rotation the old secret keeps signing this long, so receivers switch at their own pace. */
@@ -22,6 +22,8 @@ export interface WebhookEvent {
   occurredAt: Date;
   data: unknown;
 }
+
+const ORDER_EVENT_TYPES = EVENT_TYPES.filter((t) => t.startsWith('order.'));
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -74,6 +76,13 @@ export function createWebhooksService(deps: { platform: Platform }) {
       if (!(await repo.redeliver(db.primary, subscriptionId, deliveryId, id))) throw notFound('Delivery');
       return { id };
     },
+
+    /**
+     * Whether an enabled subscription wants order events now, in the caller's transaction: the
+     * relay builds no order snapshots when none does (and no mails are sent), as `record` would
+     * keep none of them.
+     */
+    wantsOrderEvents: (tx: Db) => repo.anyWants(tx, ORDER_EVENT_TYPES),
 
     /** Records events in the caller's transaction, with a pending delivery for each subscription that wants them. */
     async record(tx: Db, events: WebhookEvent[]) {
