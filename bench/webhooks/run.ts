@@ -13,12 +13,17 @@
  *    outbox, started again, and events delivered per second until the backlog is gone.
  *
  *   npm run bench:webhooks     (BENCH_SECONDS=10, BENCH_ROUNDS=3, BENCH_CLIENTS=32)
+ *   BENCH_WORKER_CPUS=1 npm run bench:webhooks
+ *     the worker and the receiver on CPU 1 only, everything else (this process and its clients,
+ *     the server, PostgreSQL, a private Redis) on the other CPUs (`taskset`): as deployed, where
+ *     the worker is its own service (infra/) and the receivers are other companies' machines.
+ *     Both kinds of round run so, so the comparison is between equals.
  *
  * PostgreSQL: a private instance of the machine's server (bench/tools.ts, track_commit_timestamp
  * on), or BENCH_DATABASE_URL (a maintenance database; opply_bench_webhooks is made there and
  * dropped). Redis: BENCH_REDIS_URL (default the local one) under a key prefix of its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +32,7 @@ import { createDatabase, sql } from '../../src/platform/db.ts';
 import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { admin, cpuOf, query, databaseUrl, drive, httpClient, signIn, startServer, startSmtpSink, startWorker, stopServer, type Request } from '../lib.ts';
+import { startPrivateRedis } from '../../test/helpers/private-services.ts';
 import { machine, startBenchPostgres, type BenchPostgres } from '../tools.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -41,6 +47,23 @@ const PREFIX = `bench:webhooks:${randomUUID()}:`;
 const DB_NAME = 'opply_bench_webhooks';
 const STAFF = { username: 'webhooksbench', password: `bench-${randomUUID()}` };
 const DRAIN_TIMEOUT_MS = 180_000;
+/** BENCH_WORKER_CPUS: a `taskset` CPU list for the worker and the receiver; the rest get every other CPU. */
+const WORKER_CPUS = process.env.BENCH_WORKER_CPUS;
+
+/** `taskset -a -cp`: every thread of `pid` (and what it starts later) onto `cpus`. */
+const pin = (pid: number | undefined, cpus: string) => {
+  if (pid !== undefined) execFileSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' });
+};
+
+/** The CPUs not in WORKER_CPUS (a list of single CPUs, e.g. "1" or "2,3"). */
+function otherCpus(worker: string): string {
+  const taken = new Set(worker.split(',').map(Number));
+  const rest = os.cpus().map((_, i) => i).filter((i) => !taken.has(i));
+  if (rest.length === 0 || taken.size === 0 || [...taken].some((i) => !Number.isInteger(i) || i >= os.cpus().length)) {
+    throw new Error(`BENCH_WORKER_CPUS=${worker}: a comma-separated list of CPUs, leaving at least one of the ${os.cpus().length} for the rest`);
+  }
+  return rest.join(',');
+}
 
 const productId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -120,6 +143,11 @@ interface Row {
 async function main() {
   const startedAt = new Date().toISOString();
   const machineBefore = machine();
+  // Pinned before anything starts, so PostgreSQL, Redis and the server inherit the rest of the CPUs.
+  const apiCpus = WORKER_CPUS ? otherCpus(WORKER_CPUS) : undefined;
+  if (apiCpus) pin(process.pid, apiCpus);
+  const privateRedis = apiCpus ? await startPrivateRedis() : undefined;
+  const redisUrl = privateRedis?.url ?? REDIS_URL;
   let own: BenchPostgres | undefined;
   const adminUrl = process.env.BENCH_DATABASE_URL ?? (own = await startBenchPostgres(200)).url;
   const dbUrl = databaseUrl(adminUrl, DB_NAME);
@@ -131,7 +159,7 @@ async function main() {
   const smtp = await startSmtpSink();
   const env = {
     SMTP_URL: smtp.url,
-    REDIS_URL,
+    REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: PREFIX,
     RUN_JOBS_IN_API: 'false',
     WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
@@ -146,11 +174,15 @@ async function main() {
   let workers = 0;
   // BENCH_WORKER_PROFILE=<dir>: each worker writes a V8 CPU profile there (node --cpu-prof) when it stops.
   const profileDir = process.env.BENCH_WORKER_PROFILE;
-  const newWorker = () =>
-    startWorker({ databaseUrl: dbUrl, env, stdoutFile: path.join(logDir, `worker-${++workers}.log`), ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) });
+  const newWorker = async () => {
+    const child = await startWorker({ databaseUrl: dbUrl, env, stdoutFile: path.join(logDir, `worker-${++workers}.log`), ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) });
+    if (WORKER_CPUS) pin(child.pid, WORKER_CPUS);
+    return child;
+  };
   try {
     await seed(dbUrl);
     receiver = await startReceiver();
+    if (WORKER_CPUS) pin(receiver.child.pid, WORKER_CPUS);
     server = await startServer({ port: PORT, databaseUrl: dbUrl, env, request, quietStdout: true, startSeconds: 120 });
     worker = await newWorker();
     const login = await request('POST', '/api/identity/token/', STAFF);
@@ -232,7 +264,8 @@ async function main() {
 
     console.log(`\nwebhooks bench, ${startedAt}: ${machineBefore} at start, ${machine()} at end; node ${process.version}`);
     console.log(
-      `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
+      `${WORKER_CPUS ? `CPUs: worker and receiver on ${WORKER_CPUS}, the rest (server, PostgreSQL, a private Redis, this process) on ${apiCpus}; ` : ''}` +
+        `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
         `WEBHOOK_CONCURRENCY default 16); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
     );
     console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | worker CPU per order (ms) | outcomes |`);
@@ -265,7 +298,8 @@ async function main() {
     await smtp.stop();
     rmSync(logDir, { recursive: true, force: true });
     await admin(adminUrl, `drop database if exists ${DB_NAME} with (force)`).catch(() => undefined);
-    await deleteKeysWithPrefix(REDIS_URL, PREFIX);
+    await deleteKeysWithPrefix(redisUrl, PREFIX);
+    await privateRedis?.stop();
     own?.destroy();
   }
 }
