@@ -14,10 +14,6 @@ const ROOT = join(import.meta.dirname, '../..');
 
 /** Writers of stock outside inventory, and why each may. */
 const JUSTIFIED: Record<string, string> = {
-  // Factories for other modules' tests (cart, orders, invariants): the product is the setting of
-  // the test, not what it tests; writing the row keeps ~30 files independent of the catalog's
-  // HTTP API, and each write then moves the mirror and versions as a staff change would.
-  'test/helpers/catalog-factory.ts': 'test setting for other modules (creates and restocks products)',
   // Stock changed behind the mirror's back, on purpose: the database must stay the final word.
   'src/modules/orders/flash-sale/flash-sale.test.ts': 'simulates a stock change the mirror did not see',
   // Written past the catalog service on purpose: a service write records its WAL position and

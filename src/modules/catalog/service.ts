@@ -15,14 +15,14 @@ import { listProducts, type ListRequest } from './list.ts';
 import { presentInventory, presentProduct, productEntry, renderEntry, type Rendered } from './present.ts';
 import * as repo from './repo.ts';
 import type { CategoryJson, InventoryChangeBody, InventoryJson, ProductCreateBody, ProductJson, ProductPatchBody } from './schemas.ts';
-import type { InventoryService, StaffStockResult, StockMirror } from '../inventory/service.ts';
+import type { InventoryService, StaffStockResult } from '../inventory/service.ts';
 import { seedCatalog } from './seed.ts';
 import { suggest } from './suggest.ts';
 
 export interface CatalogDeps {
   platform: Platform;
   /** Units: held units for quantities on pages, and every write of `stock` (staff changes). */
-  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'stockCommitted' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine' | 'seededStock'>;
+  inventory: Pick<InventoryService, 'heldUnits' | 'setStock' | 'changeStock' | 'productCommitted' | 'lockProducts' | 'productChanged' | 'lowStockLine' | 'seededStock'>;
 }
 
 const DEMO_PRODUCTS = 300;
@@ -234,16 +234,6 @@ export function createCatalogService(deps: CatalogDeps) {
      * catalog version so no cached page shows the old quantity. Never throws.
      */
     bumpVersion: () => bump(false),
-
-    /**
-     * For writers outside the catalog's own paths (scripts, test factories writing SQL): what a
-     * staff change does after its commit — the mirrors move to the new stock, and with `content`
-     * (names, prices, archived) the content version moves so remembered product facts are dropped.
-     */
-    async changedOutside(options: { mirrors?: StockMirror[]; content?: boolean }): Promise<void> {
-      if (options.mirrors) await inventory.stockCommitted(options.mirrors);
-      await bump(options.content ?? false);
-    },
 
     /** Loads the demo catalog into an empty database (the embedded default). */
     async seedDemoIfEmpty(): Promise<boolean> {
