@@ -40,7 +40,8 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
   const drain = async () => {
     while ((await t.services.redis!.xlen('orders:accepted')) > 0) await worker.runOnce();
   };
-  const loadMirror = (productId: string) => createAsyncReconciler({ redis: t.services.redis!, inventory: t.services.inventory }).reconcile([productId]);
+  // The reconciler, the mirror's repair path (the staff API writes a product's mirror through).
+  const reconcile = (productId: string) => createAsyncReconciler({ redis: t.services.redis!, inventory: t.services.inventory }).reconcile([productId]);
 
   it('loads a missing mirror at admission and admits from the first order (202 pending, Location), then confirms', async () => {
     // Written straight into the table: no staff write moved the mirror, so the first order finds none.
@@ -78,7 +79,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
   it('refuses a shortage at once with 409, counting accepted units and others’ cart holds', async () => {
     const p = await createProduct(t, { stock: 3 });
-    await loadMirror(p.id);
     expect((await order(alice, p.id, 2)).statusCode).toBe(202);
     const cart = await t.app.inject({ method: 'PUT', url: `/api/cart/items/${p.id}/`, headers: bob.auth, payload: { quantity: 1 } });
     expect(cart.statusCode).toBe(200);
@@ -96,7 +96,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
   it('replays an accepted order for the same Idempotency-Key (202, current status) and refuses another body with the key', async () => {
     const p = await createProduct(t, { stock: 10 });
-    await loadMirror(p.id);
     const key = { 'idempotency-key': `k-${p.id}` };
     const first = await order(alice, p.id, 1, key);
     expect(first.statusCode).toBe(202);
@@ -114,7 +113,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
   it('cancels (out_of_stock) an accepted order the database cannot fill and gives its units back to the mirror', async () => {
     const p = await createProduct(t, { stock: 2 });
-    await loadMirror(p.id);
     const accepted = await order(alice, p.id, 2);
     expect(accepted.statusCode).toBe(202);
     // Stock taken behind the mirror's back (no mirror move): the database is the final word.
@@ -133,7 +131,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
   it('settles a poison entry once refused on its ORDERS_ASYNC_MAX_DELIVERIES-th delivery (cancelled unprocessable, units back), dead-letters what cannot be written or parsed', async () => {
     const p = await createProduct(t, { stock: 5 });
-    await loadMirror(p.id);
     const good = (await order(alice, p.id, 1)).json().id as string;
     const redis = t.services.redis!;
     // Inventory's mirror hash of the product (inventory/holds-lua.ts layout): where `a` is kept.
@@ -154,7 +151,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     const deadLettersBefore = await redis.xlen(DEAD_LETTER);
 
     // The reconciler reads past the malformed entry, counting the other two.
-    await loadMirror(p.id);
+    await reconcile(p.id);
     expect(Number(await redis.hget(hash, 'a'))).toBe(3_000_000_002);
     const poisoned = createAsyncWorker({ redis, primary: t.services.db.primary, inventory: t.services.inventory, logger: t.services.logger, write: t.services.orders.write, claimIdleMs: 100, maxDeliveries: 3 });
     await poisoned.runOnce();
@@ -179,7 +176,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
   it('removes consumers that are long idle with nothing pending (XGROUP DELCONSUMER), keeping any that holds entries', async () => {
     const redis = t.services.redis!;
     const p = await createProduct(t, { stock: 1 });
-    await loadMirror(p.id);
     await order(alice, p.id, 1);
     await redis.xgroup('CREATECONSUMER', 'orders:accepted', 'order-writers', 'dead-empty');
     // A dead consumer still holding an entry: removing it would drop that entry from the group.
@@ -203,7 +199,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
   it('shows customers catalog quantities without the accepted-but-unwritten units, from the same summaries (no extra Redis call)', async () => {
     const p = await createProduct(t, { stock: 5 });
-    await loadMirror(p.id);
     const quantity = async () => (await t.app.inject({ method: 'GET', url: `/api/catalog/products/${p.id}/`, headers: bob.auth })).json().quantity as number;
     const listed = async () => {
       const page = await t.app.inject({ method: 'GET', url: '/api/catalog/products/?limit=100&in_stock=false&ordering=-created_at', headers: bob.auth });
@@ -217,7 +212,7 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
     expect((await t.app.inject({ method: 'DELETE', url: '/api/cart/', headers: bob.auth })).statusCode).toBe(204);
     expect(await quantity()).toBe(3);
     // The reconciler recomputes the same figure from the stream.
-    await loadMirror(p.id);
+    await reconcile(p.id);
     expect(await quantity()).toBe(3);
     await drain();
     expect([await quantity(), await listed(), await stockOf(t, p.id)]).toEqual([3, 3, 3]);
@@ -226,7 +221,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
   it('moves the mirror on a staff stock change, so admission sees it at once', async () => {
     const staff = await createUser(t, { staff: true });
     const p = await createProduct(t, { stock: 1 });
-    await loadMirror(p.id);
     expect((await order(alice, p.id, 1)).statusCode).toBe(202);
     expect((await order(alice, p.id, 1)).statusCode).toBe(409);
     const restock = await t.app.inject({ method: 'POST', url: `/api/catalog/products/${p.id}/inventory/`, headers: staff.auth, payload: { delta: 2 } });
@@ -239,7 +233,6 @@ describe.runIf(onRealPostgres && testRedisUrl)('flash-sale mode (ORDERS_MODE=asy
 
   it('2,000 concurrent one-unit orders for 500 units: exactly 500 × 202 and 1,500 × 409, then 500 confirmed, none pending, stock 0', async () => {
     const p = await createProduct(t, { stock: 500 });
-    await loadMirror(p.id);
     const buyers = [alice, bob];
     const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => order(buyers[i % 2]!, p.id)));
     const byStatus = new Map<number, number>();
