@@ -13,7 +13,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
-import { createAsyncReconciler } from '../../src/modules/orders/flash-sale/reconciler.ts';
 import { createAsyncWorker, type AsyncWorker } from '../../src/modules/orders/flash-sale/worker.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { withSecret } from '../../src/platform/signing-secret.ts';
@@ -78,7 +77,6 @@ async function asyncApp(database: TestDatabase, redisUrl: string, prefix = `test
     prefix,
     worker: () =>
       createAsyncWorker({ redis: services.redis!, primary: services.db.primary, inventory: services.inventory, logger: services.logger, write: services.orders.write, claimIdleMs: 1000 }),
-    loadMirror: (id: string) => createAsyncReconciler({ redis: services.redis!, inventory: services.inventory }).reconcile([id]),
     async close() {
       await app.close();
       await services.close();
@@ -139,7 +137,6 @@ async function privateSale(stock: number) {
     const a = (started.a = await asyncApp(database, redisServer.url));
     const user = await createUser(a.t);
     const p = await createProduct(a.t, { stock });
-    await a.loadMirror(p.id);
     return { redisServer, database, a, user, p, close };
   } catch (error) {
     await close();
@@ -236,7 +233,6 @@ describe.runIf(onRealPostgres && testRedisUrl && privatePostgresAvailable)('flas
     a = await asyncApp(database, testRedisUrl!, undefined, log);
     const user = await createUser(a.t);
     const p = await createProduct(a.t, { stock: 2000 });
-    await a.loadMirror(p.id);
     const before = await acceptMany(a, user, p.id, 50); // also remembers the product's name and price
     worker = a.worker();
     worker.start();
