@@ -14,6 +14,10 @@
  * suggest-cached, see `Kind`).
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench BENCH_SECONDS=20 npx tsx bench/search/run.ts
+ *
+ * The server keeps its cache and versions in process (no REDIS_URL) unless BENCH_REDIS_URL is
+ * given: then in that Redis, under a key prefix of its own (removed at the end), as a deployment
+ * with several processes would — each cache lookup, version read and write a round trip.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { createDatabase } from '../../src/platform/db.ts';
+import { deleteKeysWithPrefix } from '../../src/platform/kv.ts';
 import { expandSearch } from '../../src/modules/catalog/search.ts';
 import { suggestionsQuery } from '../../src/modules/catalog/suggest.ts';
 import * as repo from '../../src/modules/catalog/repo.ts';
@@ -29,8 +34,11 @@ import { drive, httpClient, signIn, startServer, stopServer } from '../lib.ts';
 
 const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/search_bench';
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
-const CLIENTS = 8;
+/** 8 (the issue's figure); BENCH_CLIENTS=1 shows a request's own latency, without the others' CPU. */
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const port = 3950;
+const redisUrl = process.env.BENCH_REDIS_URL;
+const redisPrefix = `bench-search-${process.pid}:`;
 const queries = readFileSync(new URL('./queries.txt', import.meta.url), 'utf8').split('\n').filter(Boolean);
 
 /**
@@ -110,11 +118,11 @@ function pgbench(dir: string): string {
 }
 
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-console.log(`search bench: ${queries.length} queries, ${CLIENTS} clients, ${seconds} s each; load average ${load()}`);
+console.log(`search bench: ${queries.length} queries, ${CLIENTS} clients, ${seconds} s each, cache ${redisUrl ? 'in Redis' : 'in process'}; load average ${load()}`);
 const { request, close } = httpClient(port, CLIENTS + 2);
 // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there on exit (summarise with bench/profile.ts).
 const cpuProf = process.env.BENCH_CPU_PROF;
-const server = await startServer({ port, databaseUrl: url, request, quietStdout: true, startSeconds: 120, ...(cpuProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProf] } : {}), env: { DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000' } });
+const server = await startServer({ port, databaseUrl: url, request, quietStdout: true, startSeconds: 120, ...(cpuProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProf] } : {}), env: { DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisPrefix } : {}) } });
 try {
   const tokens = await signIn(request, { count: CLIENTS, usernamePrefix: `search-bench-${Date.now()}-` });
   const kinds = (process.env.BENCH_KINDS ?? 'search,facets,suggest').split(',') as Kind[];
@@ -126,4 +134,5 @@ try {
 } finally {
   await stopServer(server);
   close();
+  if (redisUrl) await deleteKeysWithPrefix(redisUrl, redisPrefix);
 }

@@ -4,9 +4,11 @@
  * `catalog:version` moves on every change (product, price, stock, category); every cached page
  * and detail is stamped with the version it was built at and served only while that is still the
  * current one. Version and entry are read in one round trip (two pipelined GETs), so a hit costs
- * one trip to Redis. A writer moves the version before answering, so the very next read after a
- * 200 cannot be served an older price. `catalog:content-version` moves on staff changes only (not
- * on stock taken by orders): the cached counts and facets key on it, see `derived`.
+ * one trip to Redis; a search or suggestion reads the content version in that same trip (its
+ * build expands the words with it), and a built entry's write is not waited for. A writer moves
+ * the version before answering, so the very next read after a 200 cannot be served an older
+ * price. `catalog:content-version` moves on staff changes only (not on stock taken by orders):
+ * the cached counts and facets key on it, see `derived`.
  *
  * Choice: entries hold stock, and orders move the version after each commit that took or returned
  * stock (orders' onStockChanged → bumpVersion). Quantities are therefore never staler than the
@@ -57,6 +59,14 @@ export interface ReadyEntry {
   rep: Representation;
   /** The page with live holds applied, by the held units of its products (present.ts). */
   variants: Map<string, Representation>;
+}
+
+/**
+ * What a miss read beside the shared entry, for the build: the content version when asked
+ * (`undefined`: not read; `null`: the store cannot say).
+ */
+export interface MissReads {
+  contentVersion?: string | null | undefined;
 }
 
 /** Entries kept decoded per process; a bound on memory, not on staleness (the version is). */
@@ -203,12 +213,14 @@ export function createCatalogCache(platform: Platform) {
      * keeps no br/gzip copies in the entry: a client that accepts them has its copy made on its
      * first request, once per process (compression.ts's codedCopy) — for short entries asked
      * once each (suggestions), where two compressions per build would cost more than they save.
+     * `contentVersion: true` reads the content version in the same round trip as the shared entry
+     * and gives it to `build` (for the expansion of search words, expansion.ts).
      */
     async fetch(
       key: string,
-      build: () => Promise<CachedEntry>,
+      build: (seen: MissReads) => Promise<CachedEntry>,
       heldUnits: HeldUnits | undefined,
-      options: { codedCopies?: boolean } = {},
+      options: { codedCopies?: boolean; contentVersion?: boolean } = {},
     ): Promise<{ entry: ReadyEntry; held: Map<string, number> | undefined }> {
       let known = local.get(key);
       if (known && known.expiresAt <= Date.now()) {
@@ -218,6 +230,9 @@ export function createCatalogCache(platform: Platform) {
       let version: string | null;
       let entry: ReadyEntry | null = null;
       let held: Map<string, number> | undefined;
+      // Read beside the shared entry when the build needs it: a miss then spends no trip on it.
+      const readContent = () => (options.contentVersion ? readVersion(CONTENT_VERSION_KEY) : undefined);
+      let seen: MissReads = {};
       if (known) {
         [version, held] = await versionAndHeld(known.ids, heldUnits);
         if (version === known.version) {
@@ -225,18 +240,27 @@ export function createCatalogCache(platform: Platform) {
           return { entry: known, held };
         }
         local.delete(key);
-        if (version !== null) entry = decode(key, version, await cache.get(LAYOUT + key));
+        if (version !== null) {
+          const [raw, contentVersion] = await Promise.all([cache.get(LAYOUT + key), readContent()]);
+          entry = decode(key, version, raw);
+          seen = { contentVersion };
+        }
       } else {
-        const [v, raw] = await Promise.all([readVersion(VERSION_KEY), cache.get(LAYOUT + key)]);
+        const [v, raw, contentVersion] = await Promise.all([readVersion(VERSION_KEY), cache.get(LAYOUT + key), readContent()]);
         version = v;
         if (version !== null) entry = decode(key, version, raw);
+        seen = { contentVersion };
       }
       if (!entry) {
-        const built = await build();
+        const built = await build(seen);
         if (version === null) entry = ready('', 0, { ...built, br: '', gzip: '' }, minBytes);
         else {
           const stored = options.codedCopies === false ? { ...built, br: '', gzip: '' } : await withCopies(built, minBytes);
-          await cache.set(LAYOUT + key, `${version}\n${stored.header}\n${stored.br}\n${stored.gzip}\n${stored.body}`, ttl);
+          // Not waited for: the answer is ready, and this process already holds it (remember,
+          // below). Another process asking before the write lands builds it too (a miss, as
+          // before the first build); an entry landing late is stamped with its version, so it is
+          // never served past a change. A failed write is dropped (platform/cache.ts).
+          void cache.set(LAYOUT + key, `${version}\n${stored.header}\n${stored.br}\n${stored.gzip}\n${stored.body}`, ttl);
           entry = ready(version, Date.now() + ttl * 1000, stored, minBytes);
           remember(key, entry);
         }

@@ -20,7 +20,11 @@ import { expandSearch, expandWords, MAX_WORDS, type SearchTerm, type SearchTerms
  */
 const KEPT_WORDS = 5_000;
 
-export type Expander = (text: string) => Promise<SearchTerms>;
+/**
+ * `contentVersion`: the content version when the caller has just read it (cache.ts's fetch reads
+ * it with the shared entry); else it is read here.
+ */
+export type Expander = (text: string, contentVersion?: string | null) => Promise<SearchTerms>;
 
 /** The words of a query as catalog.search_words gives them (distinct, sorted), or null when not plain ASCII. */
 export function plainWords(text: string): string[] | null {
@@ -45,9 +49,9 @@ export function createExpander(cache: Pick<CatalogCache, 'contentVersion' | 'rea
   let keptSince = 0;
   const known = new Map<string, SearchTerm>();
 
-  return async (text) => {
+  return async (text, contentVersion) => {
     const words = plainWords(text);
-    const current = words === null ? null : await cache.contentVersion();
+    const current = words === null ? null : contentVersion === undefined ? await cache.contentVersion() : contentVersion;
     if (words === null || current === null) return cache.read((db) => expandSearch(db, text));
     if (current !== version || Date.now() - keptSince > KEEP_MS) {
       known.clear();

@@ -6,7 +6,7 @@
 import { AppError } from '../../platform/errors.ts';
 import { parseMoney } from '../../platform/money.ts';
 import { decodeCursor, encodeCursor, pageUrl } from '../../platform/pagination.ts';
-import type { CatalogCache } from './cache.ts';
+import type { CatalogCache, MissReads } from './cache.ts';
 import { facetCounts, facetsOf, type FacetName } from './facets.ts';
 import { presentProduct, type HeldUnits, type Rendered, renderEntry } from './present.ts';
 import * as repo from './repo.ts';
@@ -125,10 +125,10 @@ function matchKey(filter: repo.ProductFilter): string {
   return JSON.stringify(terms === undefined ? rest : { ...rest, terms });
 }
 
-async function buildPage(cache: CatalogCache, expand: Expander, req: ListRequest, normalized: Normalized) {
+async function buildPage(cache: CatalogCache, expand: Expander, req: ListRequest, normalized: Normalized, seen: MissReads) {
   const sort = SORTS[normalized.ordering];
   const search = normalized.filter.search;
-  const n = search === undefined ? normalized : { ...normalized, filter: { ...normalized.filter, terms: await expand(search) } };
+  const n = search === undefined ? normalized : { ...normalized, filter: { ...normalized.filter, terms: await expand(search, seen.contentVersion) } };
   const filterKey = matchKey(n.filter);
   let rows: SortedRow[];
   let count: number | undefined;
@@ -166,6 +166,6 @@ export async function listProducts(cache: CatalogCache, expand: Expander, heldUn
   const n = normalize(req.query);
   const mode = n.position === undefined ? `o${n.offset}` : `c${req.query.cursor}`;
   const key = `list:${req.baseUrl}${req.path}?${new URLSearchParams(n.params).toString()}&limit=${n.limit}&${mode}`;
-  const { entry, held } = await cache.fetch(key, () => buildPage(cache, expand, req, n), heldUnits);
+  const { entry, held } = await cache.fetch(key, (seen) => buildPage(cache, expand, req, n, seen), heldUnits, { contentVersion: n.filter.search !== undefined });
   return renderEntry(entry, held, true);
 }
