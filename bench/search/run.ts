@@ -1,8 +1,10 @@
 /**
  * Search at a million products: p50/p99 per request of search (a relevance-ordered page with its
  * count), facets (the same page with `facets=category,price`) and suggestions, from 8 closed-loop
- * clients against the real server — beside the same SQL driven bare by pgbench (prepared
- * statements, 8 clients) in the same run.
+ * clients against the real server — as the clients saw it, and as server time (the access log's
+ * `duration_ms`: from the request read to the answer sent, the server logging at info as in
+ * production) — beside the same SQL driven bare by pgbench (prepared statements, 8 clients) in the
+ * same run.
  *
  * The database is one already seeded (`npm run seed -- --products 1000000`); the query set is
  * bench/search/queries.txt (110 queries drawn from the seed's words: common words, two-word
@@ -20,7 +22,7 @@
  * with several processes would — each cache lookup, version read and write a round trip.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PgDialect } from 'drizzle-orm/pg-core';
@@ -122,17 +124,57 @@ console.log(`search bench: ${queries.length} queries, ${CLIENTS} clients, ${seco
 const { request, close } = httpClient(port, CLIENTS + 2);
 // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there on exit (summarise with bench/profile.ts).
 const cpuProf = process.env.BENCH_CPU_PROF;
-const server = await startServer({ port, databaseUrl: url, request, quietStdout: true, startSeconds: 120, ...(cpuProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProf] } : {}), env: { DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisPrefix } : {}) } });
+// The server logs at info, as in production, into a file: its access lines' duration_ms are the
+// server time of each request (Fastify's elapsed time, from the request read to the answer sent).
+const logDir = mkdtempSync(path.join(tmpdir(), 'search-server-log-'));
+const serverLog = path.join(logDir, 'server.log');
+const server = await startServer({
+  port,
+  databaseUrl: url,
+  request,
+  stdoutFile: serverLog,
+  startSeconds: 120,
+  ...(cpuProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProf] } : {}),
+  env: { LOG_LEVEL: 'info', DATABASE_POOL_MAX: '16', REGISTRATION_MAX_PER_HOUR: '1000000', ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisPrefix } : {}) },
+});
+
+/** The log's length now, once lines written up to now have reached it (they go out 4 KB or 100 ms at a time). */
+async function logMark(): Promise<number> {
+  await new Promise((r) => setTimeout(r, 300));
+  return statSync(serverLog).size;
+}
+
+/** Server time (access lines' duration_ms) of this kind's requests logged between two marks. */
+function serverTimes(kind: Kind, from: number, to: number): number[] {
+  const text = readFileSync(serverLog).subarray(from, to).toString('utf8');
+  const mine = (u: string) => (kind.startsWith('suggest') ? u.startsWith('/api/catalog/suggest/') : u.startsWith('/api/catalog/products/') && u.includes('facets=') === (kind === 'facets'));
+  return text.split('\n').flatMap((line) => {
+    if (!line.includes('"request completed"')) return [];
+    let entry: { url?: string; duration_ms?: number; status?: number };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return []; // a line cut at a mark (none expected: marks wait for the log's flush)
+    }
+    return entry.url && mine(entry.url) && entry.status === 200 && typeof entry.duration_ms === 'number' ? [entry.duration_ms] : [];
+  });
+}
+
 try {
   const tokens = await signIn(request, { count: CLIENTS, usernamePrefix: `search-bench-${Date.now()}-` });
   const kinds = (process.env.BENCH_KINDS ?? 'search,facets,suggest').split(',') as Kind[];
   for (const kind of kinds) {
+    const from = await logMark();
     const { times, run } = await service(kind, request, tokens);
+    const serverMs = serverTimes(kind, from, await logMark());
     const bare = pgbench(await pgbenchScripts(kind));
-    console.log(`${kind.padEnd(8)} service: ${summary(times)} (${JSON.stringify(run.counts)}) | bare SQL (pgbench -M prepared): ${bare} | load ${load()}`);
+    console.log(
+      `${kind.padEnd(8)} service, at the client: ${summary(times)} (${JSON.stringify(run.counts)}) | server time (access log): ${summary(serverMs)} | bare SQL (pgbench -M prepared): ${bare} | load ${load()}`,
+    );
   }
 } finally {
   await stopServer(server);
   close();
   if (redisUrl) await deleteKeysWithPrefix(redisUrl, redisPrefix);
+  rmSync(logDir, { recursive: true, force: true });
 }
