@@ -11,18 +11,20 @@ const OUTBOX_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 export function createOutboxJobs(deps: { platform: Platform; idempotency: Idempotency; eventSinks: OrderEventSink[]; receivedMails: boolean }) {
   const { db, logger } = deps.platform;
 
-  /**
-   * Hands unpublished outbox records' events to the sinks (webhooks, customer mails) and marks
-   * them, in one transaction: each sink gets each event exactly once. PostgreSQL alone: the
-   * records were also appended to a Redis stream (`events:orders`) that nothing read and nothing
-   * trimmed — every order's payload kept in Redis memory for good — and whose outage stopped
-   * the mails and webhooks with it.
-   */
+  /** The sinks that want order events now (asked in the relay's transaction). */
   async function wantingSinks(tx: Db): Promise<OrderEventSink[]> {
     const wants = await Promise.all(deps.eventSinks.map((sink) => sink.wants(tx)));
     return deps.eventSinks.filter((_, i) => wants[i]);
   }
 
+  /**
+   * Hands unpublished outbox records' events to the sinks (webhooks, customer mails) and marks
+   * them, in one transaction: each sink gets each event exactly once. PostgreSQL alone: the
+   * records were also appended to a Redis stream (`events:orders`) that nothing read and nothing
+   * trimmed — every order's payload kept in Redis memory for good — and whose outage stopped
+   * the mails and webhooks with it. When no sink wants order events, the records are only marked:
+   * their events (a read of every order and its lines) would be built for nothing.
+   */
   async function relayOutbox(): Promise<number> {
     let total = 0;
     for (let round = 0; round < 10; round++) {
