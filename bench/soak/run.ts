@@ -16,8 +16,16 @@
  * of the measured time (RSS follows the heap's high-water mark, which V8 reaches only after its
  * first major collections — 30–40 s in at the default rate, after the warm-up — and keeps; a leak
  * goes on growing after it: a 120 s run measured 222 → 289 MB by 40 s, then 289 → 295 MB);
- * and p99 does not drift: the p99 of the second half of the measured time is at most 1.5 × the
- * p99 of the first half + 5 ms (the 5 ms keeps a 2 ms → 4 ms wobble on a noisy machine from failing).
+ * and latency does not drift: over the measured rows (SOAK_INTERVAL_SECONDS each), the median of the
+ * second half's per-row p50 is at most 1.3 × the first half's + 1 ms, and the median of the second
+ * half's per-row p99 at most 2 × the first half's + 5 ms. A drift (a structure that grows and is
+ * walked per request, a pool that leaks) raises every later row, which moves the median; one slow
+ * row — a major collection of the grown heap, a neighbour's burst on a shared machine — does not.
+ * The earlier test, the p99 of all of each half's requests pooled within 1.5 × + 5 ms, failed in
+ * CI on such rows: 8.9 ms → 18.6 ms, with the major collection's row at 29.8 ms (heap 138 → 54 MB),
+ * while a quiet run of the same commit had its highest p99 in the first half (40.4 ms at 50 s, 17.8
+ * ms at 60 s): at 1,500 requests a row, a row's p99 is its 15 slowest requests, and rows of a
+ * steady run vary 2× between themselves. The pooled p99s are printed beside the medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -172,13 +180,17 @@ function verdict(rows: Row[], measured: number[][]): { pass: boolean; lines: str
   const baseline = firstHalf.reduce((high, r) => (r.rssMb > high.rssMb ? r : high), firstHalf[0] ?? rows[0]!);
   const last = rows.at(-1)!;
   const growth = last.rssMb / baseline.rssMb - 1;
-  const p99Of = (parts: number[][]) => percentile(parts.flat().sort((a, b) => a - b), 0.99);
-  const [first, second] = [p99Of(measured.slice(0, half)), p99Of(measured.slice(half))];
+  const pooled = (parts: number[][]) => percentile(parts.flat().sort((a, b) => a - b), 0.99);
+  const median = (parts: number[][], p: number) => percentile(parts.map((sorted) => percentile(sorted, p)).sort((a, b) => a - b), 0.5);
+  const [early, late] = [measured.slice(0, half), measured.slice(half)];
+  const [p50First, p50Second] = [median(early, 0.5), median(late, 0.5)];
+  const [p99First, p99Second] = [median(early, 0.99), median(late, 0.99)];
   const fivexx = rows.reduce((n, r) => n + r.c5xx + r.errors, 0);
   const checks = [
     { ok: fivexx === 0, text: `5xx or unanswered requests: ${fivexx} (must be 0)` },
     { ok: growth < 0.1, text: `RSS high in the first half ${baseline.rssMb.toFixed(0)} MB (${baseline.second} s) → end ${last.rssMb.toFixed(0)} MB: ${(growth * 100).toFixed(1)} % (must be < 10 %)` },
-    { ok: second <= 1.5 * first + 5, text: `p99 first half ${first.toFixed(1)} ms, second half ${second.toFixed(1)} ms (must be ≤ 1.5 × first + 5 ms)` },
+    { ok: p50Second <= 1.3 * p50First + 1, text: `median of the rows' p50: first half ${p50First.toFixed(1)} ms, second half ${p50Second.toFixed(1)} ms (must be ≤ 1.3 × first + 1 ms)` },
+    { ok: p99Second <= 2 * p99First + 5, text: `median of the rows' p99: first half ${p99First.toFixed(1)} ms, second half ${p99Second.toFixed(1)} ms (must be ≤ 2 × first + 5 ms; all requests pooled: ${pooled(early).toFixed(1)} → ${pooled(late).toFixed(1)} ms)` },
   ];
   return { pass: checks.every((c) => c.ok), lines: checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.text}`) };
 }
