@@ -1,7 +1,7 @@
 /**
  * Webhook delivery survives its worker: `src/worker.ts` (a child process) killed -9 while a
  * receiver (another process) holds the request open; the worker started again delivers the event
- * after the claim's lease runs out — at most twice in all, always with its one event id, verified
+ * after the subscription's cursor lease runs out — at most twice in all, always with its one event id, verified
  * by the `standardwebhooks` library. Real PostgreSQL only (PGlite is one process's memory).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,7 +29,8 @@ describe.runIf(testDatabaseUrl !== undefined)('webhooks: the worker killed -9 mi
         ...(t.redisTarget ? { REDIS_URL: t.redisTarget.url, REDIS_KEY_PREFIX: t.redisTarget.prefix } : {}),
         MIGRATE_ON_START: 'false',
         SEED_DEMO_DATA: 'false',
-        // The lease is the timeout plus 15 s: the second worker may take the row ~18 s after the first took it.
+        // A cursor's lease is 4 × the timeout plus 15 s (a batch is up to four rounds of requests):
+        // the second worker may take the batch ~27 s after the first leased it.
         WEBHOOK_TIMEOUT_MS: '3000',
       },
       stdio: 'ignore',
@@ -72,7 +73,8 @@ describe.runIf(testDatabaseUrl !== undefined)('webhooks: the worker killed -9 mi
     expect(hooks).toHaveLength(2);
     expect(new Set(hooks.map((h) => h.headers['webhook-id'])).size).toBe(1);
     for (const h of hooks) expect(verifyHook(sub.secret, h)).toMatchObject({ type: 'order.created', data: { id: placed.id } });
-    // One attempt row, claimed twice (the lease ran out), and succeeded.
+    // One attempt row, succeeded: an attempt's row is written once it has been made, so the killed
+    // worker's left none (its batch was leased again when the lease ran out).
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ attempt: 1, status: 'succeeded', event_id: hooks[0]!.headers['webhook-id'] });
   }, 120_000);

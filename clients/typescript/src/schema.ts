@@ -3128,6 +3128,7 @@ export interface paths {
                                 /** @description the start of the answer body, at most 1 KiB */
                                 response_excerpt: string | null;
                                 response_status: number | null;
+                                /** @description succeeded or failed: an attempt made (an event's first attempt is listed once it has been made); pending or sending: a retry or a redelivery, scheduled or in flight */
                                 status: "pending" | "sending" | "succeeded" | "failed";
                                 type: string;
                             }[];

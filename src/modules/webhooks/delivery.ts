@@ -1,16 +1,19 @@
 /**
- * The delivery loop (the worker runs it; with the embedded defaults, the API process). Pending
- * deliveries are rows claimed with FOR UPDATE SKIP LOCKED, so any number of workers share them, on
- * PostgreSQL and PGlite alike. Each claimed delivery is sent on its own (never one after another),
- * under a timeout, at most `concurrency` at once per subscription: a slow or dead receiver holds
- * its own slots and nothing else. Orders never wait for any of it: they only wrote an outbox row.
+ * The delivery loop (the worker runs it; with the embedded defaults, the API process). An event's
+ * first attempt to each subscription comes from that subscription's cursor over the events: a
+ * worker leases the cursor with the next batch of events past it, sends them, and records the
+ * attempts and the cursor's new place in one statement — one row written per attempt. Retries and
+ * manual redeliveries are pending rows, claimed with FOR UPDATE SKIP LOCKED. Either way any number
+ * of workers share the work, on PostgreSQL and PGlite alike. Each delivery is sent under a
+ * timeout, at most `concurrency` at once per subscription: a slow or dead receiver holds its own
+ * slots and nothing else. Orders never wait for any of it: they only wrote an outbox row.
  *
- * Cheap per delivery: one claim statement serves every slot freed in a short window, successes
- * are recorded together in one statement, each event's body is built once per claim from the
+ * Cheap per delivery: a lease round serves several subscriptions' batches, successes of retries
+ * are recorded together in one statement, each event's body is built once per round from the
  * stored JSON, and each secret has one signer.
  *
- * At least once: a worker killed mid-send leaves its rows `sending` until their lease (the timeout
- * plus a margin) runs out; then any worker sends them again, with the same event id.
+ * At least once: a worker killed mid-send leaves its cursor leases and its retry rows `sending`
+ * until their lease runs out; then any worker sends them again, with the same event id.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db.ts';
@@ -27,6 +30,10 @@ export interface DeliverySettings {
 }
 
 const MAX_IN_FLIGHT = 64;
+/** Subscriptions a worker sends cursor batches to at once (each at most `concurrency` requests in flight). */
+const MAX_CURSORS = 8;
+/** A cursor batch holds this many times `concurrency` events: a fast receiver gets them in fewer rounds. */
+const BATCH_ROUNDS = 4;
 const IDLE_POLL_MS = 250;
 /**
  * Answers from a fast receiver come back one after another, not together: recording each as it
@@ -109,16 +116,48 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
     }
   }
 
-  /** Claims what fits in the free slots and starts sending it; returns how many were claimed and how many could have been. */
-  async function claim(): Promise<{ claimed: number; free: number }> {
+  // A cursor batch: its events sent `concurrency` at a time, then every attempt and the cursor's
+  // new place recorded in one statement. The lease covers the batch's rounds of timeouts.
+  const batchSize = settings.concurrency * BATCH_ROUNDS;
+  const cursorLeaseMs = BATCH_ROUNDS * settings.timeoutMs + 15_000;
+  const cursorTasks = new Set<Promise<void>>();
+  async function sendBatch(b: repo.CursorBatch, bodyOf: (d: repo.CursorBatch['deliveries'][number]) => string) {
+    const outcomes: Array<{ eventId: string; result: repo.AttemptResult }> = [];
+    let next = 0;
+    const lane = async () => {
+      for (let d = b.deliveries[next++]; d !== undefined; d = b.deliveries[next++]) {
+        outcomes.push({ eventId: d.eventId, result: await sender.send({ url: b.url, eventId: d.eventId, body: bodyOf(d), secrets: b.secrets }) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, b.deliveries.length) }, lane));
+    const attempts = outcomes.map(({ eventId, result }) => {
+      const retry = result.ok ? null : retryDelaySeconds(settings.retryScheduleSeconds, 1);
+      return { id: newId(), eventId, result, retry: retry === null ? null : { id: newId(), inSeconds: retry } };
+    });
+    await repo.recordCursorBatch(db.primary, b, attempts, { afterSeconds: settings.disableAfterSeconds, afterFailures: settings.disableAfterFailures });
+    for (const a of attempts) {
+      const log = { delivery_id: a.id, event_id: a.eventId, subscription_id: b.subscriptionId, attempt: 1, status: a.result.responseStatus, duration_ms: a.result.durationMs };
+      if (!a.result.ok) logger.info({ ...log, error: a.result.error, retry_in_seconds: a.retry?.inSeconds ?? null }, 'webhook delivery failed');
+      else if (logger.isLevelEnabled('debug')) logger.debug(log, 'webhook delivered');
+    }
+  }
+
+  /** Claims what fits in the free slots and starts sending it; returns how many deliveries and batches it took, and whether more may wait. */
+  async function claim(): Promise<{ claimed: number; again: boolean }> {
     const free = MAX_IN_FLIGHT - inFlight.size;
-    if (free <= 0) return { claimed: 0, free };
-    const claimed = await repo.claimDue(db.primary, free, settings.concurrency, leaseMs);
+    const freeCursors = MAX_CURSORS - cursorTasks.size;
+    const [claimed, batches] = await Promise.all([
+      free > 0 ? repo.claimDue(db.primary, free, settings.concurrency, leaseMs) : [],
+      freeCursors > 0 ? repo.leaseCursors(db.primary, freeCursors, batchSize, cursorLeaseMs) : [],
+    ]);
     const bodies = new Map<string, string>();
-    for (const d of claimed) {
+    const bodyOf = (d: Pick<repo.ClaimedDelivery, 'eventId' | 'type' | 'occurredAt' | 'payloadJson'>) => {
       let body = bodies.get(d.eventId);
       if (body === undefined) bodies.set(d.eventId, (body = eventBody(d)));
-      const sending: Promise<void> = deliver(d, body)
+      return body;
+    };
+    for (const d of claimed) {
+      const sending: Promise<void> = deliver(d, bodyOf(d))
         .catch((error) => logger.error({ err: error, delivery_id: d.id }, 'webhook delivery could not be recorded; it is sent again after its lease'))
         .finally(() => {
           inFlight.delete(sending);
@@ -126,7 +165,19 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
         });
       inFlight.add(sending);
     }
-    return { claimed: claimed.length, free };
+    for (const b of batches) {
+      const task: Promise<void> = sendBatch(b, bodyOf)
+        .catch((error) => logger.error({ err: error, subscription_id: b.subscriptionId }, 'webhook batch could not be recorded; it is sent again after its lease'))
+        .finally(() => {
+          cursorTasks.delete(task);
+          signal();
+        });
+      cursorTasks.add(task);
+    }
+    // Claiming again at once only pays when a kind of work filled every free slot (more may be
+    // waiting); otherwise the rest waits for a slot to free, new events, or the idle poll.
+    const again = (free > 0 && claimed.length === free) || (freeCursors > 0 && batches.length === freeCursors);
+    return { claimed: claimed.length + batches.length, again };
   }
   const runOnce = async () => (await claim()).claimed;
 
@@ -155,15 +206,13 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
       loop = (async () => {
         while (!stopped) {
           woken = false;
-          let round = { claimed: 0, free: 0 };
+          let again = false;
           try {
-            round = await claim();
+            again = (await claim()).again;
           } catch (error) {
             logger.warn({ err: error }, 'claiming webhook deliveries failed; trying again');
           }
-          // Claiming again at once only pays when this claim filled every free slot; otherwise the
-          // rest waits for a slot to free (a delivery recorded), new deliveries, or the idle poll.
-          if (!stopped && (round.claimed === 0 || round.claimed < round.free)) await pause(IDLE_POLL_MS);
+          if (!stopped && !again) await pause(IDLE_POLL_MS);
         }
       })();
     },
@@ -172,7 +221,7 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
       stopped = true;
       signal();
       await loop;
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...inFlight, ...cursorTasks]);
     },
   };
 }

@@ -72,8 +72,10 @@ export async function insertSubscription(
   s: { id: string; url: string; events: string[]; description: string; enabled: boolean; secret: string },
 ): Promise<void> {
   await db.execute(
-    sql`insert into webhooks.subscriptions (id, url, events, description, enabled, secret)
-        values (${s.id}, ${s.url}, ${textArray(s.events)}, ${s.description}, ${s.enabled}, ${s.secret})`,
+    // It gets the events recorded from now on: its cursor starts after those already there.
+    sql`insert into webhooks.subscriptions (id, url, events, description, enabled, secret, cursor)
+        values (${s.id}, ${s.url}, ${textArray(s.events)}, ${s.description}, ${s.enabled}, ${s.secret},
+                (select coalesce(max(seq), 0) from webhooks.events))`,
   );
 }
 
@@ -92,7 +94,11 @@ export async function listSubscriptions(db: Db, limit: number, offset: number): 
   return { rows: rows.map(toSubscription), count };
 }
 
-/** Staff changes; enabling again clears the failure record, so one more failure does not disable it at once. */
+/**
+ * Staff changes; enabling again clears the failure record, so one more failure does not disable it
+ * at once, and moves its cursor past the events recorded while it was disabled (it gets the events
+ * recorded while it is enabled, as a new one does).
+ */
 export async function updateSubscription(
   db: Db,
   id: string,
@@ -108,6 +114,8 @@ export async function updateSubscription(
           disabled_reason = case when ${changes.enabled ?? null}::boolean is null then disabled_reason else null end,
           consecutive_failures = case when ${changes.enabled ?? null}::boolean then 0 else consecutive_failures end,
           failing_since = case when ${changes.enabled ?? null}::boolean then null else failing_since end,
+          cursor = case when ${changes.enabled ?? null}::boolean and not enabled
+                        then (select coalesce(max(seq), 0) from webhooks.events) else cursor end,
           updated_at = now()
         where id = ${id} returning id`,
   );
@@ -139,26 +147,146 @@ export async function anyWants(tx: Db, types: readonly string[]): Promise<boolea
   return rows[0]!.wants;
 }
 
+/** Held by a transaction that records events until it ends: events commit in `seq` order (migration 0620). */
+const EVENTS_SEQ_LOCK = 7_263_060;
+
 /**
- * Records events and one pending delivery per enabled subscription that wants each, in the
- * caller's transaction (the outbox relay's). One statement whatever the batch size.
+ * Records events in the caller's transaction (the outbox relay's, or a stock change's) when an
+ * enabled subscription wants them; each subscription's cursor brings them to its deliveries. Two
+ * statements whatever the batch size; the first waits for another transaction recording events
+ * to end, so a cursor that has read `seq` n has seen every event below n that will ever commit.
  */
 export async function insertEvents(tx: Db, events: Array<{ id: string; type: string; payload: unknown; created_at: string }>): Promise<void> {
   if (events.length === 0) return;
+  await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_SEQ_LOCK})`);
   await tx.execute(
     // An event no enabled subscription wants is not kept: nothing could ever deliver it (a
     // subscription sees the events recorded while it is enabled), and a shop without webhooks
     // would store every order's snapshot for nothing.
-    sql`with e as (
-          insert into webhooks.events (id, type, payload, created_at)
-          select x.id, x.type, x.payload, x.created_at from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-            as x(id uuid, type text, payload jsonb, created_at timestamptz)
-          where exists (select 1 from webhooks.subscriptions s where s.enabled and (s.events @> array[x.type] or s.events @> array['*']))
-          returning id, type, created_at
+    sql`insert into webhooks.events (id, type, payload, created_at)
+        select x.id, x.type, x.payload, x.created_at from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
+          as x(id uuid, type text, payload jsonb, created_at timestamptz)
+        where exists (select 1 from webhooks.subscriptions s where s.enabled and (s.events @> array[x.type] or s.events @> array['*']))
+        order by x.created_at`,
+  );
+}
+
+/** A subscription's next events past its cursor, leased to this worker: their first attempts. */
+export interface CursorBatch {
+  subscriptionId: string;
+  /** The cursor when leased; `to` is where it moves once the batch's attempts are recorded. */
+  from: number;
+  to: number;
+  url: string;
+  secrets: string[];
+  /** The events in the batch the subscription wants (the others are passed over). */
+  deliveries: Array<Omit<ClaimedDelivery, 'id' | 'url' | 'secrets'>>;
+}
+
+/**
+ * Leases up to `subscriptions` enabled subscriptions with events past their cursor (none leased
+ * by another worker) for `leaseMs`, with up to `batch` events each. SKIP LOCKED: workers never
+ * lease the same one. A worker killed mid-batch leaves the lease to run out; then any worker sends
+ * the batch again, with the same event ids.
+ */
+export async function leaseCursors(db: Db, subscriptions: number, batch: number, leaseMs: number): Promise<CursorBatch[]> {
+  const rows = await queryRows<Row>(
+    db,
+    sql`with due as (
+          select s.id from webhooks.subscriptions s
+          where s.enabled and (s.cursor_locked_until is null or s.cursor_locked_until < now())
+            and exists (select 1 from webhooks.events e where e.seq > s.cursor)
+          order by s.cursor limit ${subscriptions}
+          for update skip locked
+        ), leased as (
+          update webhooks.subscriptions s set cursor_locked_until = now() + make_interval(secs => ${leaseMs / 1000})
+          from due where s.id = due.id
+          returning s.id, s.cursor, s.events, s.url, s.secret,
+                    case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret
         )
-        insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at, created_at)
-        select gen_random_uuid(), s.id, e.id, 1, 'pending', now(), now()
-        from e join webhooks.subscriptions s on s.enabled and (s.events @> array[e.type] or s.events @> array['*'])`,
+        -- An event's payload once per lease round, not once per subscription that wants it.
+        select l.id as subscription_id, l.cursor, l.url, l.secret, l.previous_secret, b.seq, b.wanted, b.id as event_id, b.type, b.created_at,
+               case when b.wanted and row_number() over (partition by b.id, b.wanted order by l.id) = 1 then b.payload::text end as payload
+        from leased l cross join lateral (
+          select e.seq, e.id, e.type, e.created_at, e.payload, (l.events @> array[e.type] or l.events @> array['*']) as wanted
+          from webhooks.events e where e.seq > l.cursor order by e.seq limit ${batch}
+        ) b
+        order by l.id, b.seq`,
+  );
+  const payloads = new Map<string, string>();
+  for (const r of rows) if (r['payload'] !== null && r['payload'] !== undefined) payloads.set(String(r['event_id']), String(r['payload']));
+  const batches = new Map<string, CursorBatch>();
+  for (const r of rows) {
+    const id = String(r['subscription_id']);
+    let b = batches.get(id);
+    if (!b) {
+      const secrets = [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])];
+      batches.set(id, (b = { subscriptionId: id, from: Number(r['cursor']), to: Number(r['cursor']), url: String(r['url']), secrets, deliveries: [] }));
+    }
+    b.to = Math.max(b.to, Number(r['seq']));
+    if (r['wanted']) {
+      b.deliveries.push({ subscriptionId: id, eventId: String(r['event_id']), attempt: 1, type: String(r['type']), payloadJson: payloads.get(String(r['event_id']))!, occurredAt: date(r['created_at']) });
+    }
+  }
+  return [...batches.values()];
+}
+
+/**
+ * Records a leased batch's first attempts, one row each, with a pending retry for each failed one
+ * that has one left, and moves the cursor past the batch, ending the lease; in one statement. The
+ * failure streak: any success in the batch ends it, failures alone lengthen it and disable the
+ * subscription past either threshold.
+ */
+export async function recordCursorBatch(
+  db: Db,
+  b: Pick<CursorBatch, 'subscriptionId' | 'to'>,
+  attempts: Array<{ id: string; eventId: string; result: AttemptResult; retry: { id: string; inSeconds: number } | null }>,
+  disable: { afterSeconds: number; afterFailures: number },
+): Promise<void> {
+  const records = attempts.map((a) => ({
+    id: a.id,
+    event_id: a.eventId,
+    status: a.result.ok ? 'succeeded' : 'failed',
+    response_status: a.result.responseStatus,
+    response_excerpt: a.result.responseExcerpt,
+    duration_ms: a.result.durationMs,
+    error: a.result.error,
+    retry_id: a.retry?.id ?? null,
+    retry_in: a.retry?.inSeconds ?? null,
+  }));
+  const successes = attempts.filter((a) => a.result.ok).length;
+  const failures = attempts.length - successes;
+  const lastFailure = attempts.findLast((a) => !a.result.ok)?.result;
+  const reason = lastFailure ? (lastFailure.error ?? `HTTP ${lastFailure.responseStatus}`).slice(0, 200) : '';
+  // The disabling test, on the row's values before this update (as SET sees them).
+  const disabling = sql`(${successes}::int = 0 and ${failures}::int > 0 and s.enabled
+      and (s.consecutive_failures + ${failures}::int >= ${disable.afterFailures}::int
+           or coalesce(s.failing_since, now()) <= now() - make_interval(secs => ${disable.afterSeconds}::int)))`;
+  await db.execute(
+    sql`with x as (
+          select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+            as x(id uuid, event_id uuid, status text, response_status integer, response_excerpt text, duration_ms integer,
+                 error text, retry_id uuid, retry_in double precision)
+        ), logged as (
+          insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at, response_status,
+                                           response_excerpt, duration_ms, error, created_at, finished_at)
+          select x.id, ${b.subscriptionId}::uuid, x.event_id, 1, x.status, now(), x.response_status, x.response_excerpt, x.duration_ms,
+                 x.error, now(), now() from x
+          union all
+          select x.retry_id, ${b.subscriptionId}::uuid, x.event_id, 2, 'pending', now() + make_interval(secs => x.retry_in),
+                 null, null, null, null, now(), null from x where x.retry_id is not null
+        )
+        update webhooks.subscriptions s set
+          cursor = greatest(s.cursor, ${b.to}::bigint), cursor_locked_until = null,
+          consecutive_failures = case when ${successes}::int > 0 then 0 else s.consecutive_failures + ${failures}::int end,
+          failing_since = case when ${successes}::int > 0 then null when ${failures}::int > 0 then coalesce(s.failing_since, now()) else s.failing_since end,
+          enabled = case when ${disabling} then false else s.enabled end,
+          updated_at = case when ${disabling} then now() else s.updated_at end,
+          disabled_reason = case when ${disabling}
+            then format('deliveries failed %s times in a row since %s; last error: %s', s.consecutive_failures + ${failures}::int,
+                        to_char(coalesce(s.failing_since, now()) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ${reason}::text)
+            else s.disabled_reason end
+        where s.id = ${b.subscriptionId}`,
   );
 }
 
@@ -333,12 +461,13 @@ export async function finishFailed(
   return true;
 }
 
-/** Events older than the retention whose deliveries are all finished, with their log. */
+/** Events older than the retention whose deliveries are all finished (every enabled cursor past them), with their log. */
 export async function purgeOldEvents(db: Db, olderThanSeconds: number): Promise<number> {
   const rows = await queryRows<Row>(
     db,
     sql`delete from webhooks.events e where e.created_at < now() - make_interval(secs => ${olderThanSeconds})
         and not exists (select 1 from webhooks.deliveries d where d.event_id = e.id and d.status in ('pending', 'sending'))
+        and e.seq <= coalesce((select min(s.cursor) from webhooks.subscriptions s where s.enabled), e.seq)
         returning id`,
   );
   return rows.length;

@@ -65,7 +65,10 @@ export const DeliveryJson = Type.Object({
   id: Uuid,
   event_id: Type.String({ description: 'the webhook-id header: the same for every attempt of one event' }),
   type: Type.String(),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('sending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('sending'), Type.Literal('succeeded'), Type.Literal('failed')], {
+    description:
+      'succeeded or failed: an attempt made (an event\'s first attempt is listed once it has been made); pending or sending: a retry or a redelivery, scheduled or in flight',
+  }),
   attempt: Type.Integer(),
   response_status: Type.Union([Type.Integer(), Type.Null()]),
   duration_ms: Type.Union([Type.Integer(), Type.Null()]),

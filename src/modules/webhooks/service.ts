@@ -84,7 +84,7 @@ export function createWebhooksService(deps: { platform: Platform }) {
      */
     wantsOrderEvents: (tx: Db) => repo.anyWants(tx, ORDER_EVENT_TYPES),
 
-    /** Records events in the caller's transaction, with a pending delivery for each subscription that wants them. */
+    /** Records events in the caller's transaction when a subscription wants them; its cursor brings them to their first attempt. */
     async record(tx: Db, events: WebhookEvent[]) {
       await repo.insertEvents(
         tx,

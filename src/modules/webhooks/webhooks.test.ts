@@ -180,6 +180,56 @@ describe('delivery', () => {
     expect(other.statusCode).toBe(404);
   });
 
+  it('sends a subscription disabled and enabled again only the events recorded while it was enabled', async () => {
+    const sub = await subscribe('/paused', ['order.created']);
+    const patch = (enabled: boolean) => t.app.inject({ method: 'PATCH', url: `/api/webhooks/subscriptions/${sub.id}/`, headers: staff.auth, payload: { enabled } });
+    const before = await order();
+    await waitFor(async () => (await arrived('/paused', sub.secret, 'order.created', before.id))[0], 30_000, 'the order before the pause');
+    expect((await patch(false)).statusCode).toBe(200);
+    const during = await order();
+    // Recorded for the other subscriptions that want everything, so the event exists; this one is off.
+    const everything = await subscribe('/while-paused', ['order.created']);
+    const later = await order();
+    await waitFor(async () => (await arrived('/while-paused', everything.secret, 'order.created', later.id))[0], 30_000, 'another subscription got the later order');
+    expect((await patch(true)).statusCode).toBe(200);
+    const after = await order();
+    await waitFor(async () => (await arrived('/paused', sub.secret, 'order.created', after.id))[0], 30_000, 'the order after the pause');
+    const got = (await receiver.received('/paused')).map((h) => verifyHook(sub.secret, h).data['id']);
+    expect(got).toEqual([before.id, after.id]);
+    expect(got).not.toContain(during.id);
+  });
+
+  it('brings every event of concurrent orders, and the sell-outs they cause, to each subscription once', async () => {
+    const all = await subscribe('/burst-all', ['*']);
+    const created = await subscribe('/burst-created', ['order.created']);
+    // Two units each, two orders each: every product sells out inside an order's transaction (its
+    // product.updated recorded there) while the relay records order.created beside it.
+    const products = await Promise.all(Array.from({ length: 12 }, () => createProduct(t, { stock: 2, priceCents: 500 })));
+    const buyers = await Promise.all(Array.from({ length: 4 }, () => createUser(t)));
+    const placed = await Promise.all(
+      products.flatMap((p, i) => [0, 1].map(async (k) => {
+        const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: buyers[(i + k) % buyers.length]!.auth, payload: { order_items: [{ product: p.id, quantity: 1 }] } });
+        expect(res.statusCode).toBe(201);
+        return res.json() as { id: string };
+      })),
+    );
+    const expected = placed.length + products.length;
+    const verified = await waitFor(async () => {
+      const hooks = (await receiver.received('/burst-all')).map((h) => ({ id: h.headers['webhook-id'], body: verifyHook(all.secret, h) }));
+      return hooks.length >= expected ? hooks : undefined;
+    }, 60_000, 'every event at the subscription to all');
+    const ofType = (type: string) => verified.filter((h) => h.body.type === type);
+    expect(ofType('order.created').map((h) => h.body.data['id']).sort()).toEqual(placed.map((o) => o.id).sort());
+    const soldOut = ofType('product.updated').filter((h) => (h.body.data['changes'] as string[]).includes('sold_out'));
+    expect(soldOut.map((h) => h.body.data['id']).sort()).toEqual(products.map((p) => p.id).sort());
+    expect(new Set(verified.map((h) => h.id)).size).toBe(verified.length);
+    const orderHooks = await waitFor(async () => {
+      const hooks = await receiver.received('/burst-created');
+      return hooks.length >= placed.length ? hooks : undefined;
+    }, 60_000, 'every order.created at the other subscription');
+    expect(orderHooks.map((h) => verifyHook(created.secret, h).data['id']).sort()).toEqual(placed.map((o) => o.id).sort());
+  }, 120_000);
+
   it('a receiver down for 10 s gets every event within 60 s of its return', async () => {
     const sub = await subscribe('/outage', ['order.created']);
     await receiver.stop();
