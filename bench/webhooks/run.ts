@@ -9,6 +9,8 @@
  *    disabled), BENCH_ROUNDS (3) alternating rounds (none→five, five→none, …), judged on the
  *    medians; in each "five" round, events delivered per second while the orders ran, the drain
  *    after them, and order commit (pg_xact_commit_timestamp) → arrival at the receiver, p50/p99;
+ *    in every round the CPU per order of the server, the worker and (the private instance only)
+ *    PostgreSQL, counted until everything drained;
  *  - then the delivery rate alone: the worker stopped while BENCH_SECONDS of orders pile up in the
  *    outbox, started again, and events delivered per second until the backlog is gone.
  *
@@ -138,6 +140,8 @@ interface Row {
   workerCpu?: number;
   /** CPU of the worker per order placed, ms, whatever it did (relay, mails, deliveries), until everything drained. */
   workerCpuPerOrder?: number;
+  /** CPU of the private PostgreSQL per order placed, ms (the orders, and the relay's and deliveries' writes), until everything drained. */
+  postgresCpuPerOrder?: number;
 }
 
 async function main() {
@@ -220,7 +224,7 @@ async function main() {
         await setEnabled(five);
         await drained(dbUrl);
         const mark = (await arrivals(receiver.port, 0)).count;
-        const cpu0 = { server: cpuOf(server.pid) ?? NaN, worker: cpuOf(worker!.pid) ?? NaN };
+        const cpu0 = { server: cpuOf(server.pid) ?? NaN, worker: cpuOf(worker!.pid) ?? NaN, postgres: own?.cpu() ?? NaN };
         const from = Date.now();
         const run = await placeOrders(SECONDS);
         const serverCpu = (((cpuOf(server.pid) ?? NaN) - cpu0.server) * 1000) / Math.max(1, run.counts['ok'] ?? 0);
@@ -242,6 +246,7 @@ async function main() {
         }
         if (!five) await drained(dbUrl);
         row.workerCpuPerOrder = (((cpuOf(worker!.pid) ?? NaN) - cpu0.worker) * 1000) / Math.max(1, run.counts['ok'] ?? 0);
+        row.postgresCpuPerOrder = (((own?.cpu() ?? NaN) - cpu0.postgres) * 1000) / Math.max(1, run.counts['ok'] ?? 0);
         rows.push(row);
         console.error(`round ${round}, ${row.subscriptions} subscriptions: ${row.ordersPerSecond.toFixed(0)} orders/s`);
       }
@@ -268,15 +273,17 @@ async function main() {
         `PostgreSQL: ${own ? `private instance, ${own.settings}` : adminUrl}; src/server.ts and src/worker.ts (NODE_ENV=production, RUN_JOBS_IN_API=false, ` +
         `WEBHOOK_CONCURRENCY default 16); receiver: bare node:http in its own process answering 204; ${CLIENTS} closed-loop clients, ${SECONDS} s per round, one-unit orders over ${PRODUCTS} products`,
     );
-    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | worker CPU per order (ms) | outcomes |`);
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log(`\n| round | subscriptions | orders/s | events delivered/s during the orders | events delivered | drain after the orders (s) | commit → delivery p50 (ms) | p99 (ms) | server CPU per order (ms) | worker CPU per event (ms) | worker CPU per order (ms) | PostgreSQL CPU per order (ms) | outcomes |`);
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const f = (x: number | undefined, d = 0) => (x === undefined ? '' : x.toFixed(d));
     for (const r of rows) {
-      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${f(r.serverCpu, 2)} | ${f(r.workerCpu, 2)} | ${f(r.workerCpuPerOrder, 2)} | ${r.outcomes} |`);
+      console.log(`| ${r.round} | ${r.subscriptions} | ${f(r.ordersPerSecond)} | ${f(r.deliveredPerSecond)} | ${f(r.delivered)} | ${f(r.drainSeconds, 1)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${f(r.serverCpu, 2)} | ${f(r.workerCpu, 2)} | ${f(r.workerCpuPerOrder, 2)} | ${f(r.postgresCpuPerOrder, 3)} | ${r.outcomes} |`);
     }
     // What the deliveries alone cost: the worker's CPU per order with five subscriptions less without, per event.
     const perOrder = (n: number) => median(rows.filter((r) => r.subscriptions === n).map((r) => r.workerCpuPerOrder!));
     console.log(`\nworker CPU per delivered event, deliveries alone (per-order medians, five − none, ÷ ${SUBSCRIPTIONS}): ${((perOrder(SUBSCRIPTIONS) - perOrder(0)) / SUBSCRIPTIONS).toFixed(3)} ms`);
+    const pgPerOrder = (n: number) => median(rows.filter((r) => r.subscriptions === n).map((r) => r.postgresCpuPerOrder!));
+    if (own) console.log(`PostgreSQL CPU per delivered event (per-order medians, five − none, ÷ ${SUBSCRIPTIONS}): ${((pgPerOrder(SUBSCRIPTIONS) - pgPerOrder(0)) / SUBSCRIPTIONS).toFixed(3)} ms`);
     const none = median(rows.filter((r) => r.subscriptions === 0).map((r) => r.ordersPerSecond));
     const five = median(rows.filter((r) => r.subscriptions > 0).map((r) => r.ordersPerSecond));
     console.log(`\n| figure | value | target |`);
