@@ -70,31 +70,38 @@ describe.runIf(onRealPostgres)('a server killed with batches in flight (real Pos
 
   it('leaves whole batches or none, and a retry with the key yields exactly one order', async () => {
     const p = await createProduct(t, { stock: STOCK });
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const server = startServer(t.database.url!, port, t.services.config.auth.jwtSecret);
-    await waitUntilUp(base);
-
     const sent: Array<{ key: string; buyer: TestUser; id?: string }> = [];
     const body = JSON.stringify({ order_items: [{ product: p.id, quantity: 1 }] });
-    const post = (buyer: TestUser, key: string) =>
-      fetch(`${base}/api/orders/orders/`, { method: 'POST', headers: { ...buyer.auth, 'content-type': 'application/json', 'idempotency-key': key }, body });
-    let killed = false;
-    const loops = Array.from({ length: LOOPS }, async (_, loop) => {
-      for (let n = 0; !killed; n++) {
-        const request = { key: `crash-${loop}-${n}`, buyer: buyers[loop % buyers.length]! } as (typeof sent)[number];
-        sent.push(request);
-        const res = await post(request.buyer, request.key).catch(() => undefined);
-        if (!res) return;
-        expect(res.status).toBe(201);
-        request.id = ((await res.json()) as { id: string }).id;
-      }
-    });
-    await new Promise((r) => setTimeout(r, 2500));
-    killed = true;
-    server.child.kill('SIGKILL');
-    await server.exited;
-    await Promise.all(loops);
+
+    /** One server under LOOPS closed-loop clients for 2.5 s, then killed -9. */
+    async function crash(attempt: number) {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const server = startServer(t.database.url!, port, t.services.config.auth.jwtSecret);
+      await waitUntilUp(base);
+      const post = (buyer: TestUser, key: string) =>
+        fetch(`${base}/api/orders/orders/`, { method: 'POST', headers: { ...buyer.auth, 'content-type': 'application/json', 'idempotency-key': key }, body });
+      let killed = false;
+      const loops = Array.from({ length: LOOPS }, async (_, loop) => {
+        for (let n = 0; !killed; n++) {
+          const request = { key: `crash-${attempt}-${loop}-${n}`, buyer: buyers[loop % buyers.length]! } as (typeof sent)[number];
+          sent.push(request);
+          const res = await post(request.buyer, request.key).catch(() => undefined);
+          if (!res) return;
+          expect(res.status).toBe(201);
+          request.id = ((await res.json()) as { id: string }).id;
+        }
+      });
+      await new Promise((r) => setTimeout(r, 2500));
+      killed = true;
+      server.child.kill('SIGKILL');
+      await server.exited;
+      await Promise.all(loops);
+    }
+    // The kill must find requests in flight. Rarely the server has just answered every one of
+    // them (CI saw it once, on Node 24: the answers were in the sockets when the signal landed);
+    // that round tested nothing, so the crash is repeated, up to three times in all.
+    for (let attempt = 1; attempt <= 3 && sent.every((s) => s.id !== undefined); attempt++) await crash(attempt);
 
     const answered = sent.filter((s) => s.id !== undefined);
     expect(answered.length).toBeGreaterThan(0);
