@@ -97,12 +97,14 @@ async function arrivals(port: number, from: number): Promise<{ count: number; ar
 async function drained(dbUrl: string): Promise<number> {
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   for (;;) {
-    const [row] = await query<{ outbox: string; deliveries: string }>(
+    // Drained: the outbox relayed, every enabled subscription's cursor at the last event, no retry waiting.
+    const [row] = await query<{ outbox: string; behind: string; deliveries: string }>(
       dbUrl,
-      `select (select count(*) from orders.outbox where published_at is null) as outbox,
-              (select count(*) from webhooks.deliveries where status in ('pending', 'sending')) as deliveries`,
+      `select (select count(*) from (select 1 from orders.outbox where published_at is null limit 1) o) as outbox,
+              (select count(*) from (select 1 from webhooks.subscriptions where enabled and cursor < (select coalesce(max(seq), 0) from webhooks.events) limit 1) s) as behind,
+              (select count(*) from (select 1 from webhooks.deliveries where status in ('pending', 'sending') limit 1) d) as deliveries`,
     );
-    if (Number(row!.outbox) === 0 && Number(row!.deliveries) === 0) return Date.now();
+    if (Number(row!.outbox) === 0 && Number(row!.behind) === 0 && Number(row!.deliveries) === 0) return Date.now();
     if (Date.now() > deadline) throw new Error(`not drained within ${DRAIN_TIMEOUT_MS} ms: ${JSON.stringify(row)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
