@@ -1,9 +1,12 @@
 /**
  * ORDER_MAILS=false: a shop that mails its customers from its own systems gets no order mail sent
- * to them, while its webhooks still carry every order event and account mails still go.
+ * to them, while its webhooks still carry every order event and account mails still go; and with no
+ * subscription to order events either, the relay passes the orders' records by without building
+ * events nobody would read, and a subscription made later hears of the orders from then on.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startJobs } from '../../jobs.ts';
+import { queryRows, sql } from '../../platform/db.ts';
 import { createUser, type TestUser } from '../../../test/helpers/auth.ts';
 import { startTestSmtp, type TestSmtp } from '../../../test/helpers/smtp.ts';
 import { buildTestApp, type TestApp } from '../../../test/helpers/test-app.ts';
@@ -26,6 +29,35 @@ afterAll(async () => {
   await t.close();
   await Promise.all([smtp.stop(), receiver.stop()]);
 });
+
+const unrelayed = async (orderId: string) =>
+  (await queryRows(t.services.db.primary, sql`select 1 from orders.outbox where payload->>'order_id' = ${orderId} and published_at is null`)).length;
+
+// First: no subscription to any order event exists yet (the next test makes one).
+it('relays orders nobody listens to, and a subscription made afterwards gets the orders placed from then on', async () => {
+  const customer = await createUser(t);
+  const created = await t.app.inject({ method: 'POST', url: '/api/catalog/products/', headers: staff.auth, payload: { name: 'Unheard tea', price: '3.00', quantity: 10 } });
+  const product = (created.json() as { id: string }).id;
+  const place = async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/orders/orders/', headers: customer.auth, payload: { order_items: [{ product, quantity: 1 }] } });
+    expect(res.statusCode).toBe(201);
+    return (res.json() as { id: string }).id;
+  };
+  const unheard = await place();
+  // The relay passes its records by (nothing would read its events): the outbox does not back up.
+  await waitFor(async () => ((await unrelayed(unheard)) === 0 ? true : undefined), 30_000, 'the unheard order relayed');
+
+  const sub = await t.app.inject({ method: 'POST', url: '/api/webhooks/subscriptions/', headers: staff.auth, payload: { url: receiver.url('/late'), events: ['order.created'] } });
+  expect(sub.statusCode).toBe(201);
+  const heard = await place();
+  await waitFor(async () => ((await receiver.received('/late')).some((hook) => hook.body.includes(heard)) ? true : undefined), 30_000, 'the later order.created');
+  const bodies = (await receiver.received('/late')).map((hook) => hook.body);
+  expect(bodies).toHaveLength(1);
+  expect(bodies[0]).not.toContain(unheard);
+  // Disabled again, so the next test starts with only its own subscription.
+  const off = await t.app.inject({ method: 'PATCH', url: `/api/webhooks/subscriptions/${(sub.json() as { id: string }).id}/`, headers: staff.auth, payload: { enabled: false } });
+  expect(off.statusCode).toBe(200);
+}, 90_000);
 
 it('mails no order event to the customer, while the webhooks carry them and account mails still go', async () => {
   const subscribed = await t.app.inject({ method: 'POST', url: '/api/webhooks/subscriptions/', headers: staff.auth, payload: { url: receiver.url('/shop'), events: ['order.shipped'] } });
