@@ -14,6 +14,7 @@ import { createUser, login, type TestUser } from '../helpers/auth.ts';
 import { createProduct } from '../helpers/catalog-factory.ts';
 import { snapshot } from '../helpers/state-snapshot.ts';
 import { buildTestApp, type TestApp } from '../helpers/test-app.ts';
+import { waitFor } from '../helpers/webhook-receiver.ts';
 import { projectRoot } from '../../src/platform/paths.ts';
 import { routeKey, routeTable } from './route-table.ts';
 
@@ -68,13 +69,19 @@ async function category(): Promise<string> {
 }
 /** A subscription (to a port nothing listens on: the matrix never runs the delivery loop). */
 const subscription = async () => (await t.services.webhooks.createSubscription({ url: 'http://127.0.0.1:9/hook', events: ['order.created'] })).id;
-/** A subscription with one delivery in its log: an order, relayed. */
+/**
+ * A subscription with one delivery in its log: an order, relayed, and its first attempt made (a
+ * delivery round run by hand: refused at port 9, so a failed attempt is listed).
+ */
 async function deliveryOf(): Promise<{ sub: string; delivery: string }> {
   const sub = await subscription();
   await orderOfA();
   await t.services.orders.relayOutbox();
-  const page = await t.services.webhooks.listDeliveries(sub, 1, 0);
-  return { sub, delivery: page.results[0]!.id };
+  const first = await waitFor(async () => {
+    await t.services.webhooks.deliverDue();
+    return (await t.services.webhooks.listDeliveries(sub, 1, 0)).results[0];
+  }, 30_000, 'the first attempt listed');
+  return { sub, delivery: first.id };
 }
 const freshCustomer = async () => (await createUser(t)).id;
 const newAccount = () => {
