@@ -146,10 +146,14 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
   async function claim(): Promise<{ claimed: number; again: boolean }> {
     const free = MAX_IN_FLIGHT - inFlight.size;
     const freeCursors = MAX_CURSORS - cursorTasks.size;
-    const [claimed, batches] = await Promise.all([
+    // Settled apart: what one statement took is sent even when the other failed (a lease not
+    // acted on would wait out its length).
+    const [retries, leases] = await Promise.allSettled([
       free > 0 ? repo.claimDue(db.primary, free, settings.concurrency, leaseMs) : [],
       freeCursors > 0 ? repo.leaseCursors(db.primary, freeCursors, batchSize, cursorLeaseMs) : [],
     ]);
+    const claimed = retries.status === 'fulfilled' ? retries.value : [];
+    const batches = leases.status === 'fulfilled' ? leases.value : [];
     const bodies = new Map<string, string>();
     const bodyOf = (d: Pick<repo.ClaimedDelivery, 'eventId' | 'type' | 'occurredAt' | 'payloadJson'>) => {
       let body = bodies.get(d.eventId);
@@ -174,6 +178,8 @@ export function createDeliveryLoop(deps: { db: Database; logger: Logger; sender:
         });
       cursorTasks.add(task);
     }
+    const failed = [retries, leases].find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     // Claiming again at once only pays when a kind of work filled every free slot (more may be
     // waiting); otherwise the rest waits for a slot to free, new events, or the idle poll.
     const again = (free > 0 && claimed.length === free) || (freeCursors > 0 && batches.length === freeCursors);
