@@ -162,8 +162,9 @@ describe('delivery', () => {
     const sub = await subscribe('/redeliver', ['order.created']);
     const o = await order();
     const first = await waitFor(async () => (await arrived('/redeliver', sub.secret, 'order.created', o.id))[0], 30_000, 'first delivery');
-    const [done] = await deliveries(sub.id);
-    const res = await t.app.inject({ method: 'POST', url: `/api/webhooks/subscriptions/${sub.id}/deliveries/${done!.id}/redeliver/`, headers: staff.auth });
+    // The attempt's row is written once the receiver has answered and the batch is recorded: wait for it.
+    const done = await waitFor(async () => (await deliveries(sub.id))[0], 30_000, 'the first attempt recorded');
+    const res = await t.app.inject({ method: 'POST', url: `/api/webhooks/subscriptions/${sub.id}/deliveries/${done.id}/redeliver/`, headers: staff.auth });
     expect(res.statusCode).toBe(202);
     const again = await waitFor(async () => {
       const got = await arrived('/redeliver', sub.secret, 'order.created', o.id);
@@ -175,8 +176,8 @@ describe('delivery', () => {
       const page = await deliveries(sub.id);
       return page[0]?.status === 'succeeded' || page[0]?.status === 'failed' ? page : undefined;
     }, 30_000, 'the redelivery recorded');
-    expect(log[0]).toMatchObject({ attempt: 2, status: 'succeeded', event_id: done!.event_id });
-    const other = await t.app.inject({ method: 'POST', url: `/api/webhooks/subscriptions/${(await subscribe('/other')).id}/deliveries/${done!.id}/redeliver/`, headers: staff.auth });
+    expect(log[0]).toMatchObject({ attempt: 2, status: 'succeeded', event_id: done.event_id });
+    const other = await t.app.inject({ method: 'POST', url: `/api/webhooks/subscriptions/${(await subscribe('/other')).id}/deliveries/${done.id}/redeliver/`, headers: staff.auth });
     expect(other.statusCode).toBe(404);
   });
 
