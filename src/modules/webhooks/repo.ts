@@ -180,8 +180,7 @@ export async function insertEvents(tx: Db, events: Array<{ id: string; type: str
 /** A subscription's next events past its cursor, leased to this worker: their first attempts. */
 export interface CursorBatch {
   subscriptionId: string;
-  /** The cursor when leased; `to` is where it moves once the batch's attempts are recorded. */
-  from: number;
+  /** Where the cursor moves once the batch's attempts are recorded: the last event in the batch. */
   to: number;
   url: string;
   secrets: string[];
@@ -227,7 +226,7 @@ export async function leaseCursors(db: Db, subscriptions: number, batch: number,
     let b = batches.get(id);
     if (!b) {
       const secrets = [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])];
-      batches.set(id, (b = { subscriptionId: id, from: Number(r['cursor']), to: Number(r['cursor']), url: String(r['url']), secrets, deliveries: [] }));
+      batches.set(id, (b = { subscriptionId: id, to: Number(r['cursor']), url: String(r['url']), secrets, deliveries: [] }));
     }
     b.to = Math.max(b.to, Number(r['seq']));
     if (r['wanted']) {

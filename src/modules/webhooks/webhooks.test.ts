@@ -188,10 +188,10 @@ describe('delivery', () => {
     await waitFor(async () => (await arrived('/paused', sub.secret, 'order.created', before.id))[0], 30_000, 'the order before the pause');
     expect((await patch(false)).statusCode).toBe(200);
     const during = await order();
-    // Recorded for the other subscriptions that want everything, so the event exists; this one is off.
-    const everything = await subscribe('/while-paused', ['order.created']);
+    // Another subscription, enabled, gets the later order: delivery has run past it while this one is off.
+    const witness = await subscribe('/while-paused', ['order.created']);
     const later = await order();
-    await waitFor(async () => (await arrived('/while-paused', everything.secret, 'order.created', later.id))[0], 30_000, 'another subscription got the later order');
+    await waitFor(async () => (await arrived('/while-paused', witness.secret, 'order.created', later.id))[0], 30_000, 'another subscription got the later order');
     expect((await patch(true)).statusCode).toBe(200);
     const after = await order();
     await waitFor(async () => (await arrived('/paused', sub.secret, 'order.created', after.id))[0], 30_000, 'the order after the pause');
