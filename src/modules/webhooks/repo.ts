@@ -153,28 +153,19 @@ export async function anyWants(tx: Db, types: readonly string[]): Promise<boolea
   return rows[0]!.wants;
 }
 
-/** Held by a transaction that records events until it ends: events commit in `seq` order (migration 0620). */
-const EVENTS_SEQ_LOCK = 7_263_060;
-
 /**
  * Records events in the caller's transaction (the outbox relay's, or a stock change's) when an
- * enabled subscription wants them; each subscription's cursor brings them to its deliveries. Two
- * statements whatever the batch size; the first waits for another transaction recording events
- * to end, so a cursor that has read `seq` n has seen every event below n that will ever commit.
+ * enabled subscription wants them; each subscription's cursor brings them to its deliveries. One
+ * statement whatever the batch size (migration 0630, `webhooks.insert_events`): it first waits for
+ * another transaction recording events to end (an advisory lock held to the transaction's end), so
+ * a cursor that has read `seq` n has seen every event below n that will ever commit. An event no
+ * enabled subscription wants is not kept: nothing could ever deliver it (a subscription sees the
+ * events recorded while it is enabled), and a shop without webhooks would store every order's
+ * snapshot for nothing.
  */
 export async function insertEvents(tx: Db, events: Array<{ id: string; type: string; payload: unknown; created_at: string }>): Promise<void> {
   if (events.length === 0) return;
-  await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_SEQ_LOCK})`);
-  await tx.execute(
-    // An event no enabled subscription wants is not kept: nothing could ever deliver it (a
-    // subscription sees the events recorded while it is enabled), and a shop without webhooks
-    // would store every order's snapshot for nothing.
-    sql`insert into webhooks.events (id, type, payload, created_at)
-        select x.id, x.type, x.payload, x.created_at from jsonb_to_recordset(${JSON.stringify(events)}::jsonb)
-          as x(id uuid, type text, payload jsonb, created_at timestamptz)
-        where exists (select 1 from webhooks.subscriptions s where s.enabled and (s.events @> array[x.type] or s.events @> array['*']))
-        order by x.created_at`,
-  );
+  await tx.execute(sql`select webhooks.insert_events(${JSON.stringify(events)}::jsonb)`);
 }
 
 /** A subscription's next events past its cursor, leased to this worker: their first attempts. */
@@ -195,29 +186,8 @@ export interface CursorBatch {
  * the batch again, with the same event ids.
  */
 export async function leaseCursors(db: Db, subscriptions: number, batch: number, leaseMs: number): Promise<CursorBatch[]> {
-  const rows = await queryRows<Row>(
-    db,
-    sql`with due as (
-          select s.id from webhooks.subscriptions s
-          where s.enabled and (s.cursor_locked_until is null or s.cursor_locked_until < now())
-            and exists (select 1 from webhooks.events e where e.seq > s.cursor)
-          order by s.cursor limit ${subscriptions}
-          for update skip locked
-        ), leased as (
-          update webhooks.subscriptions s set cursor_locked_until = now() + make_interval(secs => ${leaseMs / 1000})
-          from due where s.id = due.id
-          returning s.id, s.cursor, s.events, s.url, s.secret,
-                    case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret
-        )
-        -- An event's payload once per lease round, not once per subscription that wants it.
-        select l.id as subscription_id, l.cursor, l.url, l.secret, l.previous_secret, b.seq, b.wanted, b.id as event_id, b.type, b.created_at,
-               case when b.wanted and row_number() over (partition by b.id, b.wanted order by l.id) = 1 then b.payload::text end as payload
-        from leased l cross join lateral (
-          select e.seq, e.id, e.type, e.created_at, e.payload, (l.events @> array[e.type] or l.events @> array['*']) as wanted
-          from webhooks.events e where e.seq > l.cursor order by e.seq limit ${batch}
-        ) b
-        order by l.id, b.seq`,
-  );
+  // Migration 0630: one row per (subscription, event); an event's payload on its first wanted row only.
+  const rows = await queryRows<Row>(db, sql`select * from webhooks.lease_cursors(${subscriptions}::int, ${batch}::int, ${leaseMs / 1000}::float8)`);
   const payloads = new Map<string, string>();
   for (const r of rows) if (r['payload'] !== null && r['payload'] !== undefined) payloads.set(String(r['event_id']), String(r['payload']));
   const batches = new Map<string, CursorBatch>();
@@ -225,12 +195,12 @@ export async function leaseCursors(db: Db, subscriptions: number, batch: number,
     const id = String(r['subscription_id']);
     let b = batches.get(id);
     if (!b) {
-      const secrets = [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])];
-      batches.set(id, (b = { subscriptionId: id, to: Number(r['cursor']), url: String(r['url']), secrets, deliveries: [] }));
+      const secrets = [String(r['sub_secret']), ...(r['sub_previous_secret'] ? [String(r['sub_previous_secret'])] : [])];
+      batches.set(id, (b = { subscriptionId: id, to: Number(r['from_cursor']), url: String(r['sub_url']), secrets, deliveries: [] }));
     }
-    b.to = Math.max(b.to, Number(r['seq']));
+    b.to = Math.max(b.to, Number(r['event_seq']));
     if (r['wanted']) {
-      b.deliveries.push({ subscriptionId: id, eventId: String(r['event_id']), attempt: 1, type: String(r['type']), payloadJson: payloads.get(String(r['event_id']))!, occurredAt: date(r['created_at']) });
+      b.deliveries.push({ subscriptionId: id, eventId: String(r['event_id']), attempt: 1, type: String(r['event_type']), payloadJson: payloads.get(String(r['event_id']))!, occurredAt: date(r['event_at']) });
     }
   }
   return [...batches.values()];
@@ -263,37 +233,11 @@ export async function recordCursorBatch(
   const failures = attempts.length - successes;
   const lastFailure = attempts.findLast((a) => !a.result.ok)?.result;
   const reason = lastFailure ? (lastFailure.error ?? `HTTP ${lastFailure.responseStatus}`).slice(0, 200) : '';
-  // The disabling test, on the row's values before this update (as SET sees them).
-  const disabling = sql`(${successes}::int = 0 and ${failures}::int > 0 and s.enabled
-      and (s.consecutive_failures + ${failures}::int >= ${disable.afterFailures}::int
-           or coalesce(s.failing_since, now()) <= now() - make_interval(secs => ${disable.afterSeconds}::int)))`;
+  // Migration 0630, `webhooks.record_batch`. (No foreign key from the attempts: a subscription
+  // deleted meanwhile leaves attempts no one lists or claims, removed with their event; 0620 says why.)
   await db.execute(
-    sql`with x as (
-          select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
-            as x(id uuid, event_id uuid, status text, response_status integer, response_excerpt text, duration_ms integer,
-                 error text, retry_id uuid, retry_in double precision)
-        ), logged as (
-          insert into webhooks.deliveries (id, subscription_id, event_id, attempt, status, next_attempt_at, response_status,
-                                           response_excerpt, duration_ms, error, created_at, finished_at)
-          select x.id, ${b.subscriptionId}::uuid, x.event_id, 1, x.status, now(), x.response_status, x.response_excerpt, x.duration_ms,
-                 x.error, now(), now() from x
-          union all
-          select x.retry_id, ${b.subscriptionId}::uuid, x.event_id, 2, 'pending', now() + make_interval(secs => x.retry_in),
-                 null, null, null, null, now(), null from x where x.retry_id is not null
-        )
-        -- (No foreign key: a subscription deleted meanwhile leaves attempts no one lists or claims,
-        -- removed with their event; migration 0620 says why.)
-        update webhooks.subscriptions s set
-          cursor = greatest(s.cursor, ${b.to}::bigint), cursor_locked_until = null,
-          consecutive_failures = case when ${successes}::int > 0 then 0 else s.consecutive_failures + ${failures}::int end,
-          failing_since = case when ${successes}::int > 0 then null when ${failures}::int > 0 then coalesce(s.failing_since, now()) else s.failing_since end,
-          enabled = case when ${disabling} then false else s.enabled end,
-          updated_at = case when ${disabling} then now() else s.updated_at end,
-          disabled_reason = case when ${disabling}
-            then format('deliveries failed %s times in a row since %s; last error: %s', s.consecutive_failures + ${failures}::int,
-                        to_char(coalesce(s.failing_since, now()) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ${reason}::text)
-            else s.disabled_reason end
-        where s.id = ${b.subscriptionId}`,
+    sql`select webhooks.record_batch(${b.subscriptionId}::uuid, ${b.to}::bigint, ${JSON.stringify(records)}::jsonb, ${successes}::int,
+                                     ${failures}::int, ${reason}::text, ${disable.afterFailures}::int, ${disable.afterSeconds}::int)`,
   );
 }
 
@@ -345,49 +289,23 @@ export async function redeliver(db: Db, subscriptionId: string, deliveryId: stri
  * hold every sending slot.
  */
 export async function claimDue(db: Db, limit: number, concurrency: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-  const rows = await queryRows<Row>(
-    db,
-    // Per enabled subscription: its free slots (concurrency minus live leases), then that many of
-    // its oldest due deliveries, skipping rows another worker holds. Each step reads an index of
-    // one subscription, so a claim costs what it takes, however long the backlog or the log.
-    sql`with picked as (
-          select due.id from webhooks.subscriptions s
-          cross join lateral (
-            select ${concurrency}::int - count(*)::int as free from webhooks.deliveries f
-            where f.subscription_id = s.id and f.status = 'sending' and f.locked_until >= now()
-          ) slots
-          cross join lateral (
-            select d.id, d.next_attempt_at from webhooks.deliveries d
-            where d.subscription_id = s.id and d.status in ('pending', 'sending') and d.next_attempt_at <= now()
-              and (d.status = 'pending' or d.locked_until < now())
-            order by d.next_attempt_at, d.id limit greatest(slots.free, 0)
-            for update of d skip locked
-          ) due
-          where s.enabled
-          order by due.next_attempt_at limit ${limit}
-        ), claimed as (
-          update webhooks.deliveries d set status = 'sending', locked_until = now() + make_interval(secs => ${leaseMs / 1000})
-          from picked where d.id = picked.id
-          returning d.id, d.subscription_id, d.event_id, d.attempt
-        )
-        -- An event's payload once per claim, not once per subscription that wants it.
-        select c.id, c.subscription_id, c.event_id, c.attempt, e.type, e.created_at,
-               case when row_number() over (partition by c.event_id) = 1 then e.payload::text end as payload,
-               s.url, s.secret, case when s.previous_secret_expires_at > now() then s.previous_secret end as previous_secret
-        from claimed c join webhooks.events e on e.id = c.event_id join webhooks.subscriptions s on s.id = c.subscription_id`,
-  );
+  // Migration 0630, `webhooks.claim_due`: per enabled subscription its free slots (concurrency minus
+  // live leases), then that many of its oldest due deliveries, skipping rows another worker holds.
+  // Each step reads an index of one subscription, so a claim costs what it takes, however long the
+  // backlog or the log. An event's payload once per claim, not once per subscription that wants it.
+  const rows = await queryRows<Row>(db, sql`select * from webhooks.claim_due(${limit}::int, ${concurrency}::int, ${leaseMs / 1000}::float8)`);
   const payloads = new Map<string, string>();
   for (const r of rows) if (r['payload'] !== null && r['payload'] !== undefined) payloads.set(String(r['event_id']), String(r['payload']));
   return rows.map((r) => ({
-    id: String(r['id']),
+    id: String(r['delivery_id']),
     subscriptionId: String(r['subscription_id']),
     eventId: String(r['event_id']),
     attempt: Number(r['attempt']),
-    type: String(r['type']),
+    type: String(r['event_type']),
     payloadJson: payloads.get(String(r['event_id']))!,
-    occurredAt: date(r['created_at']),
-    url: String(r['url']),
-    secrets: [String(r['secret']), ...(r['previous_secret'] ? [String(r['previous_secret'])] : [])],
+    occurredAt: date(r['event_at']),
+    url: String(r['sub_url']),
+    secrets: [String(r['sub_secret']), ...(r['sub_previous_secret'] ? [String(r['sub_previous_secret'])] : [])],
   }));
 }
 
