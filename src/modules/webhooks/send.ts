@@ -1,20 +1,25 @@
 /**
  * One signed POST to a receiver (Standard Webhooks): `webhook-id` is the event id, the same on every
  * attempt; `webhook-signature` holds one `v1,…` signature per live secret (two during a rotation's
- * overlap), made by the `standardwebhooks` package over `id.timestamp.body`.
+ * overlap): base64 of HMAC-SHA256 over `id.timestamp.body`, keyed with the secret's bytes (the
+ * base64 after `whsec_`). Made with node:crypto, as the spec defines it; the tests verify every
+ * delivery with the `standardwebhooks` package. That package signs with a SHA-256 written in
+ * JavaScript (fast-sha256): ~3× the CPU of node:crypto's for an order event, measured here, on
+ * every delivery.
  *
  * Outbound requests cannot be turned against our own network: unless private targets are allowed,
  * the agent (request-filtering-agent) checks the address each connection actually goes to, after
  * DNS resolution, and refuses loopback, private, link-local and metadata addresses, so a name that
  * resolved to a public address when saved and to 169.254.169.254 now is refused now.
  */
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
-import { Webhook } from 'standardwebhooks';
 import type { AttemptResult } from './repo.ts';
 
 const EXCERPT_BYTES = 1024;
+const SECRET_PREFIX = 'whsec_';
 
 export interface Outgoing {
   url: string;
@@ -29,24 +34,25 @@ export function createSender(options: { allowPrivateTargets: boolean; timeoutMs:
     ? { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) }
     : { http: new RequestFilteringHttpAgent({ ...agentOptions, allowPrivateIPAddress: false, allowMetaIPAddress: false }), https: new RequestFilteringHttpsAgent({ ...agentOptions, allowPrivateIPAddress: false, allowMetaIPAddress: false }) };
 
-  // A signer per secret (it decodes the secret once), not per delivery; cleared when it grows past
-  // what live subscriptions (two secrets each during a rotation) could need.
-  const signers = new Map<string, Webhook>();
-  const signer = (secret: string) => {
-    let found = signers.get(secret);
+  // Each secret decoded once, not per delivery; cleared when it grows past what live subscriptions
+  // (two secrets each during a rotation) could need.
+  const keys = new Map<string, KeyObject>();
+  const keyOf = (secret: string) => {
+    let found = keys.get(secret);
     if (!found) {
-      if (signers.size >= 10_000) signers.clear();
-      signers.set(secret, (found = new Webhook(secret)));
+      if (keys.size >= 10_000) keys.clear();
+      keys.set(secret, (found = createSecretKey(Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64'))));
     }
     return found;
   };
-  function sign(out: Outgoing, at: Date): string {
-    return out.secrets.map((secret) => signer(secret).sign(out.eventId, at, out.body)).join(' ');
+  function sign(out: Outgoing, timestamp: string): string {
+    const signed = `${out.eventId}.${timestamp}.${out.body}`;
+    return out.secrets.map((secret) => `v1,${createHmac('sha256', keyOf(secret)).update(signed).digest('base64')}`).join(' ');
   }
 
   async function send(out: Outgoing): Promise<AttemptResult> {
     const started = performance.now();
-    const at = new Date();
+    const timestamp = String(Math.floor(Date.now() / 1000));
     const url = new URL(out.url);
     const client = url.protocol === 'https:' ? https : http;
     const finish = (partial: Omit<AttemptResult, 'durationMs'>): AttemptResult => ({ ...partial, durationMs: Math.round(performance.now() - started) });
@@ -67,8 +73,8 @@ export function createSender(options: { allowPrivateTargets: boolean; timeoutMs:
             'content-type': 'application/json',
             'user-agent': options.userAgent,
             'webhook-id': out.eventId,
-            'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-            'webhook-signature': sign(out, at),
+            'webhook-timestamp': timestamp,
+            'webhook-signature': sign(out, timestamp),
           },
         },
         (response) => {
