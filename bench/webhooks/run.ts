@@ -8,8 +8,8 @@
  *  - orders/s with 5 subscriptions to `order.created` (all at the receiver) vs none (the same five
  *    disabled), BENCH_ROUNDS (3) alternating rounds (none→five, five→none, …) after a warm-up of
  *    both kinds, each from a vacuumed, checkpointed database (as pgbench starts), judged on the
- *    medians, with the median of each round's five ÷ none beside them; in each "five" round, events delivered per second while the orders ran, the drain
- *    after them, and order commit (pg_xact_commit_timestamp) → arrival at the receiver, p50/p99;
+ *    medians, with the median of each round's five ÷ none beside them; in each "five" round,
+ *    events delivered per second while the orders ran, the drain after them, and order commit (pg_xact_commit_timestamp) → arrival at the receiver, p50/p99;
  *    in every round the CPU per order of the server, the worker and (the private instance only)
  *    PostgreSQL, counted until everything drained;
  *  - then the delivery rate alone: the worker stopped while BENCH_SECONDS of orders pile up in the
@@ -94,7 +94,6 @@ async function arrivals(port: number, from: number): Promise<{ count: number; ar
   return (await fetch(`http://127.0.0.1:${port}/_arrivals?from=${from}`)).json() as Promise<{ count: number; arrivals: Array<[string, number]> }>;
 }
 
-/** Until nothing waits: every outbox record relayed and no delivery pending or in flight. Returns when that was first seen (epoch ms). */
 /**
  * Every round starts from the same state, as pgbench vacuums before it runs: dead rows vacuumed
  * and a checkpoint taken, outside the measured window. Without it the rounds rode PostgreSQL's
@@ -107,6 +106,7 @@ async function settle(dbUrl: string): Promise<void> {
   await query(dbUrl, 'checkpoint');
 }
 
+/** Until nothing waits: every outbox record relayed and no delivery pending or in flight. Returns when that was first seen (epoch ms). */
 async function drained(dbUrl: string): Promise<number> {
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   for (;;) {
