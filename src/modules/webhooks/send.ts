@@ -4,8 +4,8 @@
  * overlap): base64 of HMAC-SHA256 over `id.timestamp.body`, keyed with the secret's bytes (the
  * base64 after `whsec_`). Made with node:crypto, as the spec defines it; the tests verify every
  * delivery with the `standardwebhooks` package. That package signs with a SHA-256 written in
- * JavaScript (fast-sha256): ~3× the CPU of node:crypto's for an order event, measured here, on
- * every delivery.
+ * JavaScript (fast-sha256): 5.6× the CPU of node:crypto's for an order event, on every delivery
+ * (`npx tsx bench/webhooks/sign.ts`, docs/benchmarks.md).
  *
  * Outbound requests cannot be turned against our own network: unless private targets are allowed,
  * the agent (request-filtering-agent) checks the address each connection actually goes to, after
