@@ -75,25 +75,22 @@ begin
   select x.retry_id, subscription, x.event_id, 2, 'pending', now() + make_interval(secs => x.retry_in),
          null, null, null, null, now(), null from x where x.retry_id is not null;
 
-  -- The disabling test, on the row's values before this update (as SET sees them), three times.
+  -- The disabling test, once, on the row's values before this update (as SET sees them).
   update webhooks.subscriptions s set
     cursor = greatest(s.cursor, to_seq), cursor_locked_until = null,
     consecutive_failures = case when successes > 0 then 0 else s.consecutive_failures + failures end,
     failing_since = case when successes > 0 then null when failures > 0 then coalesce(s.failing_since, now()) else s.failing_since end,
-    enabled = case when successes = 0 and failures > 0 and s.enabled
-                        and (s.consecutive_failures + failures >= after_failures
-                             or coalesce(s.failing_since, now()) <= now() - make_interval(secs => after_seconds))
-                   then false else s.enabled end,
-    updated_at = case when successes = 0 and failures > 0 and s.enabled
-                           and (s.consecutive_failures + failures >= after_failures
-                                or coalesce(s.failing_since, now()) <= now() - make_interval(secs => after_seconds))
-                      then now() else s.updated_at end,
-    disabled_reason = case when successes = 0 and failures > 0 and s.enabled
-                                and (s.consecutive_failures + failures >= after_failures
-                                     or coalesce(s.failing_since, now()) <= now() - make_interval(secs => after_seconds))
-      then format('deliveries failed %s times in a row since %s; last error: %s', s.consecutive_failures + failures,
-                  to_char(coalesce(s.failing_since, now()) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), reason)
-      else s.disabled_reason end
+    (enabled, updated_at, disabled_reason) = (
+      select case when d.disabling then false else s.enabled end,
+             case when d.disabling then now() else s.updated_at end,
+             case when d.disabling
+               then format('deliveries failed %s times in a row since %s; last error: %s', s.consecutive_failures + failures,
+                           to_char(coalesce(s.failing_since, now()) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), reason)
+               else s.disabled_reason end
+      from (select successes = 0 and failures > 0 and s.enabled
+                   and (s.consecutive_failures + failures >= after_failures
+                        or coalesce(s.failing_since, now()) <= now() - make_interval(secs => after_seconds)) as disabling) d
+    )
   where s.id = subscription;
 end $$;
 
